@@ -1,0 +1,18 @@
+"""Who is acting: a user with one role in one organisation (or the engine itself, as `system`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SYSTEM_ROLE = "system"
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: str
+    role: str
+    organisation: str
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(id="system", role=SYSTEM_ROLE, organisation="system")

@@ -1,0 +1,392 @@
+"""Cases: open them, say what can be done next, take actions, read and verify their history.
+
+Each public method is one unit of work: one transaction that either commits everything it did (the event, the
+case row, consents, deadlines) or, on any refusal or failure, nothing at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, delete, insert, select, update
+
+from engine import deadlines
+from engine.actor import Actor
+from engine.chain import GENESIS, event_hash, verify_chain
+from engine.clock import Clock
+from engine.definitions.catalogue import Catalogue
+from engine.definitions.checks import OPEN_EVENT
+from engine.definitions.compiled import CompiledAction, CompiledWorkflow
+from engine.definitions.forms import CompiledForm
+from engine.errors import (
+    FieldError,
+    Forbidden,
+    GuardFailed,
+    InvalidForm,
+    NotAvailable,
+    NotFound,
+    StaleVersion,
+)
+from engine.fold import Folded, apply, case_values, replay
+from engine.guards import ConsentView, GuardContext, as_date
+from engine.store.database import Database
+from engine.store.tables import Case, CaseParty, Consent, Deadline, Event, Organisation
+
+CASES = Case.__table__  # type: ignore[attr-defined]
+EVENTS = Event.__table__  # type: ignore[attr-defined]
+CONSENTS = Consent.__table__  # type: ignore[attr-defined]
+PARTIES = CaseParty.__table__  # type: ignore[attr-defined]
+ORGANISATIONS = Organisation.__table__  # type: ignore[attr-defined]
+DEADLINES = Deadline.__table__  # type: ignore[attr-defined]
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32: no I, L, O, U
+
+
+class UnknownAction(NotFound):
+    """The workflow has no action of that name."""
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    id: str
+    workflow_id: str
+    workflow_version: int
+    state: str
+    phase: str
+    version: int
+    data: Mapping[str, Any]
+    facts: Mapping[str, Any]
+    parties: Mapping[str, str]
+    opened_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    case_id: str
+    seq: int
+    action: str
+    form: str | None
+    from_state: str | None
+    to_state: str
+    actor_id: str
+    actor_role: str
+    organisation: str
+    occurred_at: datetime
+    data: Mapping[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class ActionOption:
+    """One action of the current state, and whether this actor may take it now (and if not, why)."""
+
+    action: str
+    title: str
+    form: str
+    targets: tuple[str, ...]
+    allowed: bool
+    reasons: tuple[str, ...]
+
+
+def new_reference() -> str:
+    """A case reference such as `PC-4F7K-2M9X`: random (it reveals no volume or order), no personal data."""
+    chars = "".join(secrets.choice(_ALPHABET) for _ in range(8))
+    return f"PC-{chars[:4]}-{chars[4:]}"
+
+
+def lookup_key(workflow: CompiledWorkflow, values: Mapping[str, Any]) -> str | None:
+    """Digest of the workflow's lookup fields, normalised (case and surrounding spaces do not matter)."""
+    if not workflow.spec.lookup or any(values.get(f) in (None, "") for f in workflow.spec.lookup):
+        return None
+    joined = "\x1f".join(str(values[f]).strip().casefold() for f in workflow.spec.lookup)
+    return hashlib.sha256(joined.encode()).hexdigest()
+
+
+class Cases:
+    """The case engine over one database and one catalogue of definitions, on an injected clock."""
+
+    def __init__(self, db: Database, catalogue: Catalogue, clock: Clock) -> None:
+        self.db = db
+        self.catalogue = catalogue
+        self.clock = clock
+
+    # --- opening ---
+
+    def open_case(self, actor: Actor, workflow_id: str, data: Any) -> CaseRecord:
+        workflow = self.catalogue.workflow(workflow_id)
+        opening = workflow.open
+        _check_role(actor, opening)
+        clean = opening.form.validate(data)
+        now = self.clock.now()
+        with self.db.write() as conn:
+            _check_organisations(conn, opening.form, clean)
+            ctx = self._guard_context(conn, workflow, opening, "", clean, {}, None, now)
+            _refuse_on_guards(opening, ctx, workflow.initial)
+            case_id = new_reference()
+            content = _event_content(case_id, 1, OPEN_EVENT, opening.form.id, None, workflow.initial, actor, now, clean)
+            event = {**content, "prev_hash": GENESIS, "hash": event_hash(GENESIS, content)}
+            folded = apply(workflow, Folded(), clean, event)
+            conn.execute(insert(CASES).values(
+                id=case_id, workflow_id=workflow.id, workflow_version=workflow.version, state=folded.state,
+                phase=folded.phase, version=folded.version, data=clean, facts=folded.facts,
+                parties=folded.parties, last_hash=folded.last_hash, lookup_key=lookup_key(workflow, clean),
+                opened_at=now, updated_at=now,
+            ))
+            conn.execute(insert(EVENTS).values(**event))
+            _sync_parties(conn, case_id, {}, folded.parties)
+            deadlines.record_event(
+                conn, workflow, case_id=case_id, seq=1, event=OPEN_EVENT, from_state=None,
+                to_state=folded.state, data=clean, values=case_values(clean, folded.facts),
+                parties=folded.parties, previous_parties={}, now=now,
+            )
+        return _record_from(case_id, workflow, clean, folded, now, now)
+
+    # --- reading ---
+
+    def get(self, case_id: str) -> CaseRecord:
+        with self.db.read() as conn:
+            return _case_record(_load(conn, case_id))
+
+    def history(self, case_id: str) -> list[EventRecord]:
+        with self.db.read() as conn:
+            _load(conn, case_id)
+            return [EventRecord(**_event_fields(r)) for r in _events(conn, case_id)]
+
+    def actions(self, actor: Actor, case_id: str) -> list[ActionOption]:
+        """Every action of the current state, with `allowed` for this actor now and the reasons when not.
+        Guards that depend on the form's data are left to the moment the action is taken."""
+        with self.db.read() as conn:
+            row = _load(conn, case_id)
+            workflow = self._workflow(row)
+            state = row["state"]
+            ctx = self._guard_context(conn, workflow, None, state, None, row["data"], row, self.clock.now())
+            options = []
+            for action in workflow.actions.values():
+                if state not in action.sources:
+                    continue
+                reasons = [] if actor.role in action.roles else [_role_reason(actor, action)]
+                for compiled in action.guards:
+                    if not compiled.guard.uses_form and compiled.applies(state, None):
+                        reasons.extend(compiled.reasons(ctx))
+                options.append(ActionOption(
+                    action.name, action.title, action.form.id, tuple(action.targets_from(state)),
+                    not reasons, tuple(reasons),
+                ))
+            return options
+
+    def verify(self, case_id: str) -> list[str]:
+        """Problems found by checking the event chain and replaying the events against the case row."""
+        with self.db.read() as conn:
+            row = _load(conn, case_id)
+            events = [_event_fields(r) for r in _events(conn, case_id)]
+        problems = verify_chain(events)
+        folded = replay(self._workflow(row), events)
+        for key in ("state", "phase", "version", "facts", "parties", "last_hash"):
+            replayed = getattr(folded, key)
+            if replayed != row[key]:
+                problems.append(f"case {key} {row[key]!r} differs from the replay of its events ({replayed!r})")
+        return problems
+
+    # --- acting ---
+
+    def take_action(
+        self, actor: Actor, case_id: str, action: str, data: Any, *, expected_version: int | None = None
+    ) -> CaseRecord:
+        """Validates, guards and takes one action; appends exactly one event. Any refusal changes nothing."""
+        with self.db.write() as conn:
+            row = _load(conn, case_id, for_update=True)
+            if expected_version is not None and row["version"] != expected_version:
+                raise StaleVersion(
+                    f"case {case_id} is at version {row['version']}, not {expected_version}: "
+                    "it changed since you read it"
+                )
+            workflow = self._workflow(row)
+            compiled = workflow.actions.get(action)
+            if compiled is None:
+                raise UnknownAction(f"workflow {workflow.id} has no action {action!r}")
+            _check_role(actor, compiled)
+            state = row["state"]
+            if state not in compiled.sources:
+                allowed_from = ", ".join(sorted(compiled.sources))
+                raise NotAvailable(
+                    f"{action} is not available in state {state}",
+                    [f"the case is in state {state}; {action} can be taken from {allowed_from}"],
+                )
+            clean = compiled.form.validate(data)
+            _check_organisations(conn, compiled.form, clean)
+            now = self.clock.now()
+            ctx = self._guard_context(conn, workflow, compiled, state, clean, row["data"], row, now)
+            _refuse_on_guards(compiled, ctx, state)
+            to_state = workflow.fire(action, state, clean)
+            seq = row["version"] + 1
+            content = _event_content(case_id, seq, action, compiled.form.id, state, to_state, actor, now, clean)
+            event = {**content, "prev_hash": row["last_hash"], "hash": event_hash(row["last_hash"], content)}
+            before = Folded(
+                row["state"], row["phase"], row["version"], row["facts"], row["parties"], row["last_hash"]
+            )
+            folded = apply(workflow, before, row["data"], event)
+            written = conn.execute(
+                update(CASES).where(CASES.c.id == case_id, CASES.c.version == row["version"]).values(
+                    state=folded.state, phase=folded.phase, version=folded.version, facts=folded.facts,
+                    parties=folded.parties, last_hash=folded.last_hash, updated_at=now,
+                )
+            )
+            if written.rowcount != 1:
+                raise StaleVersion(f"case {case_id} changed while this action was being taken")
+            conn.execute(insert(EVENTS).values(**event))
+            _apply_effects(conn, compiled, case_id, seq, clean)
+            if folded.parties != before.parties:
+                _sync_parties(conn, case_id, before.parties, folded.parties)
+            deadlines.record_event(
+                conn, workflow, case_id=case_id, seq=seq, event=action, from_state=state, to_state=to_state,
+                data=clean, values=case_values(row["data"], folded.facts), parties=folded.parties,
+                previous_parties=before.parties, now=now,
+            )
+        return _record_from(case_id, workflow, row["data"], folded, row["opened_at"], now)
+
+    # --- pieces ---
+
+    def _workflow(self, row: RowMapping) -> CompiledWorkflow:
+        return self.catalogue.workflow(row["workflow_id"], row["workflow_version"])
+
+    def _guard_context(
+        self, conn: Connection, workflow: CompiledWorkflow, action: CompiledAction | None, state: str,
+        data: Mapping[str, Any] | None, opening: Mapping[str, Any], row: RowMapping | None, now: datetime,
+    ) -> GuardContext:
+        today = workflow.today(now)
+        case_id = row["id"] if row is not None else None
+        form = action.form if action is not None else workflow.open.form
+        return GuardContext(
+            state=state, data=data or {}, case=case_values(opening, row["facts"] if row is not None else {}),
+            form=form.spec, case_labels=workflow.case_labels, now=now, today=today,
+            consents=lambda: active_consents(conn, case_id, today) if case_id else [],
+            deadline_status=lambda name: _deadline_status(conn, case_id, name) if case_id else None,
+            deadline_titles={n: d.title for n, d in workflow.deadlines.items()},
+        )
+
+
+# --- module-level pieces (no state of their own) ---------------------------------------------------------------
+
+
+def _check_role(actor: Actor, action: CompiledAction) -> None:
+    if actor.role not in action.roles:
+        raise Forbidden(_role_reason(actor, action))
+
+
+def _role_reason(actor: Actor, action: CompiledAction) -> str:
+    return f"the {actor.role} role may not {action.title[0].lower()}{action.title[1:]} " \
+        f"(roles allowed: {', '.join(sorted(action.roles))})"
+
+
+def _refuse_on_guards(action: CompiledAction, ctx: GuardContext, state: str) -> None:
+    reasons: list[str] = []
+    for compiled in action.guards:
+        if compiled.applies(state, ctx.data):
+            reasons.extend(compiled.reasons(ctx))
+    if reasons:
+        raise GuardFailed(f"{action.name} refused: {'; '.join(reasons)}", reasons)
+
+
+def _check_organisations(conn: Connection, form: CompiledForm, clean: Mapping[str, Any]) -> None:
+    named = form.organisations(dict(clean))
+    if not named:
+        return
+    ids = {org for _, org in named}
+    known = set(conn.execute(select(ORGANISATIONS.c.id).where(ORGANISATIONS.c.id.in_(ids))).scalars())
+    errors = [FieldError(path, f"unknown organisation {org!r}") for path, org in named if org not in known]
+    if errors:
+        raise InvalidForm(form.id, errors)
+
+
+def _event_content(
+    case_id: str, seq: int, action: str, form: str | None, from_state: str | None, to_state: str, actor: Actor,
+    now: datetime, data: Mapping[str, Any],
+) -> dict[str, Any]:
+    return {
+        "case_id": case_id, "seq": seq, "action": action, "form": form, "from_state": from_state,
+        "to_state": to_state, "actor_id": actor.id, "actor_role": actor.role, "organisation": actor.organisation,
+        "occurred_at": now, "data": dict(data),
+    }
+
+
+def _apply_effects(
+    conn: Connection, action: CompiledAction, case_id: str, seq: int, clean: Mapping[str, Any]
+) -> None:
+    if "record_consent" in action.effects:
+        conn.execute(insert(CONSENTS).values(
+            case_id=case_id, event_seq=seq, signed_on=as_date(clean["signed_on"]),
+            expires_on=as_date(clean["expires_on"]), organisations=list(clean.get("organisations", [])),
+            categories=list(clean.get("categories", [])),
+        ))
+    if "revoke_consent" in action.effects:
+        # Revocation takes effect at once (the next request), whatever date the parent's letter carries.
+        conn.execute(
+            update(CONSENTS).where(CONSENTS.c.case_id == case_id, CONSENTS.c.revoked_on.is_(None))
+            .values(revoked_on=as_date(clean["revoked_on"]), revoked_seq=seq)
+        )
+
+
+def active_consents(conn: Connection, case_id: str, today: date) -> list[ConsentView]:
+    rows = conn.execute(
+        select(CONSENTS).where(
+            CONSENTS.c.case_id == case_id, CONSENTS.c.revoked_on.is_(None), CONSENTS.c.signed_on <= today,
+            CONSENTS.c.expires_on > today,
+        )
+    ).mappings()
+    return [
+        ConsentView(frozenset(r["organisations"]), frozenset(r["categories"]), r["signed_on"], r["expires_on"])
+        for r in rows
+    ]
+
+
+def _deadline_status(conn: Connection, case_id: str, name: str) -> str | None:
+    return conn.execute(
+        select(DEADLINES.c.status).where(DEADLINES.c.case_id == case_id, DEADLINES.c.name == name)
+        .order_by(DEADLINES.c.id.desc()).limit(1)
+    ).scalar()
+
+
+def _sync_parties(conn: Connection, case_id: str, before: Mapping[str, str], after: Mapping[str, str]) -> None:
+    changed = [p for p in after if before.get(p) != after[p]]
+    gone = [p for p in before if p not in after]
+    if changed or gone:
+        conn.execute(delete(PARTIES).where(PARTIES.c.case_id == case_id, PARTIES.c.party.in_(changed + gone)))
+    if changed:
+        conn.execute(insert(PARTIES), [{"case_id": case_id, "party": p, "organisation": after[p]} for p in changed])
+
+
+def _load(conn: Connection, case_id: str, *, for_update: bool = False) -> RowMapping:
+    query = select(CASES).where(CASES.c.id == case_id)
+    row = conn.execute(query.with_for_update() if for_update else query).mappings().first()
+    if row is None:
+        raise NotFound(f"no case {case_id!r}")
+    return row
+
+
+def _events(conn: Connection, case_id: str) -> Sequence[RowMapping]:
+    return conn.execute(select(EVENTS).where(EVENTS.c.case_id == case_id).order_by(EVENTS.c.seq)).mappings().all()
+
+
+def _event_fields(row: RowMapping) -> dict[str, Any]:
+    return {k: row[k] for k in EventRecord.__dataclass_fields__}
+
+
+def _case_record(row: RowMapping) -> CaseRecord:
+    return CaseRecord(**{k: row[k] for k in CaseRecord.__dataclass_fields__})
+
+
+def _record_from(
+    case_id: str, workflow: CompiledWorkflow, data: Mapping[str, Any], folded: Folded, opened_at: datetime,
+    updated_at: datetime,
+) -> CaseRecord:
+    return CaseRecord(
+        id=case_id, workflow_id=workflow.id, workflow_version=workflow.version, state=folded.state,
+        phase=folded.phase, version=folded.version, data=data, facts=folded.facts, parties=folded.parties,
+        opened_at=opened_at, updated_at=updated_at,
+    )

@@ -1,0 +1,96 @@
+"""YAML files read with their line numbers, so every problem in a definition is reported as `file:line: message`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.errors import DefinitionError
+
+Location = tuple[str | int, ...]
+
+
+@dataclass
+class Source:
+    """One parsed YAML document: its data and the line of every mapping key and list item in it."""
+
+    path: Path
+    data: Any
+    lines: dict[Location, int] = field(default_factory=dict)
+
+    def line(self, location: Sequence[str | int]) -> int:
+        """The line of the deepest part of `location` present in the file (1 for the document itself)."""
+        loc = tuple(location)
+        while loc:
+            if loc in self.lines:
+                return self.lines[loc]
+            loc = loc[:-1]
+        return self.lines.get((), 1)
+
+    def problem(self, location: Sequence[str | int], message: str) -> str:
+        return f"{self.path}:{self.line(location)}: {message}"
+
+
+def read_yaml(path: Path) -> Source:
+    """Parses one YAML file; a syntax error becomes a `DefinitionError` pointing at its line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DefinitionError([f"{path}:1: cannot read file: {exc.strerror}"]) from exc
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise DefinitionError([f"{path}:{line}: malformed YAML: {exc.problem or exc.context}"]) from exc
+    except yaml.YAMLError as exc:
+        raise DefinitionError([f"{path}:1: malformed YAML: {exc}"]) from exc
+    finally:
+        loader.dispose()
+    source = Source(path=path, data=data)
+    if node is not None:
+        _record_lines(node, (), source.lines, depth=0)
+    return source
+
+
+def _record_lines(node: yaml.Node, location: Location, lines: dict[Location, int], depth: int) -> None:
+    if depth > 64:  # deeper than any definition; also stops alias loops
+        return
+    lines.setdefault(location, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.start_mark)
+            lines[(*location, key)] = key_node.start_mark.line + 1
+            _record_lines(value_node, (*location, key), lines, depth + 1)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _record_lines(item, (*location, index), lines, depth + 1)
+
+
+def pydantic_problems(source: Source, exc: Any, prefix: Location = ()) -> list[str]:
+    """Turns a pydantic `ValidationError` on `source.data` into `file:line: message` lines."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = (*prefix, *(part for part in error["loc"] if not _is_union_tag(part)))
+        where = ".".join(str(part) for part in loc) or "document"
+        problems.append(source.problem(loc, f"{where}: {_definition_message(error)}"))
+    return problems
+
+
+def _is_union_tag(part: Any) -> bool:
+    return isinstance(part, str) and ("[" in part or part.startswith("function-"))
+
+
+def _definition_message(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not a known key here"
+    return str(error["msg"])

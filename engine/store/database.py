@@ -1,0 +1,129 @@
+"""The database: engine creation, transactions, and schema set-up through Alembic.
+
+SQLite allows one writer: every write transaction starts with `BEGIN IMMEDIATE`, so concurrent writers queue on
+the busy timeout instead of failing with "database is locked", and a read-then-write can never interleave with
+another writer. On PostgreSQL the case row is locked with `SELECT ... FOR UPDATE` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, create_engine, event, inspect, text
+from sqlalchemy.engine import Engine
+
+from engine.errors import PoscError
+from engine.settings import Settings
+
+_WRITE = "posc_write"
+
+
+class SchemaOutOfDate(PoscError):
+    """The database was made by an older posc; it is never migrated silently."""
+
+
+class Database:
+    """One database URL, one SQLAlchemy engine, and the two kinds of transaction posc uses."""
+
+    def __init__(self, url: str, *, busy_timeout: float = 30.0, echo: bool = False) -> None:
+        self.url = url
+        self.engine: Engine = _create_engine(url, busy_timeout, echo)
+        self.dialect = self.engine.dialect.name
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        return cls(settings.database_url, busy_timeout=settings.sqlite_busy_timeout, echo=settings.echo_sql)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: committed when the block ends normally, rolled back on any exception."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (a consistent snapshot; rolled back at the end)."""
+        with self.engine.connect() as conn, conn.begin() as tx:
+            yield conn
+            tx.rollback()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # --- schema ---
+
+    def alembic_config(self, connection: Connection) -> Any:
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).resolve().parent.parent / "migrations"))
+        config.attributes["connection"] = connection
+        return config
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Applies migrations up to `revision` (`posc db upgrade`)."""
+        from alembic import command
+
+        with self.engine.begin() as conn:
+            command.upgrade(self.alembic_config(conn), revision)
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+    def head_revision(self) -> str:
+        from alembic.script import ScriptDirectory
+
+        with self.engine.connect() as conn:
+            head = ScriptDirectory.from_config(self.alembic_config(conn)).get_current_head()
+        assert head is not None
+        return head
+
+    def ensure_schema(self) -> None:
+        """Sets up an empty database on first use; refuses one made by an older version of posc."""
+        current = self.current_revision()
+        if current is None:
+            with self.engine.connect() as conn:
+                tables = inspect(conn).get_table_names()
+            if tables:
+                raise SchemaOutOfDate(
+                    f"the database has tables ({', '.join(sorted(tables)[:3])}, ...) but no posc schema version; "
+                    "refusing to touch it"
+                )
+            self.upgrade()
+        elif current != self.head_revision():
+            raise SchemaOutOfDate(
+                f"the database schema is at revision {current}; run `posc db upgrade` to migrate it"
+            )
+
+
+def _create_engine(url: str, busy_timeout: float, echo: bool) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(
+        url, echo=echo, connect_args={"check_same_thread": False, "timeout": busy_timeout}, pool_size=20,
+        max_overflow=30,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (below)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+
+    return engine

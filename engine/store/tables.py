@@ -1,0 +1,130 @@
+"""The tables, as SQLModel models. They are storage only (table models skip validation): requests are validated
+by the compiled forms, and hot paths use SQLAlchemy Core statements on these tables."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, ForeignKey, Index, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from engine.store.types import UTCDateTime
+
+
+def _time(nullable: bool = False, index: bool = False) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _json() -> Any:
+    return Field(sa_column=Column(JSON, nullable=False))
+
+
+class Organisation(SQLModel, table=True):
+    __tablename__ = "organisations"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    created_at: datetime = _time()
+
+
+class Case(SQLModel, table=True):
+    """The current state of a case: a cache of the fold of its events, written in the same transaction."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_lookup", "lookup_key"),
+        Index("ix_cases_state", "state"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    workflow_id: str = Field(max_length=64)
+    workflow_version: int
+    state: str = Field(max_length=64)
+    phase: str = Field(max_length=64)
+    #: Number of events; the sequence number of the last one. Optimistic concurrency compares it.
+    version: int
+    #: The opening form's data, as submitted (tiered by its form definition).
+    data: dict[str, Any] = _json()
+    #: Values the engine derives from events (recorded facts, plan version, organisations).
+    facts: dict[str, Any] = _json()
+    #: The organisation playing each party role on the case (workflow `parties`, plus `opened_by`).
+    parties: dict[str, str] = _json()
+    last_hash: str = Field(max_length=64)
+    #: A digest of the workflow's lookup fields (last name, date of birth) for exact lookups by index.
+    lookup_key: str | None = Field(default=None, max_length=64)
+    opened_at: datetime = _time()
+    updated_at: datetime = _time()
+
+
+class CaseParty(SQLModel, table=True):
+    """Which organisation plays which party role on a case: the index behind "cases my organisation may see"."""
+
+    __tablename__ = "case_parties"
+    __table_args__ = (Index("ix_case_parties_organisation", "organisation", "case_id"),)
+
+    case_id: str = Field(sa_column=Column(String(32), ForeignKey("cases.id"), primary_key=True))
+    party: str = Field(primary_key=True, max_length=32)
+    organisation: str = Field(max_length=64)
+
+
+class Event(SQLModel, table=True):
+    """One thing that happened to a case. Append-only: never updated or deleted (the database refuses too)."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_events_case_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(sa_column=Column(String(32), ForeignKey("cases.id"), nullable=False))
+    seq: int
+    action: str = Field(max_length=64)
+    form: str | None = Field(default=None, max_length=64)
+    from_state: str | None = Field(default=None, max_length=64)
+    to_state: str = Field(max_length=64)
+    actor_id: str = Field(max_length=64)
+    actor_role: str = Field(max_length=32)
+    organisation: str = Field(max_length=64)
+    occurred_at: datetime = _time()
+    data: dict[str, Any] = _json()
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class Consent(SQLModel, table=True):
+    """A universal consent recorded on a case, and its revocation."""
+
+    __tablename__ = "consents"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(sa_column=Column(String(32), ForeignKey("cases.id"), nullable=False, index=True))
+    event_seq: int
+    signed_on: date
+    expires_on: date
+    organisations: list[str] = _json()
+    categories: list[str] = _json()
+    revoked_on: date | None = None
+    revoked_seq: int | None = None
+
+
+class Deadline(SQLModel, table=True):
+    """One deadline of one case: open, met, missed or cancelled."""
+
+    __tablename__ = "deadlines"
+    __table_args__ = (
+        Index("ix_deadlines_status_due", "status", "due_at"),
+        Index("ix_deadlines_case_status", "case_id", "status"),
+        Index("ix_deadlines_owner_status_due", "owner_org", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(sa_column=Column(String(32), ForeignKey("cases.id"), nullable=False))
+    name: str = Field(max_length=64)
+    status: str = Field(max_length=16)
+    opened_at: datetime = _time()
+    target_at: datetime = _time()
+    due_at: datetime = _time()
+    owner_role: str = Field(max_length=32)
+    owner_org: str | None = Field(default=None, max_length=64)
+    opened_seq: int
+    closed_at: datetime | None = _time(nullable=True)
+    closed_seq: int | None = None

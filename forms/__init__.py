@@ -1,0 +1,1 @@
+"""Declarative form definitions (one YAML file per form) and the plan document templates."""

@@ -1,0 +1,1 @@
+"""Declarative workflow definitions (YAML); the engine loads every `*.yaml` file here."""
