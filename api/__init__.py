@@ -1,0 +1,1 @@
+"""The ways in from outside: the `posc` command line (and, later, the HTTP API and pages)."""

@@ -1,0 +1,43 @@
+"""The workflow as a Mermaid state diagram, drawn by the `transitions` library's own diagram support, with the
+pathway's phases as nested states. Built on demand (never on the hot path) from the compiled workflow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transitions.extensions.diagrams import HierarchicalGraphMachine
+
+from engine.definitions.compiled import CompiledWorkflow
+
+#: Separates phase and state in the diagram's nested names; state names themselves contain underscores.
+_SEPARATOR = "__"
+
+
+class _PhaseGraphMachine(HierarchicalGraphMachine):
+    state_cls = type("PhaseState", (HierarchicalGraphMachine.state_cls,), {"separator": _SEPARATOR})
+
+
+class _Model:
+    """Stand-in model: the diagram machine needs one to draw, and marks its state as active."""
+
+
+def mermaid(workflow: CompiledWorkflow, current: str | None = None) -> str:
+    """Mermaid `stateDiagram-v2` text; `current` highlights a case's state."""
+    phases: dict[str, list[str]] = {p: [] for p in workflow.spec.phases}
+    for name, state in workflow.states.items():
+        phases[state.phase].append(name)
+    nested = {name: f"{state.phase}{_SEPARATOR}{name}" for name, state in workflow.states.items()}
+    states: list[Any] = [{"name": p, "children": children} for p, children in phases.items() if children]
+    machine = _PhaseGraphMachine(
+        model=_Model(), states=states, initial=nested[current or workflow.initial], auto_transitions=False,
+        graph_engine="mermaid", show_conditions=True, title=f"{workflow.title} (v{workflow.version})",
+    )
+    for action in workflow.actions.values():
+        for branch in action.branches:
+            # Named, never called: the diagram machine only draws them.
+            conditions: Any = [f"{k} = {v if isinstance(v, str) else ' or '.join(v)}" for k, v in branch.when.items()]
+            sources: Any = [nested[s] for s in sorted(branch.sources)]
+            machine.add_transition(
+                action.name, sources, nested[branch.target] if branch.target else None, conditions=conditions
+            )
+    return str(machine.get_graph().draw(None))

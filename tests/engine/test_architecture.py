@@ -1,0 +1,67 @@
+"""The layering rules of DESIGN.md, enforced: the engine never imports the web or CLI stack, only the engine
+assigns a case's state, and domain code never reads the system clock."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FORBIDDEN_IN_ENGINE = ("fastapi", "starlette", "typer", "uvicorn", "api")
+
+
+def python_files(folder: str) -> list[Path]:
+    return sorted((ROOT / folder).rglob("*.py"))
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_engine_imports_no_web_or_cli_stack() -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(imported_modules(path) & set(FORBIDDEN_IN_ENGINE))
+        for path in python_files("engine")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_only_the_engine_assigns_a_case_state() -> None:
+    offenders = []
+    for folder in ("api", "forms", "workflows"):
+        for path in python_files(folder):
+            for node in ast.walk(ast.parse(path.read_text())):
+                targets = node.targets if isinstance(node, ast.Assign) else []
+                if any(isinstance(t, ast.Attribute) and t.attr == "state" for t in targets):
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []
+
+
+def test_domain_code_never_reads_the_system_clock() -> None:
+    offenders = []
+    for path in python_files("engine"):
+        if path.name == "clock.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in ("now", "utcnow", "today") and isinstance(
+                node.value, ast.Name
+            ) and node.value.id in ("datetime", "date"):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []
+
+
+def test_no_module_reads_the_environment_but_settings() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for folder in ("engine", "api")
+        for path in python_files(folder)
+        if "os.environ" in path.read_text() or "getenv" in path.read_text()
+    ]
+    assert offenders == []

@@ -1,0 +1,264 @@
+"""Cases through the engine: opening, the whole pathway, conditional targets, and every kind of refusal, each of
+which leaves the database exactly as it was."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text
+
+from engine import (
+    Actor,
+    Cases,
+    FixedClock,
+    Forbidden,
+    GuardFailed,
+    InvalidForm,
+    NotAvailable,
+    NotFound,
+    StaleVersion,
+    UnknownAction,
+)
+from engine.cases import CASES, DEADLINES, EVENTS
+from tests.factories import ACTORS, action_data, identification
+from tests.pathway import ROUTES, drive, open_case, take
+
+
+def snapshot(cases: Cases) -> dict[str, Any]:
+    """Everything a refusal must leave untouched."""
+    with cases.db.read() as conn:
+        return {
+            "cases": [dict(r) for r in conn.execute(select(CASES).order_by(CASES.c.id)).mappings()],
+            "events": conn.execute(select(func.count()).select_from(EVENTS)).scalar(),
+            "deadlines": [dict(r) for r in conn.execute(select(DEADLINES).order_by(DEADLINES.c.id)).mappings()],
+        }
+
+
+def test_opening_a_case_records_the_first_event_and_opens_deadlines(cases: Cases, clock: FixedClock) -> None:
+    case = open_case(cases, clock)
+    assert (case.state, case.phase, case.version) == ("identified", "prenatal", 1)
+    assert case.id.startswith("PC-") and "Rivera" not in case.id
+    assert case.parties == {"opened_by": "prenatal-clinic", "cps": "county-cps", "hospital": "city-hospital"}
+    [event] = cases.history(case.id)
+    assert (event.seq, event.action, event.from_state, event.to_state) == (1, "open_case", None, "identified")
+    assert event.actor_role == "prenatal" and event.data["last_name"] == "Rivera"
+    with cases.db.read() as conn:
+        names = set(conn.execute(select(DEADLINES.c.name).where(DEADLINES.c.case_id == case.id)).scalars())
+    assert names == {"treatment_admission", "consent", "planning_meeting"}
+    assert cases.verify(case.id) == []
+
+
+@pytest.mark.parametrize("state", sorted(ROUTES))
+def test_every_state_is_reached_through_the_pathway_and_replays(cases: Cases, clock: FixedClock, state: str) -> None:
+    case = drive(cases, clock, open_case(cases, clock), state)
+    assert cases.get(case.id).state == state
+    assert [e.seq for e in cases.history(case.id)] == list(range(1, len(ROUTES[state]) + 2))
+    assert cases.verify(case.id) == []
+
+
+def test_birth_goes_to_born_with_plan_only_from_plan_agreed(cases: Cases, clock: FixedClock) -> None:
+    with_plan = drive(cases, clock, open_case(cases, clock), "born_with_plan")
+    assert with_plan.state == "born_with_plan"
+    for state in ("identified", "in_treatment", "meeting_scheduled", "declined"):
+        case = drive(cases, clock, open_case(cases, clock), state)
+        clock.advance(timedelta(hours=1))
+        assert take(cases, clock, case, "record_birth").state == "born_without_plan"
+
+
+@pytest.mark.parametrize(
+    ("start", "concern", "expected"),
+    [("born_with_plan", "no", "notified"), ("born_with_plan", "yes", "cps_assessment"),
+     ("born_without_plan", "no", "cps_assessment"), ("born_without_plan", "yes", "cps_assessment")],
+)
+def test_notify_cps_goes_to_notified_only_with_a_plan_and_no_concern(
+    cases: Cases, clock: FixedClock, start: str, concern: str, expected: str
+) -> None:
+    case = drive(cases, clock, open_case(cases, clock), start)
+    assert take(cases, clock, case, "notify_cps", safety_concern=concern).state == expected
+
+
+@pytest.mark.parametrize(("ends_case", "expected"), [("yes", "closed"), ("no", "follow_up")])
+def test_concluding_an_investigation_closes_only_when_the_outcome_ends_the_case(
+    cases: Cases, clock: FixedClock, ends_case: str, expected: str
+) -> None:
+    case = drive(cases, clock, open_case(cases, clock), "investigation")
+    assert take(cases, clock, case, "conclude_investigation", ends_case=ends_case).state == expected
+
+
+def test_each_plan_records_a_new_plan_version(cases: Cases, clock: FixedClock) -> None:
+    case = drive(cases, clock, open_case(cases, clock), "plan_agreed")
+    assert case.facts["plan_version"] == 1
+    assert take(cases, clock, case, "update_plan").facts["plan_version"] == 2
+
+
+def test_discharge_needs_a_plan(cases: Cases, clock: FixedClock) -> None:
+    case = drive(cases, clock, open_case(cases, clock), "born_without_plan")
+    case = take(cases, clock, case, "notify_cps")
+    with pytest.raises(GuardFailed) as refused:
+        take(cases, clock, case, "discharge")
+    assert refused.value.reasons == ["no discharge without a Plan of Safe Care"]
+    case = take(cases, clock, case, "record_plan_at_birth")
+    assert take(cases, clock, case, "discharge").state == "follow_up"
+
+
+def test_closing_as_completed_needs_the_90_day_follow_up(cases: Cases, clock: FixedClock) -> None:
+    case = drive(cases, clock, open_case(cases, clock), "follow_up")
+    with pytest.raises(GuardFailed, match="90-day follow-up is not met"):
+        take(cases, clock, case, "close_case", reason="plan_completed")
+    clock.advance(timedelta(days=84))
+    case = take(cases, clock, case, "record_follow_up")
+    assert take(cases, clock, case, "close_case", reason="plan_completed").state == "closed"
+
+
+def test_revoking_consent_ends_the_consent_for_scheduling(cases: Cases, clock: FixedClock) -> None:
+    case = drive(cases, clock, open_case(cases, clock), "in_treatment")
+    case = take(cases, clock, case, "record_consent")
+    case = take(cases, clock, case, "revoke_consent")
+    with pytest.raises(GuardFailed) as refused:
+        take(cases, clock, case, "schedule_planning_meeting")
+    assert refused.value.reasons == [
+        "no active consent covers county-cps (lead CPS organisation)",
+        "no active consent covers recovery-clinic (treatment provider)",
+    ]
+    with pytest.raises(GuardFailed, match="no active consent to revoke"):
+        take(cases, clock, case, "revoke_consent")
+
+
+# --- refusals: each with its own error, and nothing written ---
+
+
+def test_a_meeting_outside_the_planning_window_is_refused_with_the_window_dates(
+    cases: Cases, clock: FixedClock
+) -> None:
+    case = drive(cases, clock, open_case(cases, clock, due_date="2027-03-01"), "in_treatment")
+    case = take(cases, clock, case, "record_consent")
+    before = snapshot(cases)
+    with pytest.raises(GuardFailed) as refused:
+        take(cases, clock, case, "schedule_planning_meeting", meeting_date="2027-01-10")
+    assert refused.value.reasons == [
+        "the meeting date 2027-01-10 is outside the planning window 2027-01-30 to 2027-03-01"
+    ]
+    assert snapshot(cases) == before
+
+
+def test_refusals_raise_their_own_errors_and_change_nothing(cases: Cases, clock: FixedClock) -> None:
+    case = drive(cases, clock, open_case(cases, clock), "referred")
+    data = action_data("admit_to_treatment", clock.now(), clock.now().date() + timedelta(days=100))
+    before = snapshot(cases)
+    treatment, hospital = ACTORS["treatment"], ACTORS["hospital"]
+    attempts: list[tuple[type[Exception], str, Any]] = [
+        (UnknownAction, "has no action 'admit'", lambda: cases.take_action(treatment, case.id, "admit", data)),
+        (NotFound, "no case", lambda: cases.take_action(treatment, "PC-NONE-NONE", "admit_to_treatment", data)),
+        (Forbidden, "hospital role may not admit",
+         lambda: cases.take_action(hospital, case.id, "admit_to_treatment", data)),
+        (NotAvailable, "not available in state referred",
+         lambda: cases.take_action(hospital, case.id, "notify_cps", {})),
+        (InvalidForm, "level_of_care: must be one of", lambda: cases.take_action(
+            treatment, case.id, "admit_to_treatment", {**data, "level_of_care": "spa"})),
+        (InvalidForm, "provider_org: unknown organisation 'nowhere'", lambda: cases.take_action(
+            treatment, case.id, "admit_to_treatment", {**data, "provider_org": "nowhere"})),
+        (GuardFailed, "is in the future", lambda: cases.take_action(
+            treatment, case.id, "admit_to_treatment", {**data, "admitted_on": "2027-06-01"})),
+        (StaleVersion, "is at version 2, not 1", lambda: cases.take_action(
+            treatment, case.id, "admit_to_treatment", data, expected_version=1)),
+    ]
+    for error, message, attempt in attempts:
+        with pytest.raises(error, match=message):
+            attempt()
+        assert snapshot(cases) == before, f"{error.__name__} changed the database"
+
+
+def test_form_errors_name_every_field_and_why(cases: Cases, clock: FixedClock) -> None:
+    bad = identification(
+        clock.now().date(), due_date="2027-13-01", gestational_weeks="22", substances=["opioids", "opioids"],
+        nickname="Al",
+    )
+    del bad["last_name"]
+    with pytest.raises(InvalidForm) as refused:
+        cases.open_case(ACTORS["prenatal"], "charm-posc", bad)
+    errors = {e.field: e.message for e in refused.value.errors}
+    assert errors == {
+        "last_name": "is required",
+        "due_date": "is not a real calendar date",
+        "gestational_weeks": "must be a whole number",
+        "substances": "must not repeat a value",
+        "nickname": "is not a field of this form",
+    }
+    assert snapshot(cases)["cases"] == []
+
+
+def test_nested_record_errors_give_the_path(cases: Cases, clock: FixedClock) -> None:
+    case = drive(cases, clock, open_case(cases, clock), "meeting_scheduled")
+    with pytest.raises(InvalidForm) as refused:
+        take(cases, clock, case, "record_planning_meeting", participants=[{"name": "", "role": "judge"}])
+    assert {e.field for e in refused.value.errors} == {"participants[0].name", "participants[0].role"}
+
+
+def test_born_at_needs_an_offset(cases: Cases, clock: FixedClock) -> None:
+    case = drive(cases, clock, open_case(cases, clock), "identified")
+    with pytest.raises(InvalidForm, match="born_at: must include a UTC offset"):
+        take(cases, clock, case, "record_birth", born_at="2026-11-02T10:00:00")
+
+
+def test_opening_is_refused_for_a_due_date_too_far_ahead_or_before_identification(
+    cases: Cases, clock: FixedClock
+) -> None:
+    with pytest.raises(GuardFailed, match=r"more than 294 days \(42 weeks\) after the identification date"):
+        open_case(cases, clock, due_date="2027-12-01")
+    with pytest.raises(GuardFailed, match="must be after the identification date"):
+        open_case(cases, clock, due_date="2026-10-01")
+    with pytest.raises(Forbidden, match="hospital role may not open a case"):
+        cases.open_case(ACTORS["hospital"], "charm-posc", identification(clock.now().date()))
+    assert snapshot(cases)["cases"] == []
+
+
+def test_available_actions_explain_what_is_not_allowed(cases: Cases, clock: FixedClock) -> None:
+    case = drive(cases, clock, open_case(cases, clock), "in_treatment")
+    options = {o.action: o for o in cases.actions(ACTORS["cps"], case.id)}
+    assert set(options) == {
+        "record_consent", "revoke_consent", "record_disengagement", "schedule_planning_meeting", "record_birth",
+        "record_pregnancy_loss", "transfer_out",
+    }
+    assert options["transfer_out"].allowed and options["transfer_out"].targets == ("closed",)
+    assert options["record_birth"].reasons == (
+        "the cps role may not record the birth (roles allowed: hospital)",
+    )
+    assert "no active consent covers county-cps (lead CPS organisation)" in options["schedule_planning_meeting"].reasons
+    notify = {o.action: o for o in cases.actions(ACTORS["hospital"], drive(
+        cases, clock, open_case(cases, clock), "born_with_plan").id)}["notify_cps"]
+    assert notify.targets == ("notified", "cps_assessment")
+
+
+def test_terminal_cases_accept_nothing(cases: Cases, clock: FixedClock) -> None:
+    case = drive(cases, clock, open_case(cases, clock), "closed")
+    assert cases.actions(ACTORS["cps"], case.id) == []
+    with pytest.raises(NotAvailable):
+        take(cases, clock, case, "transfer_out")
+
+
+def test_the_database_refuses_to_change_or_delete_events(cases: Cases, clock: FixedClock) -> None:
+    case = open_case(cases, clock)
+    for statement in ("UPDATE events SET action = 'x'", "DELETE FROM events"):
+        with pytest.raises(Exception, match="append-only"), cases.db.write() as conn:
+            conn.execute(text(statement))
+    assert len(cases.history(case.id)) == 1
+
+
+def test_verify_reports_a_case_row_that_disagrees_with_its_events(cases: Cases, clock: FixedClock) -> None:
+    case = open_case(cases, clock)
+    with cases.db.write() as conn:
+        conn.execute(CASES.update().where(CASES.c.id == case.id).values(state="plan_agreed"))
+    assert cases.verify(case.id) == [
+        "case state 'plan_agreed' differs from the replay of its events ('identified')"
+    ]
+
+
+def test_a_user_from_another_organisation_acts_under_their_own_name(cases: Cases, clock: FixedClock) -> None:
+    case = open_case(cases, clock)
+    other = Actor("t2", "treatment", "recovery-clinic")
+    case = cases.take_action(other, case.id, "admit_to_treatment", action_data(
+        "admit_to_treatment", clock.now(), clock.now().date() + timedelta(days=120)))
+    last = cases.history(case.id)[-1]
+    assert (last.actor_id, last.organisation) == ("t2", "recovery-clinic")

@@ -1,0 +1,94 @@
+"""Property tests: random sequences of actions (allowed and not), by random roles, with valid and broken data,
+never reach a state the definition does not allow, never leave a partial write after a refusal, and always leave
+the case row equal to the replay of its events with an intact hash chain."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from engine import Cases, FixedClock, PoscError
+from engine.cases import CASES, CONSENTS, DEADLINES, EVENTS
+from tests.factories import ACTORS, action_data
+from tests.pathway import due_date, open_case
+
+ACTIONS = sorted(
+    ["record_consent", "revoke_consent", "refer_to_treatment", "record_interim_services", "admit_to_treatment",
+     "record_disengagement", "record_declined", "schedule_planning_meeting", "record_planning_meeting",
+     "update_plan", "record_birth", "notify_cps", "record_plan_at_birth", "record_referral", "discharge",
+     "record_follow_up", "report_safety_concern", "conclude_investigation", "record_pregnancy_loss",
+     "transfer_out", "close_case", "no_such_action"]
+)
+#: Data variations that pick different conditional targets and guards.
+VARIANTS: dict[str, list[dict[str, Any]]] = {
+    "notify_cps": [{"safety_concern": "no"}, {"safety_concern": "yes"}],
+    "conclude_investigation": [{"ends_case": "no"}, {"ends_case": "yes"}],
+    "close_case": [{"reason": "moved_away"}, {"reason": "plan_completed"}],
+    "record_follow_up": [{"contact_type": "pediatric_visit"}, {"contact_type": "postpartum_visit"}],
+    "record_planning_meeting": [{}, {"parent_participated": "no"}],
+}
+
+HOW = st.sampled_from(["valid"] * 6 + ["unknown_field", "missing_field", "not_an_object"])
+HOURS = st.sampled_from([0, 1, 24, 24 * 9, 24 * 40, 24 * 84])
+
+
+def case_rows(cases: Cases, case_id: str) -> dict[str, Any]:
+    with cases.db.read() as conn:
+        return {
+            "case": dict(conn.execute(select(CASES).where(CASES.c.id == case_id)).mappings().one()),
+            "events": conn.execute(select(func.count()).where(EVENTS.c.case_id == case_id)).scalar(),
+            "deadlines": [dict(r) for r in conn.execute(
+                select(DEADLINES).where(DEADLINES.c.case_id == case_id).order_by(DEADLINES.c.id)).mappings()],
+            "consents": [dict(r) for r in conn.execute(
+                select(CONSENTS).where(CONSENTS.c.case_id == case_id).order_by(CONSENTS.c.id)).mappings()],
+        }
+
+
+def broken(data: dict[str, Any], how: str) -> Any:
+    if how == "unknown_field":
+        return {**data, "unexpected": "x"}
+    if how == "missing_field":
+        return dict(list(data.items())[1:])
+    if how == "not_an_object":
+        return ["not", "an", "object"]
+    return data
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(draw=st.data())
+def test_random_action_sequences_keep_every_invariant(cases: Cases, clock: FixedClock, draw: st.DataObject) -> None:
+    workflow = cases.catalogue.workflow("charm-posc")
+    case = open_case(cases, clock)
+    for _ in range(draw.draw(st.integers(min_value=1, max_value=30), label="steps")):
+        state = cases.get(case.id).state
+        available = sorted(a for a, c in workflow.actions.items() if state in c.sources)
+        # Half the time an action of the current state, half the time anything (including unknown actions).
+        action = draw.draw(st.sampled_from(available) | st.sampled_from(ACTIONS) if available
+                           else st.sampled_from(ACTIONS), label="action")
+        roles = sorted(workflow.actions[action].roles) if action in workflow.actions else sorted(ACTORS)
+        role = draw.draw(st.sampled_from(roles) | st.sampled_from(sorted(ACTORS)), label="role")
+        clock.advance(timedelta(hours=draw.draw(HOURS, label="hours")))
+        data = action_data(action, clock.now(), due_date(case)) if action in workflow.actions else {}
+        options = VARIANTS.get(action, [{}])
+        data = broken({**data, **draw.draw(st.sampled_from(options), label="variant")}, draw.draw(HOW, label="how"))
+        before = case_rows(cases, case.id)
+        try:
+            after_case = cases.take_action(ACTORS[role], case.id, action, data)
+        except PoscError:
+            assert case_rows(cases, case.id) == before, f"refused {action} changed the database"
+            continue
+        compiled = workflow.actions[action]
+        assert role in compiled.roles
+        assert state in compiled.sources
+        assert after_case.state in compiled.targets_from(state)
+        assert case_rows(cases, case.id)["events"] == before["events"] + 1
+        assert cases.verify(case.id) == []
+        event(f"reached {after_case.state}")
+    assert cases.get(case.id).state in workflow.states
+    assert cases.verify(case.id) == []

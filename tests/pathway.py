@@ -1,0 +1,49 @@
+"""Drives a case along the CHARM pathway with valid data, so a test can start from any state."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from engine import CaseRecord, Cases, FixedClock
+from tests.factories import ACTION_ROLE, ACTORS, action_data, identification, local_date
+
+_PLAN = ["record_consent", "admit_to_treatment", "schedule_planning_meeting", "record_planning_meeting"]
+ROUTES: dict[str, list[str]] = {
+    "identified": [],
+    "referred": ["refer_to_treatment"],
+    "in_treatment": ["admit_to_treatment"],
+    "disengaged": ["admit_to_treatment", "record_disengagement"],
+    "declined": ["record_declined"],
+    "meeting_scheduled": _PLAN[:3],
+    "plan_agreed": _PLAN,
+    "born_with_plan": [*_PLAN, "record_birth"],
+    "born_without_plan": ["record_birth"],
+    "notified": [*_PLAN, "record_birth", "notify_cps"],
+    "cps_assessment": ["record_birth", "notify_cps", "record_plan_at_birth"],
+    "follow_up": [*_PLAN, "record_birth", "notify_cps", "discharge"],
+    "investigation": [*_PLAN, "record_birth", "notify_cps", "discharge", "report_safety_concern"],
+    "closed": [*_PLAN, "record_birth", "notify_cps", "discharge", "close_case"],
+}
+
+
+def open_case(cases: Cases, clock: FixedClock, **changes: Any) -> CaseRecord:
+    return cases.open_case(ACTORS["prenatal"], "charm-posc", identification(local_date(clock.now()), **changes))
+
+
+def due_date(case: CaseRecord) -> date:
+    return date.fromisoformat(case.data["due_date"])
+
+
+def take(cases: Cases, clock: FixedClock, case: CaseRecord, action: str, **changes: Any) -> CaseRecord:
+    data = {**action_data(action, clock.now(), due_date(case)), **changes}
+    return cases.take_action(ACTORS[ACTION_ROLE[action]], case.id, action, data)
+
+
+def drive(cases: Cases, clock: FixedClock, case: CaseRecord, state: str) -> CaseRecord:
+    """Takes the route to `state`, an hour between actions."""
+    for action in ROUTES[state]:
+        clock.advance(timedelta(hours=1))
+        case = take(cases, clock, case, action)
+    assert case.state == state
+    return case
