@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from engine import deadlines
 from engine.actor import Actor
@@ -44,6 +45,18 @@ PARTIES = CaseParty.__table__  # type: ignore[attr-defined]
 ORGANISATIONS = Organisation.__table__  # type: ignore[attr-defined]
 DEADLINES = Deadline.__table__  # type: ignore[attr-defined]
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32: no I, L, O, U
+
+# Statements on the hot path, built once (building them per call costs more than running them on SQLite).
+_SELECT_CASE = select(CASES).where(CASES.c.id == bindparam("b_id"))
+_LOCK_CASE = _SELECT_CASE.with_for_update()
+_UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("b_id"), CASES.c.version == bindparam("b_version"))
+_INSERT_EVENT = insert(EVENTS)
+_INSERT_CONSENT = insert(CONSENTS)
+_REVOKE_CONSENTS = (
+    update(CONSENTS).where(CONSENTS.c.case_id == bindparam("b_case"), CONSENTS.c.revoked_on.is_(None))
+    .values(revoked_on=bindparam("b_on"), revoked_seq=bindparam("b_seq"))
+)
+_KNOWN_ORGANISATIONS = select(ORGANISATIONS.c.id).where(ORGANISATIONS.c.id.in_(bindparam("b_ids", expanding=True)))
 
 
 class UnknownAction(NotFound):
@@ -115,6 +128,7 @@ class Cases:
         self.db = db
         self.catalogue = catalogue
         self.clock = clock
+        self._known_organisations: set[str] = set()
 
     # --- opening ---
 
@@ -125,20 +139,20 @@ class Cases:
         clean = opening.form.validate(data)
         now = self.clock.now()
         with self.db.write() as conn:
-            _check_organisations(conn, opening.form, clean)
+            self._check_organisations(conn, opening.form, clean)
             ctx = self._guard_context(conn, workflow, opening, "", clean, {}, None, now)
             _refuse_on_guards(opening, ctx, workflow.initial)
             case_id = new_reference()
             content = _event_content(case_id, 1, OPEN_EVENT, opening.form.id, None, workflow.initial, actor, now, clean)
             event = {**content, "prev_hash": GENESIS, "hash": event_hash(GENESIS, content)}
             folded = apply(workflow, Folded(), clean, event)
-            conn.execute(insert(CASES).values(
-                id=case_id, workflow_id=workflow.id, workflow_version=workflow.version, state=folded.state,
-                phase=folded.phase, version=folded.version, data=clean, facts=folded.facts,
-                parties=folded.parties, last_hash=folded.last_hash, lookup_key=lookup_key(workflow, clean),
-                opened_at=now, updated_at=now,
-            ))
-            conn.execute(insert(EVENTS).values(**event))
+            conn.execute(insert(CASES), {
+                "id": case_id, "workflow_id": workflow.id, "workflow_version": workflow.version,
+                "state": folded.state, "phase": folded.phase, "version": folded.version, "data": clean,
+                "facts": folded.facts, "parties": folded.parties, "last_hash": folded.last_hash,
+                "lookup_key": lookup_key(workflow, clean), "opened_at": now, "updated_at": now,
+            })
+            conn.execute(_INSERT_EVENT, event)
             _sync_parties(conn, case_id, {}, folded.parties)
             deadlines.record_event(
                 conn, workflow, case_id=case_id, seq=1, event=OPEN_EVENT, from_state=None,
@@ -219,7 +233,7 @@ class Cases:
                     [f"the case is in state {state}; {action} can be taken from {allowed_from}"],
                 )
             clean = compiled.form.validate(data)
-            _check_organisations(conn, compiled.form, clean)
+            self._check_organisations(conn, compiled.form, clean)
             now = self.clock.now()
             ctx = self._guard_context(conn, workflow, compiled, state, clean, row["data"], row, now)
             _refuse_on_guards(compiled, ctx, state)
@@ -231,15 +245,14 @@ class Cases:
                 row["state"], row["phase"], row["version"], row["facts"], row["parties"], row["last_hash"]
             )
             folded = apply(workflow, before, row["data"], event)
-            written = conn.execute(
-                update(CASES).where(CASES.c.id == case_id, CASES.c.version == row["version"]).values(
-                    state=folded.state, phase=folded.phase, version=folded.version, facts=folded.facts,
-                    parties=folded.parties, last_hash=folded.last_hash, updated_at=now,
-                )
-            )
+            written = conn.execute(_UPDATE_CASE, {
+                "b_id": case_id, "b_version": row["version"], "state": folded.state, "phase": folded.phase,
+                "version": folded.version, "facts": folded.facts, "parties": folded.parties,
+                "last_hash": folded.last_hash, "updated_at": now,
+            })
             if written.rowcount != 1:
                 raise StaleVersion(f"case {case_id} changed while this action was being taken")
-            conn.execute(insert(EVENTS).values(**event))
+            conn.execute(_INSERT_EVENT, event)
             _apply_effects(conn, compiled, case_id, seq, clean)
             if folded.parties != before.parties:
                 _sync_parties(conn, case_id, before.parties, folded.parties)
@@ -251,6 +264,19 @@ class Cases:
         return _record_from(case_id, workflow, row["data"], folded, row["opened_at"], now)
 
     # --- pieces ---
+
+    def _check_organisations(self, conn: Connection, form: CompiledForm, clean: Mapping[str, Any]) -> None:
+        """Every organisation the data names must exist. Organisations are never deleted, so the ones seen once
+        are remembered and only new names cost a query."""
+        named = form.organisations(dict(clean))
+        unseen = {org for _, org in named} - self._known_organisations
+        if not unseen:
+            return
+        found = set(conn.execute(_KNOWN_ORGANISATIONS, {"b_ids": sorted(unseen)}).scalars())
+        self._known_organisations |= found
+        errors = [FieldError(path, f"unknown organisation {org!r}") for path, org in named if org in unseen - found]
+        if errors:
+            raise InvalidForm(form.id, errors)
 
     def _workflow(self, row: RowMapping) -> CompiledWorkflow:
         return self.catalogue.workflow(row["workflow_id"], row["workflow_version"])
@@ -293,17 +319,6 @@ def _refuse_on_guards(action: CompiledAction, ctx: GuardContext, state: str) -> 
         raise GuardFailed(f"{action.name} refused: {'; '.join(reasons)}", reasons)
 
 
-def _check_organisations(conn: Connection, form: CompiledForm, clean: Mapping[str, Any]) -> None:
-    named = form.organisations(dict(clean))
-    if not named:
-        return
-    ids = {org for _, org in named}
-    known = set(conn.execute(select(ORGANISATIONS.c.id).where(ORGANISATIONS.c.id.in_(ids))).scalars())
-    errors = [FieldError(path, f"unknown organisation {org!r}") for path, org in named if org not in known]
-    if errors:
-        raise InvalidForm(form.id, errors)
-
-
 def _event_content(
     case_id: str, seq: int, action: str, form: str | None, from_state: str | None, to_state: str, actor: Actor,
     now: datetime, data: Mapping[str, Any],
@@ -319,17 +334,14 @@ def _apply_effects(
     conn: Connection, action: CompiledAction, case_id: str, seq: int, clean: Mapping[str, Any]
 ) -> None:
     if "record_consent" in action.effects:
-        conn.execute(insert(CONSENTS).values(
-            case_id=case_id, event_seq=seq, signed_on=as_date(clean["signed_on"]),
-            expires_on=as_date(clean["expires_on"]), organisations=list(clean.get("organisations", [])),
-            categories=list(clean.get("categories", [])),
-        ))
+        conn.execute(_INSERT_CONSENT, {
+            "case_id": case_id, "event_seq": seq, "signed_on": as_date(clean["signed_on"]),
+            "expires_on": as_date(clean["expires_on"]), "organisations": list(clean.get("organisations", [])),
+            "categories": list(clean.get("categories", [])),
+        })
     if "revoke_consent" in action.effects:
         # Revocation takes effect at once (the next request), whatever date the parent's letter carries.
-        conn.execute(
-            update(CONSENTS).where(CONSENTS.c.case_id == case_id, CONSENTS.c.revoked_on.is_(None))
-            .values(revoked_on=as_date(clean["revoked_on"]), revoked_seq=seq)
-        )
+        conn.execute(_REVOKE_CONSENTS, {"b_case": case_id, "b_on": as_date(clean["revoked_on"]), "b_seq": seq})
 
 
 def active_consents(conn: Connection, case_id: str, today: date) -> list[ConsentView]:
@@ -353,17 +365,18 @@ def _deadline_status(conn: Connection, case_id: str, name: str) -> str | None:
 
 
 def _sync_parties(conn: Connection, case_id: str, before: Mapping[str, str], after: Mapping[str, str]) -> None:
-    changed = [p for p in after if before.get(p) != after[p]]
-    gone = [p for p in before if p not in after]
-    if changed or gone:
-        conn.execute(delete(PARTIES).where(PARTIES.c.case_id == case_id, PARTIES.c.party.in_(changed + gone)))
-    if changed:
-        conn.execute(insert(PARTIES), [{"case_id": case_id, "party": p, "organisation": after[p]} for p in changed])
+    """Upserts the parties that changed (parties are added or reassigned, never removed)."""
+    changed = [{"case_id": case_id, "party": p, "organisation": after[p]} for p in after if before.get(p) != after[p]]
+    if not changed:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    upsert = dialect.insert(PARTIES)
+    replace = {"organisation": upsert.excluded.organisation}
+    conn.execute(upsert.on_conflict_do_update(index_elements=["case_id", "party"], set_=replace), changed)
 
 
 def _load(conn: Connection, case_id: str, *, for_update: bool = False) -> RowMapping:
-    query = select(CASES).where(CASES.c.id == case_id)
-    row = conn.execute(query.with_for_update() if for_update else query).mappings().first()
+    row = conn.execute(_LOCK_CASE if for_update else _SELECT_CASE, {"b_id": case_id}).mappings().first()
     if row is None:
         raise NotFound(f"no case {case_id!r}")
     return row

@@ -1,8 +1,9 @@
 """Deadlines kept in step with events, inside the action's transaction.
 
 An event may open deadlines (on the action, or on a case date at opening), meet them (the right action, with the
-right data), and cancel them (the case left the states they apply in). All of it is done with set-based UPDATEs and
-INSERTs, without reading the deadlines first, so taking an action stays cheap.
+right data), and cancel them (the case left the states they apply in). Deadlines are only ever open in states they
+apply in, so the definition alone says which ones an event can touch: the engine issues a statement only for those,
+with prebuilt set-based statements and no read first, so taking an action stays cheap.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, update
+from sqlalchemy import Connection, bindparam, case, insert, update
 
 from engine.definitions.checks import OPEN_EVENT
 from engine.definitions.compiled import CompiledDeadline, CompiledWorkflow, matches
@@ -20,6 +21,32 @@ from engine.store.tables import Deadline
 
 DEADLINES = Deadline.__table__  # type: ignore[attr-defined]
 OPEN, MET, MISSED, CANCELLED = "open", "met", "missed", "cancelled"
+
+_OPEN_ROWS = (DEADLINES.c.case_id == bindparam("b_case"), DEADLINES.c.status == OPEN)
+#: Meets the `met` names and cancels the others of `names`, in one statement.
+_CLOSE = (
+    update(DEADLINES)
+    .where(*_OPEN_ROWS, DEADLINES.c.name.in_(bindparam("b_names", expanding=True)))
+    .values(
+        status=case((DEADLINES.c.name.in_(bindparam("b_met", expanding=True)), MET), else_=CANCELLED),
+        closed_at=bindparam("b_now"), closed_seq=bindparam("b_seq"),
+    )
+)
+#: Meets one deadline only if it opened early enough (`not_before`).
+_MEET_LATE = (
+    update(DEADLINES)
+    .where(*_OPEN_ROWS, DEADLINES.c.name == bindparam("b_name"), DEADLINES.c.opened_at <= bindparam("b_earliest"))
+    .values(status=MET, closed_at=bindparam("b_now"), closed_seq=bindparam("b_seq"))
+)
+_REOWN = (
+    update(DEADLINES)
+    .where(*_OPEN_ROWS, DEADLINES.c.owner_role.in_(bindparam("b_roles", expanding=True)))
+    .values(owner_org=case(
+        *((DEADLINES.c.owner_role == bindparam(f"b_role_{i}"), bindparam(f"b_org_{i}")) for i in range(4)),
+        else_=DEADLINES.c.owner_org,
+    ))
+)
+_INSERT = insert(DEADLINES)
 
 
 def owner_of(workflow: CompiledWorkflow, deadline: CompiledDeadline, parties: Mapping[str, str]) -> str | None:
@@ -51,30 +78,30 @@ def record_event(
     previous_parties: Mapping[str, str], now: datetime,
 ) -> None:
     """Meets, cancels, opens and re-owns the case's deadlines for one event."""
-    open_rows = DEADLINES.c.case_id == case_id, DEADLINES.c.status == OPEN
-    closing = {"closed_at": now, "closed_seq": seq}
-    for deadline in workflow.deadlines.values():
-        for met in deadline.met_by:
-            if met.action != event or not matches(met.when, data):
+    common = {"b_case": case_id, "b_now": now, "b_seq": seq}
+    # Only deadlines that apply in the state the case is leaving can be open now.
+    possibly_open = [d for d in workflow.deadlines.values() if from_state in d.applies_in]
+    met: list[str] = []
+    for deadline in possibly_open:
+        for rule in deadline.met_by:
+            if rule.action != event or not matches(rule.when, data):
                 continue
-            condition = and_(*open_rows, DEADLINES.c.name == deadline.name)
-            if met.not_before is not None:
-                earliest = met.not_before.negated().after(now, workflow.timezone)
-                condition = and_(condition, DEADLINES.c.opened_at <= earliest)
-            conn.execute(update(DEADLINES).where(condition).values(status=MET, **closing))
+            if rule.not_before is None:
+                met.append(deadline.name)
+            else:
+                earliest = rule.not_before.negated().after(now, workflow.timezone)
+                conn.execute(_MEET_LATE, {**common, "b_name": deadline.name, "b_earliest": earliest})
             break
-    if from_state is not None and to_state != from_state:
-        leaving = [d.name for d in workflow.deadlines.values() if to_state not in d.applies_in]
-        if leaving:
-            conn.execute(
-                update(DEADLINES)
-                .where(*open_rows, DEADLINES.c.name.in_(leaving))
-                .values(status=CANCELLED, **closing)
-            )
-    for role in {r for r in parties if parties.get(r) != previous_parties.get(r)} if previous_parties else ():
-        conn.execute(
-            update(DEADLINES).where(*open_rows, DEADLINES.c.owner_role == role).values(owner_org=parties[role])
-        )
+    cancelled = [d.name for d in possibly_open if to_state not in d.applies_in and d.name not in met]
+    if met or cancelled:
+        conn.execute(_CLOSE, {**common, "b_names": met + cancelled, "b_met": met or [""]})
+    changed = [r for r in parties if previous_parties and parties.get(r) != previous_parties.get(r)]
+    still_open = {d.owner for d in possibly_open if d.name not in met and d.name not in cancelled}
+    reowned = [r for r in changed if r in still_open][:4]
+    if reowned:
+        slots = {f"b_role_{i}": reowned[i] if i < len(reowned) else "" for i in range(4)}
+        slots.update({f"b_org_{i}": parties[reowned[i]] if i < len(reowned) else "" for i in range(4)})
+        conn.execute(_REOWN, {**common, "b_roles": reowned, **slots})
     rows = []
     for deadline in workflow.deadlines.values():
         opened = opening_time(workflow, deadline, event, to_state, data, values, now)
@@ -87,10 +114,7 @@ def record_event(
             "owner_org": owner_of(workflow, deadline, parties), "opened_seq": seq,
         })
     if rows:
-        # A deadline that opens again (a second referral) replaces the one still open.
-        conn.execute(
-            update(DEADLINES)
-            .where(*open_rows, DEADLINES.c.name.in_([r["name"] for r in rows]))
-            .values(status=CANCELLED, **closing)
-        )
-        conn.execute(insert(DEADLINES), rows)
+        reopened = [r["name"] for r in rows if any(d.name == r["name"] for d in possibly_open)]
+        if reopened:  # a deadline that opens again (a second referral) replaces the one still open
+            conn.execute(_CLOSE, {**common, "b_names": reopened, "b_met": [""]})
+        conn.execute(_INSERT, rows)

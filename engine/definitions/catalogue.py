@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -18,11 +17,15 @@ from engine.errors import DefinitionError, NotFound
 
 
 def shipped_forms_dir() -> Path:
-    return Path(str(files("forms")))
+    import forms
+
+    return Path(forms.__file__).resolve().parent
 
 
 def shipped_workflows_dir() -> Path:
-    return Path(str(files("workflows")))
+    import workflows
+
+    return Path(workflows.__file__).resolve().parent
 
 
 @dataclass
@@ -73,6 +76,9 @@ def _kind(source: Source) -> str:
 
 
 def _load_form(source: Source) -> tuple[CompiledForm | None, list[str]]:
+    duplicated = _duplicate_field_ids(source)
+    if duplicated:
+        return None, duplicated
     try:
         spec = FormSpec.model_validate(source.data)
     except ValidationError as exc:
@@ -80,6 +86,23 @@ def _load_form(source: Source) -> tuple[CompiledForm | None, list[str]]:
     if spec.id != source.path.stem:
         return None, [source.problem(("id",), f"form id {spec.id!r} does not match the file name")]
     return CompiledForm(spec), []
+
+
+def _duplicate_field_ids(source: Source) -> list[str]:
+    """A field id given twice, reported at the second one (the model would only say "duplicate" at line 1)."""
+    fields = source.data.get("fields") if isinstance(source.data, dict) else None
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for index, field_data in enumerate(fields if isinstance(fields, list) else []):
+        field_id = field_data.get("id") if isinstance(field_data, dict) else None
+        if not isinstance(field_id, str):
+            continue
+        if field_id in seen:
+            line = source.line(("fields", seen[field_id], "id"))
+            message = f"fields.{index}.id: field id {field_id!r} is used twice (first at line {line})"
+            problems.append(source.problem(("fields", index, "id"), message))
+        seen.setdefault(field_id, index)
+    return problems
 
 
 def _load_workflow(
@@ -119,7 +142,10 @@ def check_files(paths: Iterable[Path] | None = None) -> tuple[list[FileReport], 
     if paths is not None:  # forms a given workflow may use without the caller naming them
         for path in _expand([shipped_forms_dir()]):
             if path.resolve() not in given_form_paths and path.stem not in {s.path.stem for s in form_sources}:
-                form, _ = _load_form(read_yaml(path))
+                try:
+                    form, _ = _load_form(read_yaml(path))
+                except DefinitionError:  # a broken shipped form is reported by `posc validate` on its own
+                    continue
                 if form is not None:
                     forms[form.id] = form
     for source in form_sources:

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from transitions import Machine
+from transitions.core import MachineError
 
 from engine.definitions.checks import CASE_ROLES_GROUP, OPEN_EVENT, case_keys, expand_states
 from engine.definitions.forms import CompiledForm
@@ -143,7 +144,12 @@ class CompiledWorkflow:
     def fire(self, action: str, state: str, data: Mapping[str, Any]) -> str:
         """The state `action` leads to from `state` with this data, decided by the shared machine."""
         model = _Firing(state)
-        if not self.machine.events[action].trigger(model, data=data):
+        event = self.machine.events.get(action)
+        try:
+            moved = event is not None and event.trigger(model, data=data)
+        except MachineError:
+            moved = False
+        if not moved:
             raise NotAvailable(f"{action} has no target from {state} for this data")
         return model.state
 

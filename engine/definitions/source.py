@@ -55,22 +55,36 @@ def read_yaml(path: Path) -> Source:
         loader.dispose()
     source = Source(path=path, data=data)
     if node is not None:
-        _record_lines(node, (), source.lines, depth=0)
+        duplicates: list[str] = []
+        _record_lines(node, (), source.lines, duplicates, depth=0)
+        if duplicates:
+            raise DefinitionError([f"{path}:{problem}" for problem in duplicates])
     return source
 
 
-def _record_lines(node: yaml.Node, location: Location, lines: dict[Location, int], depth: int) -> None:
+def _record_lines(
+    node: yaml.Node, location: Location, lines: dict[Location, int], duplicates: list[str], depth: int
+) -> None:
+    """Records the line of every key and item; a key given twice in one mapping is a problem (YAML would
+    silently keep the last one, so a second definition of an action would replace the first)."""
     if depth > 64:  # deeper than any definition; also stops alias loops
         return
     lines.setdefault(location, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.start_mark)
-            lines[(*location, key)] = key_node.start_mark.line + 1
-            _record_lines(value_node, (*location, key), lines, depth + 1)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                where = ".".join(str(part) for part in location) or "document"
+                duplicates.append(f"{line}: {where}: key {key!r} is given twice (first at line {seen[key]})")
+                continue
+            seen[key] = line
+            lines[(*location, key)] = line
+            _record_lines(value_node, (*location, key), lines, duplicates, depth + 1)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _record_lines(item, (*location, index), lines, depth + 1)
+            _record_lines(item, (*location, index), lines, duplicates, depth + 1)
 
 
 def pydantic_problems(source: Source, exc: Any, prefix: Location = ()) -> list[str]:
@@ -84,7 +98,10 @@ def pydantic_problems(source: Source, exc: Any, prefix: Location = ()) -> list[s
 
 
 def _is_union_tag(part: Any) -> bool:
-    return isinstance(part, str) and ("[" in part or part.startswith("function-"))
+    """Pydantic adds the member type to the location of a union's errors (`str`, `list[str]`)."""
+    return isinstance(part, str) and (
+        "[" in part or part.startswith("function-") or part in ("str", "int", "float", "bool", "list", "dict")
+    )
 
 
 def _definition_message(error: dict[str, Any]) -> str:
@@ -93,4 +110,8 @@ def _definition_message(error: dict[str, Any]) -> str:
         return "is required"
     if kind == "extra_forbidden":
         return "is not a known key here"
+    if kind == "value_error":
+        return str(error.get("ctx", {}).get("error", error["msg"]))
+    if kind == "string_type" and isinstance(error.get("input"), bool):
+        return "is true/false, not text: quote yes and no (\"yes\"), which YAML reads as booleans"
     return str(error["msg"])

@@ -11,12 +11,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
 _IDENT = r"^[a-z][a-z0-9_]*$"
 Ident = Annotated[str, Field(pattern=_IDENT)]
+def _when_value(value: Any) -> Any:
+    if isinstance(value, bool) or (isinstance(value, list) and any(isinstance(v, bool) for v in value)):
+        raise ValueError('is true/false, not text: quote yes and no ("yes"), which YAML reads as booleans')
+    return value
+
+
 #: A `when` condition: form field → the value (or one of the values) it must have.
-When = dict[Ident, StrictStr | list[StrictStr]]
+When = dict[Ident, Annotated[StrictStr | list[StrictStr], BeforeValidator(_when_value)]]
 SAME = "same"
 _DURATION = re.compile(r"^(-?)(\d+)(h|d|w|mo)$")
 

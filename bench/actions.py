@@ -1,0 +1,186 @@
+"""Actions per second in-process, against the ceiling of the bare database write, in one run.
+
+    python -m bench.actions [--backend sqlite|postgresql|both] [--n 400] [--repeat 5]
+
+Measured, each on the same tables and database, medians over `--repeat` rounds of `--n` operations:
+- engine, same-state action: `record_consent` (validate 7 fields, 2 guards, the shared machine, one event,
+  a consent row, the consent deadline met, case row updated, commit);
+- engine, state change: `admit_to_treatment` on fresh cases (validate, guards, transition, event, two deadlines
+  met or cancelled, parties and deadline owners re-assigned, commit);
+- bare write, SQLAlchemy Core: update the case row (state, version) + insert one event + commit, no engine;
+- bare write, raw driver (sqlite3 / psycopg): the same two statements and commit.
+PostgreSQL uses POSC_BENCH_DATABASE_URL (default: the local test database, in its own schema).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from sqlalchemy import create_engine, insert, text, update
+
+from engine import Cases, Database, FixedClock, ensure_organisation, load_catalogue
+from engine.cases import CASES, EVENTS
+from tests.factories import ACTORS, ORGANISATIONS, action_data, identification, local_date
+
+PG_URL = os.environ.get("POSC_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+SCHEMA = "posc_bench"
+
+
+def rate(n: int, run: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    run()
+    return n / (time.perf_counter() - started)
+
+
+def prepare(url: str) -> tuple[Cases, FixedClock]:
+    database = Database(url)
+    database.ensure_schema()
+    clock = FixedClock(datetime(2026, 11, 2, 15, tzinfo=UTC))
+    for org_id, name in ORGANISATIONS.items():
+        ensure_organisation(database, clock, org_id, name)
+    return Cases(database, load_catalogue(), clock), clock
+
+
+def measure(url: str, raw_connect: Callable[[], object], n: int, repeat: int) -> dict[str, float]:
+    cases, clock = prepare(url)
+    today = local_date(clock.now())
+    due = today + timedelta(days=120)
+    prenatal, treatment = ACTORS["prenatal"], ACTORS["treatment"]
+    results: dict[str, list[float]] = {"engine_same_state": [], "engine_transition": [], "core": [], "raw": []}
+    for _ in range(repeat):
+        # Engine: a same-state action, repeated on one case.
+        case = cases.open_case(prenatal, "charm-posc", identification(today))
+        consent = action_data("record_consent", clock.now(), due)
+
+        def same_state(case_id: str = case.id, data: dict[str, object] = consent) -> None:
+            for _ in range(n):
+                cases.take_action(prenatal, case_id, "record_consent", data)
+
+        results["engine_same_state"].append(rate(n, same_state))
+
+        # Engine: a state change, on n fresh cases.
+        fresh = [cases.open_case(prenatal, "charm-posc", identification(today)).id for _ in range(n)]
+        admission = action_data("admit_to_treatment", clock.now(), due)
+
+        def transition(ids: list[str] = fresh, data: dict[str, object] = admission) -> None:
+            for case_id in ids:
+                cases.take_action(treatment, case_id, "admit_to_treatment", data)
+
+        results["engine_transition"].append(rate(n, transition))
+
+        # Ceiling 1: the bare write through SQLAlchemy Core.
+        target = cases.open_case(prenatal, "charm-posc", identification(today))
+        event_row: dict[str, object] = {
+            "case_id": target.id, "action": "record_consent", "form": "universal_consent",
+            "from_state": "identified", "to_state": "identified", "actor_id": "bench", "actor_role": "prenatal",
+            "organisation": "prenatal-clinic", "occurred_at": clock.now(), "data": consent,
+            "prev_hash": "0" * 64, "hash": "0" * 64,
+        }
+
+        def core(case_id: str = target.id, row: dict[str, object] = event_row) -> None:
+            for version in range(1, n + 1):
+                with cases.db.engine.begin() as conn:
+                    conn.execute(update(CASES).where(CASES.c.id == case_id, CASES.c.version == version)
+                                 .values(state="identified", version=version + 1))
+                    conn.execute(insert(EVENTS).values(seq=version + 1, **row))
+
+        results["core"].append(rate(n, core))
+
+        # Ceiling 2: the same with the raw driver.
+        raw_target = cases.open_case(prenatal, "charm-posc", identification(today))
+        results["raw"].append(rate(n, lambda c=raw_target.id, r=event_row: raw_write(raw_connect, c, n, r)))
+    cases.db.dispose()
+    return {k: statistics.median(v) for k, v in results.items()}
+
+
+def raw_write(connect: Callable[[], object], case_id: str, n: int, row: dict[str, object]) -> None:
+    import json
+
+    conn = connect()
+    is_sqlite = type(conn).__module__.startswith("sqlite3")
+    mark = "?" if is_sqlite else "%s"
+    cursor = conn.cursor()  # type: ignore[attr-defined]
+    update_sql = f"UPDATE cases SET state={mark}, version={mark} WHERE id={mark} AND version={mark}"
+    insert_sql = (
+        "INSERT INTO events (case_id, seq, action, form, from_state, to_state, actor_id, actor_role, organisation,"
+        f" occurred_at, data, prev_hash, hash) VALUES ({', '.join([mark] * 13)})"
+    )
+    stamp = datetime.now(UTC).replace(tzinfo=None) if is_sqlite else datetime.now(UTC)
+    for version in range(1, n + 1):
+        if is_sqlite:
+            cursor.execute("BEGIN IMMEDIATE")
+        cursor.execute(update_sql, ("identified", version + 1, case_id, version))
+        cursor.execute(insert_sql, (
+            case_id, version + 1, row["action"], row["form"], row["from_state"], row["to_state"], row["actor_id"],
+            row["actor_role"], row["organisation"], stamp, json.dumps(row["data"]), row["prev_hash"], row["hash"],
+        ))
+        if is_sqlite:
+            cursor.execute("COMMIT")
+        else:
+            conn.commit()  # type: ignore[attr-defined]
+    conn.close()  # type: ignore[attr-defined]
+
+
+def sqlite_run(n: int, repeat: int) -> dict[str, float]:
+    import sqlite3
+
+    with TemporaryDirectory() as folder:
+        path = Path(folder) / "bench.db"
+
+        def connect() -> object:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            return conn
+
+        return measure(f"sqlite:///{path}", connect, n, repeat)
+
+
+def postgres_run(n: int, repeat: int) -> dict[str, float]:
+    import psycopg
+
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+    admin.dispose()
+    dsn = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+
+    def connect() -> object:
+        return psycopg.connect(dsn, options=f"-csearch_path={SCHEMA}")
+
+    separator = "&" if "?" in PG_URL else "?"
+    try:
+        return measure(f"{PG_URL}{separator}options=-csearch_path%3D{SCHEMA}", connect, n, repeat)
+    finally:
+        with create_engine(PG_URL).begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--n", type=int, default=400)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    print(f"n={args.n} per round, median of {args.repeat} rounds, {os.cpu_count()} cores")
+    header = (f"{'backend':<11}{'engine same-state/s':>20}{'engine transition/s':>21}{'Core bare/s':>13}"
+              f"{'raw bare/s':>12}{'same/Core':>11}{'trans/Core':>12}{'same/raw':>10}")
+    print(header)
+    for backend in backends:
+        figures = sqlite_run(args.n, args.repeat) if backend == "sqlite" else postgres_run(args.n, args.repeat)
+        same, trans, core, raw = (figures[k] for k in ("engine_same_state", "engine_transition", "core", "raw"))
+        print(f"{backend:<11}{same:>20.0f}{trans:>21.0f}{core:>13.0f}{raw:>12.0f}"
+              f"{same / core:>11.2f}{trans / core:>12.2f}{same / raw:>10.2f}")
+
+
+if __name__ == "__main__":
+    main()
