@@ -1,28 +1,45 @@
 """The posc engine: workflow definitions, cases and their event log, guards, deadlines.
 
-This is everything the outside layers (`api/`) may use; they import from here, never from the modules.
+This is everything the outside layers (`api/`) may use; they import from here, never from the modules. Names are
+loaded on first use, so a command that only checks definitions does not pay for the database stack.
 """
 
-from engine.actor import SYSTEM_ROLE, Actor
-from engine.cases import ActionOption, CaseRecord, Cases, EventRecord, UnknownAction
-from engine.clock import Clock, FixedClock, SystemClock
-from engine.definitions import Catalogue, FileReport, check_files, load_catalogue
-from engine.errors import (
-    DefinitionError,
-    FieldError,
-    Forbidden,
-    GuardFailed,
-    IntegrityBroken,
-    InvalidForm,
-    NotAvailable,
-    NotFound,
-    PoscError,
-    StaleVersion,
-)
-from engine.organisations import OrganisationRecord, ensure_organisation
-from engine.settings import Settings
-from engine.store import Database, SchemaOutOfDate
+from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "SYSTEM_ROLE": "engine.actor",
+    "Actor": "engine.actor",
+    "ActionOption": "engine.cases",
+    "CaseRecord": "engine.cases",
+    "Cases": "engine.cases",
+    "EventRecord": "engine.cases",
+    "UnknownAction": "engine.cases",
+    "Clock": "engine.clock",
+    "FixedClock": "engine.clock",
+    "SystemClock": "engine.clock",
+    "Catalogue": "engine.definitions",
+    "FileReport": "engine.definitions",
+    "check_files": "engine.definitions",
+    "load_catalogue": "engine.definitions",
+    "DefinitionError": "engine.errors",
+    "FieldError": "engine.errors",
+    "Forbidden": "engine.errors",
+    "GuardFailed": "engine.errors",
+    "IntegrityBroken": "engine.errors",
+    "InvalidForm": "engine.errors",
+    "NotAvailable": "engine.errors",
+    "NotFound": "engine.errors",
+    "PoscError": "engine.errors",
+    "StaleVersion": "engine.errors",
+    "OrganisationRecord": "engine.organisations",
+    "ensure_organisation": "engine.organisations",
+    "Settings": "engine.settings",
+    "Database": "engine.store",
+    "SchemaOutOfDate": "engine.store",
+}
 __all__ = [
     "SYSTEM_ROLE",
     "ActionOption",
@@ -54,3 +71,34 @@ __all__ = [
     "ensure_organisation",
     "load_catalogue",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from engine.actor import SYSTEM_ROLE, Actor
+    from engine.cases import ActionOption, CaseRecord, Cases, EventRecord, UnknownAction
+    from engine.clock import Clock, FixedClock, SystemClock
+    from engine.definitions import Catalogue, FileReport, check_files, load_catalogue
+    from engine.errors import (
+        DefinitionError,
+        FieldError,
+        Forbidden,
+        GuardFailed,
+        IntegrityBroken,
+        InvalidForm,
+        NotAvailable,
+        NotFound,
+        PoscError,
+        StaleVersion,
+    )
+    from engine.organisations import OrganisationRecord, ensure_organisation
+    from engine.settings import Settings
+    from engine.store import Database, SchemaOutOfDate

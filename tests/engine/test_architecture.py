@@ -65,3 +65,11 @@ def test_no_module_reads_the_environment_but_settings() -> None:
         if "os.environ" in path.read_text() or "getenv" in path.read_text()
     ]
     assert offenders == []
+
+
+def test_the_engine_exports_exactly_what_it_loads_lazily() -> None:
+    import engine
+
+    assert set(engine._EXPORTS) == set(engine.__all__)
+    for name in engine.__all__:
+        assert getattr(engine, name) is not None
