@@ -67,6 +67,8 @@ def measure(url: str, raw_connect: Callable[[], object], n: int, repeat: int) ->
 
         # Engine: a state change, on n fresh cases.
         fresh = [cases.open_case(prenatal, "charm-posc", identification(today)).id for _ in range(n)]
+        for case_id in fresh:  # the consent lets the treatment provider see the case
+            cases.take_action(prenatal, case_id, "record_consent", consent)
         admission = action_data("admit_to_treatment", clock.now(), due)
 
         def transition(ids: list[str] = fresh, data: dict[str, object] = admission) -> None:

@@ -7,11 +7,12 @@ case row, consents, deadlines) or, on any refusal or failure, nothing at all.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,6 +25,7 @@ from engine.definitions.catalogue import Catalogue
 from engine.definitions.checks import OPEN_EVENT
 from engine.definitions.compiled import CompiledAction, CompiledWorkflow
 from engine.definitions.forms import CompiledForm
+from engine.disclosure import tiers_from_consents, tiers_from_parties
 from engine.errors import (
     FieldError,
     Forbidden,
@@ -31,12 +33,14 @@ from engine.errors import (
     InvalidForm,
     NotAvailable,
     NotFound,
+    PoscError,
     StaleVersion,
 )
 from engine.fold import Folded, apply, case_values, replay
 from engine.guards import ConsentView, GuardContext, as_date
 from engine.store.database import Database
-from engine.store.tables import Case, CaseParty, Consent, Deadline, Event, Organisation
+from engine.store.tables import Case, CaseParty, Consent, Deadline, Event, IdempotencyRecord, Organisation
+from engine.views import case_view
 
 CASES = Case.__table__  # type: ignore[attr-defined]
 EVENTS = Event.__table__  # type: ignore[attr-defined]
@@ -44,6 +48,7 @@ CONSENTS = Consent.__table__  # type: ignore[attr-defined]
 PARTIES = CaseParty.__table__  # type: ignore[attr-defined]
 ORGANISATIONS = Organisation.__table__  # type: ignore[attr-defined]
 DEADLINES = Deadline.__table__  # type: ignore[attr-defined]
+IDEMPOTENCY = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32: no I, L, O, U
 
 # Statements on the hot path, built once (building them per call costs more than running them on SQLite).
@@ -56,11 +61,18 @@ _REVOKE_CONSENTS = (
     update(CONSENTS).where(CONSENTS.c.case_id == bindparam("b_case"), CONSENTS.c.revoked_on.is_(None))
     .values(revoked_on=bindparam("b_on"), revoked_seq=bindparam("b_seq"))
 )
+_IDEMPOTENT = select(IDEMPOTENCY).where(
+    IDEMPOTENCY.c.actor_id == bindparam("b_actor"), IDEMPOTENCY.c.key == bindparam("b_key")
+)
 _KNOWN_ORGANISATIONS = select(ORGANISATIONS.c.id).where(ORGANISATIONS.c.id.in_(bindparam("b_ids", expanding=True)))
 
 
 class UnknownAction(NotFound):
     """The workflow has no action of that name."""
+
+
+class IdempotencyConflict(PoscError):
+    """An `Idempotency-Key` reused for a different request."""
 
 
 @dataclass(frozen=True)
@@ -179,7 +191,11 @@ class Cases:
             row = _load(conn, case_id)
             workflow = self._workflow(row)
             state = row["state"]
-            ctx = self._guard_context(conn, workflow, None, state, None, row["data"], row, self.clock.now())
+            now = self.clock.now()
+            consents = _memo(lambda: active_consents(conn, case_id, workflow.today(now)))
+            if not self.tiers(workflow, actor, row["parties"], consents):
+                raise NotFound(f"no case {case_id!r}")
+            ctx = self._guard_context(conn, workflow, None, state, None, row["data"], row, now, consents)
             options = []
             for action in workflow.actions.values():
                 if state not in action.sources:
@@ -214,54 +230,102 @@ class Cases:
     ) -> CaseRecord:
         """Validates, guards and takes one action; appends exactly one event. Any refusal changes nothing."""
         with self.db.write() as conn:
-            row = _load(conn, case_id, for_update=True)
-            if expected_version is not None and row["version"] != expected_version:
-                raise StaleVersion(
-                    f"case {case_id} is at version {row['version']}, not {expected_version}: "
-                    "it changed since you read it"
-                )
-            workflow = self._workflow(row)
-            compiled = workflow.actions.get(action)
-            if compiled is None:
-                raise UnknownAction(f"workflow {workflow.id} has no action {action!r}")
-            _check_role(actor, compiled)
-            state = row["state"]
-            if state not in compiled.sources:
-                allowed_from = ", ".join(sorted(compiled.sources))
-                raise NotAvailable(
-                    f"{action} is not available in state {state}",
-                    [f"the case is in state {state}; {action} can be taken from {allowed_from}"],
-                )
-            clean = compiled.form.validate(data)
-            self._check_organisations(conn, compiled.form, clean)
-            now = self.clock.now()
-            ctx = self._guard_context(conn, workflow, compiled, state, clean, row["data"], row, now)
-            _refuse_on_guards(compiled, ctx, state)
-            to_state = workflow.fire(action, state, clean)
-            seq = row["version"] + 1
-            content = _event_content(case_id, seq, action, compiled.form.id, state, to_state, actor, now, clean)
-            event = {**content, "prev_hash": row["last_hash"], "hash": event_hash(row["last_hash"], content)}
-            before = Folded(
-                row["state"], row["phase"], row["version"], row["facts"], row["parties"], row["last_hash"]
+            return self._take(conn, actor, case_id, action, data, expected_version)[0]
+
+    def act(
+        self, actor: Actor, case_id: str, action: str, data: Any, *, expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Takes an action and returns the case as the caller may see it, and whether this is a replay.
+
+        With an idempotency key, a repeat of the same request returns the first answer and changes nothing; the
+        same key with a different request is refused."""
+        fingerprint = _fingerprint(case_id, action, data, expected_version)
+        with self.db.write() as conn:
+            if idempotency_key is not None:
+                prior = conn.execute(_IDEMPOTENT, {"b_actor": actor.id, "b_key": idempotency_key}).mappings().first()
+                if prior is not None:
+                    if prior["fingerprint"] != fingerprint:
+                        raise IdempotencyConflict(
+                            "this Idempotency-Key was already used for a different request; use a new key"
+                        )
+                    return dict(prior["response"]), True
+            record, tiers = self._take(conn, actor, case_id, action, data, expected_version)
+            workflow = self.catalogue.workflow(record.workflow_id, record.workflow_version)
+            view = case_view(conn, workflow, record.__dict__, tiers, record.updated_at)
+            if idempotency_key is not None:
+                conn.execute(insert(IDEMPOTENCY), {
+                    "actor_id": actor.id, "key": idempotency_key, "fingerprint": fingerprint, "case_id": case_id,
+                    "response": _jsonable(view), "created_at": record.updated_at,
+                })
+        return view, False
+
+    def _take(
+        self, conn: Connection, actor: Actor, case_id: str, action: str, data: Any, expected_version: int | None
+    ) -> tuple[CaseRecord, set[str]]:
+        row = _load(conn, case_id, for_update=True)
+        workflow = self._workflow(row)
+        now = self.clock.now()
+        today = workflow.today(now)
+        consents = _memo(lambda: active_consents(conn, case_id, today))
+        tiers = self.tiers(workflow, actor, row["parties"], consents)
+        if not tiers:
+            raise NotFound(f"no case {case_id!r}")
+        if expected_version is not None and row["version"] != expected_version:
+            raise StaleVersion(
+                f"case {case_id} is at version {row['version']}, not {expected_version}: it changed since you read it"
             )
-            folded = apply(workflow, before, row["data"], event)
-            written = conn.execute(_UPDATE_CASE, {
-                "b_id": case_id, "b_version": row["version"], "state": folded.state, "phase": folded.phase,
-                "version": folded.version, "facts": folded.facts, "parties": folded.parties,
-                "last_hash": folded.last_hash, "updated_at": now,
-            })
-            if written.rowcount != 1:
-                raise StaleVersion(f"case {case_id} changed while this action was being taken")
-            conn.execute(_INSERT_EVENT, event)
-            _apply_effects(conn, compiled, case_id, seq, clean)
-            if folded.parties != before.parties:
-                _sync_parties(conn, case_id, before.parties, folded.parties)
-            deadlines.record_event(
-                conn, workflow, case_id=case_id, seq=seq, event=action, from_state=state, to_state=to_state,
-                data=clean, values=case_values(row["data"], folded.facts), parties=folded.parties,
-                previous_parties=before.parties, now=now,
+        compiled = workflow.actions.get(action)
+        if compiled is None:
+            raise UnknownAction(f"workflow {workflow.id} has no action {action!r}")
+        _check_role(actor, compiled)
+        state = row["state"]
+        if state not in compiled.sources:
+            allowed_from = ", ".join(sorted(compiled.sources))
+            raise NotAvailable(
+                f"{action} is not available in state {state}",
+                [f"the case is in state {state}; {action} can be taken from {allowed_from}"],
             )
-        return _record_from(case_id, workflow, row["data"], folded, row["opened_at"], now)
+        clean = compiled.form.validate(data)
+        self._check_organisations(conn, compiled.form, clean)
+        ctx = self._guard_context(conn, workflow, compiled, state, clean, row["data"], row, now, consents)
+        _refuse_on_guards(compiled, ctx, state)
+        to_state = workflow.fire(action, state, clean)
+        seq = row["version"] + 1
+        content = _event_content(case_id, seq, action, compiled.form.id, state, to_state, actor, now, clean)
+        event = {**content, "prev_hash": row["last_hash"], "hash": event_hash(row["last_hash"], content)}
+        before = Folded(row["state"], row["phase"], row["version"], row["facts"], row["parties"], row["last_hash"])
+        folded = apply(workflow, before, row["data"], event)
+        written = conn.execute(_UPDATE_CASE, {
+            "b_id": case_id, "b_version": row["version"], "state": folded.state, "phase": folded.phase,
+            "version": folded.version, "facts": folded.facts, "parties": folded.parties,
+            "last_hash": folded.last_hash, "updated_at": now,
+        })
+        if written.rowcount != 1:
+            raise StaleVersion(f"case {case_id} changed while this action was being taken")
+        conn.execute(_INSERT_EVENT, event)
+        _apply_effects(conn, compiled, case_id, seq, clean)
+        if folded.parties != before.parties:
+            _sync_parties(conn, case_id, before.parties, folded.parties)
+        deadlines.record_event(
+            conn, workflow, case_id=case_id, seq=seq, event=action, from_state=state, to_state=to_state,
+            data=clean, values=case_values(row["data"], folded.facts), parties=folded.parties,
+            previous_parties=before.parties, now=now,
+        )
+        record = _record_from(case_id, workflow, row["data"], folded, row["opened_at"], now)
+        if any(e in compiled.effects for e in ("record_consent", "revoke_consent")) or folded.parties != before.parties:
+            tiers = self.tiers(workflow, actor, folded.parties, _memo(lambda: active_consents(conn, case_id, today)))
+        return record, tiers
+
+    @staticmethod
+    def tiers(
+        workflow: CompiledWorkflow, actor: Actor, parties: Mapping[str, str], consents: Callable[[], list[ConsentView]]
+    ) -> set[str]:
+        """The caller's disclosure tiers on a case: from its parties first, consents only when needed."""
+        tiers = tiers_from_parties(workflow, actor, parties)
+        if actor.role in workflow.spec.roles and tiers != {"status", "plan", "treatment"}:
+            tiers |= tiers_from_consents(actor, consents())
+        return tiers
 
     # --- pieces ---
 
@@ -284,20 +348,46 @@ class Cases:
     def _guard_context(
         self, conn: Connection, workflow: CompiledWorkflow, action: CompiledAction | None, state: str,
         data: Mapping[str, Any] | None, opening: Mapping[str, Any], row: RowMapping | None, now: datetime,
+        consents: Callable[[], list[ConsentView]] | None = None,
     ) -> GuardContext:
         today = workflow.today(now)
         case_id = row["id"] if row is not None else None
+        if consents is None:
+            consents = _memo(lambda: active_consents(conn, case_id, today) if case_id else [])
         form = action.form if action is not None else workflow.open.form
         return GuardContext(
             state=state, data=data or {}, case=case_values(opening, row["facts"] if row is not None else {}),
             form=form.spec, case_labels=workflow.case_labels, now=now, today=today,
-            consents=lambda: active_consents(conn, case_id, today) if case_id else [],
+            consents=consents,
             deadline_status=lambda name: _deadline_status(conn, case_id, name) if case_id else None,
             deadline_titles={n: d.title for n, d in workflow.deadlines.items()},
         )
 
 
 # --- module-level pieces (no state of their own) ---------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+def _memo(load: Callable[[], T]) -> Callable[[], T]:
+    """Loads once, on first use (consents are read only when a rule needs them)."""
+    cached: list[T] = []
+
+    def get() -> T:
+        if not cached:
+            cached.append(load())
+        return cached[0]
+
+    return get
+
+
+def _fingerprint(case_id: str, action: str, data: Any, expected_version: int | None) -> str:
+    body = json.dumps([case_id, action, data, expected_version], sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v)))
 
 
 def _check_role(actor: Actor, action: CompiledAction) -> None:

@@ -20,15 +20,20 @@ ORGANISATIONS = Organisation.__table__  # type: ignore[attr-defined]
 class OrganisationRecord:
     id: str
     name: str
+    contact: str | None = None
 
 
-def ensure_organisation(db: Database, clock: Clock, org_id: str, name: str | None = None) -> OrganisationRecord:
+def ensure_organisation(
+    db: Database, clock: Clock, org_id: str, name: str | None = None, contact: str | None = None
+) -> OrganisationRecord:
     """Creates the organisation if it is new; returns it either way."""
     if not ORGANISATION_ID.fullmatch(org_id):
         raise InvalidForm("organisation", [FieldError("org", "must be a slug: lowercase letters, digits, hyphens")])
     with db.write() as conn:
         row = conn.execute(select(ORGANISATIONS).where(ORGANISATIONS.c.id == org_id)).mappings().first()
         if row is not None:
-            return OrganisationRecord(row["id"], row["name"])
-        conn.execute(insert(ORGANISATIONS).values(id=org_id, name=name or org_id, created_at=clock.now()))
-    return OrganisationRecord(org_id, name or org_id)
+            return OrganisationRecord(row["id"], row["name"], row["contact"])
+        conn.execute(insert(ORGANISATIONS).values(
+            id=org_id, name=name or org_id, contact=contact, created_at=clock.now()
+        ))
+    return OrganisationRecord(org_id, name or org_id, contact)

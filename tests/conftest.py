@@ -45,9 +45,9 @@ def postgres_database() -> Iterator[Database | None]:
 
 def empty_postgres(database: Database) -> None:
     with database.engine.begin() as conn:
-        conn.execute(text(
-            "TRUNCATE events, deadlines, consents, case_parties, cases, organisations RESTART IDENTITY CASCADE"
-        ))
+        tables = "events, deadlines, consents, case_parties, access_log, idempotency_records, users, cases, " \
+            "organisations"
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture(params=BACKENDS)

@@ -12,8 +12,8 @@ _PLAN = ["record_consent", "admit_to_treatment", "schedule_planning_meeting", "r
 ROUTES: dict[str, list[str]] = {
     "identified": [],
     "referred": ["refer_to_treatment"],
-    "in_treatment": ["admit_to_treatment"],
-    "disengaged": ["admit_to_treatment", "record_disengagement"],
+    "in_treatment": ["record_consent", "admit_to_treatment"],
+    "disengaged": ["record_consent", "admit_to_treatment", "record_disengagement"],
     "declined": ["record_declined"],
     "meeting_scheduled": _PLAN[:3],
     "plan_agreed": _PLAN,

@@ -107,6 +107,11 @@ class WorkflowChecker:
         for index, key in enumerate(self.spec.lookup):
             if opening is not None and opening.spec.field(key) is None:
                 self.add(("lookup", index), f"lookup: form {opening.id} has no field {key!r}")
+        for party, tiers in self.spec.disclosure.items():
+            if party != "opened_by" and party not in self.spec.parties:
+                self.add(("disclosure", party), f"disclosure: {party!r} is not one of the parties (or opened_by)")
+            if "status" not in tiers:
+                self.add(("disclosure", party), f"disclosure: {party} must see the status tier at least")
         for role, key in self.spec.parties.items():
             if role not in self.spec.roles:
                 self.add(("parties", role), f"parties: unknown role {role!r}")

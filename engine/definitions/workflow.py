@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
@@ -192,6 +192,8 @@ class WorkflowSpec(_Strict):
     escalate_to: Ident
     #: Opening-form fields whose exact values find a case (hospital lookup); never shown in URLs or logs.
     lookup: list[Ident] = Field(default_factory=list)
+    #: Which disclosure tiers each party of a case sees (`opened_by` is the identifying organisation).
+    disclosure: dict[Ident, list[Literal["status", "plan", "treatment"]]] = Field(default_factory=dict)
     open: OpenSpec
     actions: dict[Ident, ActionSpec]
     deadlines: dict[Ident, DeadlineSpec] = Field(default_factory=dict)

@@ -25,6 +25,8 @@ class Organisation(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=64)
     name: str = Field(max_length=200)
+    #: How partners reach the organisation (a duty line, a shared mailbox): the "lead CPS contact".
+    contact: str | None = Field(default=None, max_length=200)
     created_at: datetime = _time()
 
 
@@ -128,3 +130,47 @@ class Deadline(SQLModel, table=True):
     opened_seq: int
     closed_at: datetime | None = _time(nullable=True)
     closed_seq: int | None = None
+
+
+class User(SQLModel, table=True):
+    """A person with one role in one organisation, and the digest of their API key (never the key)."""
+
+    __tablename__ = "users"
+
+    id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=32)
+    organisation: str = Field(sa_column=Column(String(64), ForeignKey("organisations.id"), nullable=False))
+    key_id: str = Field(max_length=32, unique=True)
+    key_hash: str = Field(max_length=64)
+    created_at: datetime = _time()
+    revoked_at: datetime | None = _time(nullable=True)
+
+
+class AccessLog(SQLModel, table=True):
+    """Every read of a case: who, which case, what, at which tier, when (the accounting of disclosures)."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_case_at", "case_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str | None = Field(default=None, max_length=32)
+    actor_id: str = Field(max_length=64)
+    actor_role: str = Field(max_length=32)
+    organisation: str = Field(max_length=64)
+    what: str = Field(max_length=32)
+    tiers: str = Field(max_length=64)
+    at: datetime = _time()
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first answer to a request made with an `Idempotency-Key`, replayed for a repeat of it."""
+
+    __tablename__ = "idempotency_records"
+
+    actor_id: str = Field(primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=200)
+    fingerprint: str = Field(max_length=64)
+    case_id: str = Field(max_length=32)
+    response: dict[str, Any] = _json()
+    created_at: datetime = _time()

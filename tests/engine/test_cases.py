@@ -215,11 +215,11 @@ def test_opening_is_refused_for_a_due_date_too_far_ahead_or_before_identificatio
 
 
 def test_available_actions_explain_what_is_not_allowed(cases: Cases, clock: FixedClock) -> None:
-    case = drive(cases, clock, open_case(cases, clock), "in_treatment")
+    case = drive(cases, clock, open_case(cases, clock), "referred")
     options = {o.action: o for o in cases.actions(ACTORS["cps"], case.id)}
     assert set(options) == {
-        "record_consent", "revoke_consent", "record_disengagement", "schedule_planning_meeting", "record_birth",
-        "record_pregnancy_loss", "transfer_out",
+        "record_consent", "revoke_consent", "record_interim_services", "admit_to_treatment", "record_declined",
+        "schedule_planning_meeting", "record_birth", "record_pregnancy_loss", "transfer_out",
     }
     assert options["transfer_out"].allowed and options["transfer_out"].targets == ("closed",)
     assert options["record_birth"].reasons == (
@@ -255,10 +255,19 @@ def test_verify_reports_a_case_row_that_disagrees_with_its_events(cases: Cases, 
     ]
 
 
-def test_a_user_from_another_organisation_acts_under_their_own_name(cases: Cases, clock: FixedClock) -> None:
+def test_an_organisation_unrelated_to_the_case_may_not_know_it_exists(cases: Cases, clock: FixedClock) -> None:
     case = open_case(cases, clock)
-    other = Actor("t2", "treatment", "recovery-clinic")
-    case = cases.take_action(other, case.id, "admit_to_treatment", action_data(
-        "admit_to_treatment", clock.now(), clock.now().date() + timedelta(days=120)))
+    treatment = Actor("t2", "treatment", "recovery-clinic")
+    admission = action_data("admit_to_treatment", clock.now(), clock.now().date() + timedelta(days=120))
+    before = snapshot(cases)
+    with pytest.raises(NotFound, match="no case"):
+        cases.take_action(treatment, case.id, "admit_to_treatment", admission)
+    with pytest.raises(NotFound, match="no case"):
+        cases.actions(treatment, case.id)
+    assert snapshot(cases) == before
+
+    case = take(cases, clock, case, "record_consent")  # the consent names recovery-clinic
+    case = cases.take_action(treatment, case.id, "admit_to_treatment", admission)
     last = cases.history(case.id)[-1]
-    assert (last.actor_id, last.organisation) == ("t2", "recovery-clinic")
+    assert (last.actor_id, last.organisation, case.state) == ("t2", "recovery-clinic", "in_treatment")
+    assert case.parties["treatment"] == "recovery-clinic"

@@ -11,7 +11,7 @@ import pytest
 
 from engine import Cases, FixedClock, NotAvailable, StaleVersion
 from tests.factories import ACTORS, action_data
-from tests.pathway import due_date, open_case
+from tests.pathway import due_date, open_case, take
 
 THREADS = 16
 
@@ -56,19 +56,19 @@ def test_racing_writers_on_the_same_version_give_exactly_one_winner(cases: Cases
 
 @pytest.mark.slow
 def test_racing_state_changes_are_serialised_so_only_the_first_applies(cases: Cases, clock: FixedClock) -> None:
-    case = open_case(cases, clock)
+    case = take(cases, clock, open_case(cases, clock), "record_consent")
     data = action_data("admit_to_treatment", clock.now(), due_date(case))
 
     outcomes = race(lambda: cases.take_action(ACTORS["treatment"], case.id, "admit_to_treatment", data))
 
     assert outcomes == Counter({"ok": 1, NotAvailable.__name__: THREADS - 1})
-    assert cases.get(case.id).version == 2
+    assert cases.get(case.id).version == 3
     assert cases.verify(case.id) == []
 
 
 @pytest.mark.slow
 def test_writers_on_different_cases_all_succeed(cases: Cases, clock: FixedClock) -> None:
-    opened = [open_case(cases, clock) for _ in range(THREADS)]
+    opened = [take(cases, clock, open_case(cases, clock), "record_consent") for _ in range(THREADS)]
     queue = list(opened)
     lock = threading.Lock()
 

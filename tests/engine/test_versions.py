@@ -39,6 +39,9 @@ def test_version_1_cases_keep_their_rules_when_version_2_ships(
     assert new.workflow_version == 2
 
     admission = action_data("admit_to_treatment", clock.now(), today)
+    consent = action_data("record_consent", clock.now(), today)
+    for case in (old, new):  # the consent lets the peer network see both cases
+        upgraded.take_action(ACTORS["prenatal"], case.id, "record_consent", consent)
     with pytest.raises(Forbidden, match="peer role may not admit"):
         upgraded.take_action(ACTORS["peer"], old.id, "admit_to_treatment", admission)
     assert upgraded.take_action(ACTORS["peer"], new.id, "admit_to_treatment", admission).state == "in_treatment"

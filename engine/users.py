@@ -1,0 +1,94 @@
+"""Users and their API keys.
+
+A key is `posc_<key id>_<secret>`: the key id finds the user by index, and only a SHA-256 digest of the secret is
+stored (the secret is 256 random bits, so a slow hash adds nothing). Keys are compared in constant time and can be
+revoked; a revoked key stops working on the next request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, insert, select, update
+
+from engine.actor import Actor
+from engine.clock import Clock
+from engine.errors import FieldError, InvalidForm, NotFound
+from engine.organisations import ensure_organisation
+from engine.store.database import Database
+from engine.store.tables import User
+
+USERS = User.__table__  # type: ignore[attr-defined]
+#: Roles a person can have (PATHWAY.md): the case roles, plus outcome analysts and administrators.
+ROLES = ("cps", "treatment", "peer", "prenatal", "hospital", "analyst", "admin")
+_BY_KEY_ID = select(USERS).where(USERS.c.key_id == bindparam("b_key_id"))
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: str
+    name: str
+    role: str
+    organisation: str
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.id, self.role, self.organisation)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def add_user(
+    db: Database, clock: Clock, *, name: str, role: str, organisation: str, organisation_name: str | None = None
+) -> tuple[UserRecord, str]:
+    """Creates a user (and the organisation if new); returns the user and the API key, shown only this once."""
+    errors = []
+    if not name.strip():
+        errors.append(FieldError("name", "must not be empty"))
+    if role not in ROLES:
+        errors.append(FieldError("role", f"must be one of {', '.join(ROLES)}"))
+    if errors:
+        raise InvalidForm("user", errors)
+    ensure_organisation(db, clock, organisation, organisation_name)
+    user_id, key_id, secret = f"u_{secrets.token_hex(8)}", secrets.token_hex(8), secrets.token_urlsafe(32)
+    with db.write() as conn:
+        conn.execute(insert(USERS), {
+            "id": user_id, "name": name.strip(), "role": role, "organisation": organisation, "key_id": key_id,
+            "key_hash": _digest(secret), "created_at": clock.now(), "revoked_at": None,
+        })
+    return UserRecord(user_id, name.strip(), role, organisation), f"posc_{key_id}_{secret}"
+
+
+def authenticate(db: Database, api_key: str) -> UserRecord | None:
+    """The user an API key belongs to, or None for a malformed, unknown or revoked key."""
+    parts = api_key.split("_", 2)
+    if len(parts) != 3 or parts[0] != "posc" or not parts[1] or not parts[2]:
+        return None
+    with db.read() as conn:
+        row = conn.execute(_BY_KEY_ID, {"b_key_id": parts[1]}).mappings().first()
+    if row is None:
+        hmac.compare_digest(_digest(parts[2]), "0" * 64)  # same work for unknown ids as for wrong secrets
+        return None
+    if not hmac.compare_digest(_digest(parts[2]), row["key_hash"]) or row["revoked_at"] is not None:
+        return None
+    return UserRecord(row["id"], row["name"], row["role"], row["organisation"])
+
+
+def revoke_key(db: Database, clock: Clock, user_id: str) -> None:
+    with db.write() as conn:
+        done = conn.execute(
+            update(USERS).where(USERS.c.id == user_id, USERS.c.revoked_at.is_(None)).values(revoked_at=clock.now())
+        )
+    if done.rowcount != 1:
+        raise NotFound(f"no active user {user_id!r}")
+
+
+def list_users(db: Database) -> list[UserRecord]:
+    with db.read() as conn:
+        rows = conn.execute(select(USERS).where(USERS.c.revoked_at.is_(None)).order_by(USERS.c.created_at))
+        return [UserRecord(r.id, r.name, r.role, r.organisation) for r in rows]

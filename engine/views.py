@@ -1,0 +1,78 @@
+"""What a caller is shown of a case, built at their disclosure tiers (shared by reads and by actions)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, bindparam, select
+
+from engine.definitions.compiled import CompiledWorkflow
+from engine.disclosure import ordered, visible_fields, withheld_fields
+from engine.store.tables import Deadline, Organisation
+
+DEADLINES = Deadline.__table__  # type: ignore[attr-defined]
+ORGANISATIONS = Organisation.__table__  # type: ignore[attr-defined]
+_OPEN_DEADLINES = (
+    select(DEADLINES.c.name, DEADLINES.c.opened_at, DEADLINES.c.target_at, DEADLINES.c.due_at, DEADLINES.c.owner_org)
+    .where(DEADLINES.c.case_id == bindparam("b_case"), DEADLINES.c.status == "open")
+    .order_by(DEADLINES.c.due_at)
+)
+_ORGANISATION = select(ORGANISATIONS).where(ORGANISATIONS.c.id == bindparam("b_id"))
+
+
+def organisation_contact(conn: Connection, organisation: str | None) -> dict[str, Any] | None:
+    if organisation is None:
+        return None
+    row = conn.execute(_ORGANISATION, {"b_id": organisation}).mappings().first()
+    if row is None:
+        return {"organisation": organisation, "name": organisation, "contact": None}
+    return {"organisation": row["id"], "name": row["name"], "contact": row["contact"]}
+
+
+def deadline_view(workflow: CompiledWorkflow, row: Mapping[Any, Any], now: datetime) -> dict[str, Any]:
+    deadline = workflow.deadlines.get(row["name"])
+    return {
+        "deadline": row["name"], "title": deadline.title if deadline else row["name"],
+        "opens_at": row["opened_at"], "target_at": row["target_at"], "due_at": row["due_at"],
+        "open_now": row["opened_at"] <= now, "past_target": row["target_at"] < now, "overdue": row["due_at"] < now,
+        "owner": row["owner_org"],
+    }
+
+
+def case_view(
+    conn: Connection, workflow: CompiledWorkflow, case: Mapping[str, Any], tiers: set[str], now: datetime
+) -> dict[str, Any]:
+    """The case at the caller's tiers: status always; opening data field by field; open deadlines."""
+    deadlines = [
+        deadline_view(workflow, r, now) for r in conn.execute(_OPEN_DEADLINES, {"b_case": case["id"]}).mappings()
+    ]
+    lead = case["parties"].get(workflow.spec.escalate_to)
+    return {
+        "id": case["id"], "workflow": workflow.id, "workflow_version": workflow.version, "version": case["version"],
+        "state": case["state"], "phase": case["phase"], "terminal": workflow.is_terminal(case["state"]),
+        "plan_in_place": int(case["facts"].get("plan_version") or 0) >= 1,
+        "plan_version": int(case["facts"].get("plan_version") or 0),
+        "lead_contact": organisation_contact(conn, lead),
+        "tiers": ordered(tiers),
+        "data": visible_fields(workflow.open.form, case["data"], tiers),
+        "withheld": withheld_fields(workflow.open.form, case["data"], tiers),
+        "deadlines": deadlines,
+        "opened_at": case["opened_at"], "updated_at": case["updated_at"],
+    }
+
+
+def event_views(workflow: CompiledWorkflow, events: Sequence[RowMapping], tiers: set[str]) -> list[dict[str, Any]]:
+    shown = []
+    for event in events:
+        action = workflow.actions.get(event["action"])
+        form = action.form if action else (workflow.open.form if event["form"] == workflow.open.form.id else None)
+        data = visible_fields(form, event["data"], tiers) if form else {}
+        shown.append({
+            "seq": event["seq"], "action": event["action"], "form": event["form"], "from_state": event["from_state"],
+            "to_state": event["to_state"], "actor": event["actor_id"], "actor_role": event["actor_role"],
+            "organisation": event["organisation"], "occurred_at": event["occurred_at"], "data": data,
+            "withheld": withheld_fields(form, event["data"], tiers) if form else [],
+        })
+    return shown
