@@ -18,6 +18,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+users_app = typer.Typer(help="Users and their API keys.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -93,6 +95,58 @@ def db_upgrade(
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
         raise fail(f"database error: {reason}") from None
     typer.echo(f"database schema: {before or 'empty'} -> {after}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    demo: Annotated[bool, typer.Option("--demo", help="Load demo data into an empty database first.")] = False,
+) -> None:
+    """Run the HTTP API (uvicorn). With --demo, an empty database first gets demo organisations, users and cases."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.demo import is_empty, load_demo
+    from engine import PoscError
+
+    try:
+        application = create_app()
+    except PoscError as exc:
+        raise fail(exc.message) from None
+    services = application.state.services
+    if demo:
+        if is_empty(services.db):
+            users = load_demo(services.db, services.cases, services.clock)
+            typer.echo("Demo users (keep these keys; they are shown only now):")
+            for user in users:
+                typer.echo(f"  {user.name:<16} {user.role:<10} {user.organisation:<16} {user.api_key}")
+        else:
+            typer.echo("The database already has data: demo data not loaded (add users with `posc users add`).")
+    typer.echo(f"Serving posc on http://{host}:{port} (API docs at /docs)")
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Option(help="The person's name.")],
+    role: Annotated[str, typer.Option(help="cps, treatment, peer, prenatal, hospital, analyst or admin.")],
+    org: Annotated[str, typer.Option(help="Organisation id, a slug such as county-cps.")],
+    org_name: Annotated[str | None, typer.Option(help="The organisation's full name, if it is new.")] = None,
+) -> None:
+    """Create a user (and the organisation if new); print only the new API key."""
+    from engine import Database, InvalidForm, SchemaOutOfDate, Settings, SystemClock
+    from engine.users import add_user
+
+    try:
+        database = Database.from_settings(Settings())
+        database.ensure_schema()
+        _, key = add_user(database, SystemClock(), name=name, role=role, organisation=org, organisation_name=org_name)
+    except InvalidForm as exc:
+        raise fail("; ".join(f"{e.field}: {e.message}" for e in exc.errors)) from None
+    except SchemaOutOfDate as exc:
+        raise fail(exc.message) from None
+    typer.echo(key)
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine import deadlines
@@ -63,6 +63,11 @@ _REVOKE_CONSENTS = (
 )
 _IDEMPOTENT = select(IDEMPOTENCY).where(
     IDEMPOTENCY.c.actor_id == bindparam("b_actor"), IDEMPOTENCY.c.key == bindparam("b_key")
+)
+#: `case_parties` rows for organisations covered by a consent are named `consent:<organisation>`.
+CONSENT_PARTY = "consent:"
+_FORGET_CONSENTED = delete(PARTIES).where(
+    PARTIES.c.case_id == bindparam("b_case"), PARTIES.c.party.like(bindparam("b_prefix"))
 )
 _KNOWN_ORGANISATIONS = select(ORGANISATIONS.c.id).where(ORGANISATIONS.c.id.in_(bindparam("b_ids", expanding=True)))
 
@@ -145,32 +150,44 @@ class Cases:
     # --- opening ---
 
     def open_case(self, actor: Actor, workflow_id: str, data: Any) -> CaseRecord:
+        """Opens a case with its opening form; the first event. Refused cases leave nothing behind."""
+        with self.db.write() as conn:
+            return self._open_case(conn, actor, workflow_id, data)
+
+    def open(self, actor: Actor, workflow_id: str, data: Any) -> dict[str, Any]:
+        """Opens a case and returns it as the opener may see it (their own submission: not an audited read)."""
+        with self.db.write() as conn:
+            record = self._open_case(conn, actor, workflow_id, data)
+            workflow = self.catalogue.workflow(record.workflow_id, record.workflow_version)
+            tiers = self.tiers(workflow, actor, record.parties, lambda: [])
+            return case_view(conn, workflow, record.__dict__, tiers, record.opened_at)
+
+    def _open_case(self, conn: Connection, actor: Actor, workflow_id: str, data: Any) -> CaseRecord:
         workflow = self.catalogue.workflow(workflow_id)
         opening = workflow.open
         _check_role(actor, opening)
         clean = opening.form.validate(data)
         now = self.clock.now()
-        with self.db.write() as conn:
-            self._check_organisations(conn, opening.form, clean)
-            ctx = self._guard_context(conn, workflow, opening, "", clean, {}, None, now)
-            _refuse_on_guards(opening, ctx, workflow.initial)
-            case_id = new_reference()
-            content = _event_content(case_id, 1, OPEN_EVENT, opening.form.id, None, workflow.initial, actor, now, clean)
-            event = {**content, "prev_hash": GENESIS, "hash": event_hash(GENESIS, content)}
-            folded = apply(workflow, Folded(), clean, event)
-            conn.execute(insert(CASES), {
-                "id": case_id, "workflow_id": workflow.id, "workflow_version": workflow.version,
-                "state": folded.state, "phase": folded.phase, "version": folded.version, "data": clean,
-                "facts": folded.facts, "parties": folded.parties, "last_hash": folded.last_hash,
-                "lookup_key": lookup_key(workflow, clean), "opened_at": now, "updated_at": now,
-            })
-            conn.execute(_INSERT_EVENT, event)
-            _sync_parties(conn, case_id, {}, folded.parties)
-            deadlines.record_event(
-                conn, workflow, case_id=case_id, seq=1, event=OPEN_EVENT, from_state=None,
-                to_state=folded.state, data=clean, values=case_values(clean, folded.facts),
-                parties=folded.parties, previous_parties={}, now=now,
-            )
+        self._check_organisations(conn, opening.form, clean)
+        ctx = self._guard_context(conn, workflow, opening, "", clean, {}, None, now)
+        _refuse_on_guards(opening, ctx, workflow.initial)
+        case_id = new_reference()
+        content = _event_content(case_id, 1, OPEN_EVENT, opening.form.id, None, workflow.initial, actor, now, clean)
+        event = {**content, "prev_hash": GENESIS, "hash": event_hash(GENESIS, content)}
+        folded = apply(workflow, Folded(), clean, event)
+        conn.execute(insert(CASES), {
+            "id": case_id, "workflow_id": workflow.id, "workflow_version": workflow.version,
+            "state": folded.state, "phase": folded.phase, "version": folded.version, "data": clean,
+            "facts": folded.facts, "parties": folded.parties, "last_hash": folded.last_hash,
+            "lookup_key": lookup_key(workflow, clean), "opened_at": now, "updated_at": now,
+        })
+        conn.execute(_INSERT_EVENT, event)
+        _sync_parties(conn, case_id, {}, folded.parties)
+        deadlines.record_event(
+            conn, workflow, case_id=case_id, seq=1, event=OPEN_EVENT, from_state=None,
+            to_state=folded.state, data=clean, values=case_values(clean, folded.facts),
+            parties=folded.parties, previous_parties={}, now=now,
+        )
         return _record_from(case_id, workflow, clean, folded, now, now)
 
     # --- reading ---
@@ -424,6 +441,8 @@ def _apply_effects(
     conn: Connection, action: CompiledAction, case_id: str, seq: int, clean: Mapping[str, Any]
 ) -> None:
     if "record_consent" in action.effects:
+        covered = {f"{CONSENT_PARTY}{org}": org for org in clean.get("organisations", [])}
+        _sync_parties(conn, case_id, {}, covered)  # consented organisations can find the case in their lists
         conn.execute(_INSERT_CONSENT, {
             "case_id": case_id, "event_seq": seq, "signed_on": as_date(clean["signed_on"]),
             "expires_on": as_date(clean["expires_on"]), "organisations": list(clean.get("organisations", [])),
@@ -432,6 +451,7 @@ def _apply_effects(
     if "revoke_consent" in action.effects:
         # Revocation takes effect at once (the next request), whatever date the parent's letter carries.
         conn.execute(_REVOKE_CONSENTS, {"b_case": case_id, "b_on": as_date(clean["revoked_on"]), "b_seq": seq})
+        conn.execute(_FORGET_CONSENTED, {"b_case": case_id, "b_prefix": f"{CONSENT_PARTY}%"})
 
 
 def active_consents(conn: Connection, case_id: str, today: date) -> list[ConsentView]:

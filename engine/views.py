@@ -42,7 +42,7 @@ def deadline_view(workflow: CompiledWorkflow, row: Mapping[Any, Any], now: datet
 
 
 def case_view(
-    conn: Connection, workflow: CompiledWorkflow, case: Mapping[str, Any], tiers: set[str], now: datetime
+    conn: Connection, workflow: CompiledWorkflow, case: Mapping[Any, Any], tiers: set[str], now: datetime
 ) -> dict[str, Any]:
     """The case at the caller's tiers: status always; opening data field by field; open deadlines."""
     deadlines = [

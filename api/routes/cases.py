@@ -1,0 +1,127 @@
+"""Cases: open, list, view, act, history, disclosures, documents."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Query, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from api.deps import CurrentUser, ServicesDep
+from api.models import (
+    PROBLEMS,
+    ActionOptionView,
+    CaseList,
+    CaseView,
+    DisclosureView,
+    EventView,
+    OpenCase,
+    TakeAction,
+)
+from engine.documents import plan_of_safe_care
+from engine.views import organisation_contact
+
+router = APIRouter(prefix="/cases", tags=["cases"], responses=PROBLEMS)
+_ETAG = re.compile(r'^\s*(?:W/)?"?v?(\d+)"?\s*$')
+CaseId = Annotated[str, re.compile(r"^[A-Z0-9-]{1,32}$").pattern]
+
+
+def etag(version: int) -> str:
+    return f'"v{version}"'
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    found = _ETAG.match(if_match)
+    if found is None:
+        raise HTTPException(400, 'If-Match must be an ETag from this API, such as "v3"')
+    return int(found.group(1))
+
+
+@router.post("", status_code=201)
+def open_case(body: OpenCase, user: CurrentUser, svc: ServicesDep, response: Response) -> CaseView:
+    """Opens a case on a workflow with its opening form (identification)."""
+    view = svc.cases.open(user.actor, body.workflow, body.data)
+    response.headers["Location"] = f"/cases/{view['id']}"
+    response.headers["ETag"] = etag(view["version"])
+    return CaseView.model_validate(view)
+
+
+@router.get("")
+def list_cases(
+    user: CurrentUser, svc: ServicesDep, state: str | None = None, phase: str | None = None, overdue: bool = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> CaseList:
+    """The cases the caller's organisation may see (no identifying data), filterable and paginated."""
+    page = svc.queries.list_cases(
+        user.actor, state=state, phase=phase, overdue=overdue, limit=limit, cursor=cursor
+    )
+    return CaseList.model_validate({"items": page.items, "next_cursor": page.next_cursor})
+
+
+@router.get("/{case_id}")
+def get_case(case_id: str, user: CurrentUser, svc: ServicesDep, response: Response) -> CaseView:
+    """The case at the caller's disclosure tiers; `ETag` carries its version."""
+    view = svc.queries.view(user.actor, case_id)
+    response.headers["ETag"] = etag(view["version"])
+    return CaseView.model_validate(view)
+
+
+@router.get("/{case_id}/actions")
+def actions(case_id: str, user: CurrentUser, svc: ServicesDep) -> list[ActionOptionView]:
+    """Every action of the current state, whether the caller may take it now, and why not."""
+    return [
+        ActionOptionView(
+            action=o.action, title=o.title, target=o.targets[0] if len(o.targets) == 1 else None,
+            targets=list(o.targets), form=o.form, allowed=o.allowed, reasons=list(o.reasons),
+        )
+        for o in svc.cases.actions(user.actor, case_id)
+    ]
+
+
+@router.post("/{case_id}/actions/{action}")
+def take_action(
+    case_id: str, action: str, body: TakeAction, user: CurrentUser, svc: ServicesDep,
+    if_match: Annotated[str | None, Header()] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> JSONResponse:
+    """Takes the action with its form data. `If-Match` makes it conditional (412 when stale); a repeated
+    `Idempotency-Key` returns the first answer and changes nothing."""
+    view, replayed = svc.cases.act(
+        user.actor, case_id, action, body.data, expected_version=_expected_version(if_match),
+        idempotency_key=idempotency_key,
+    )
+    checked = CaseView.model_validate(view).model_dump(mode="json")
+    headers = {"ETag": etag(checked["version"])}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(checked, headers=headers)
+
+
+@router.get("/{case_id}/events")
+def events(case_id: str, user: CurrentUser, svc: ServicesDep) -> list[EventView]:
+    """The case history, oldest first; form data only where the caller's tiers allow."""
+    return [EventView.model_validate(e) for e in svc.queries.events(user.actor, case_id)]
+
+
+@router.get("/{case_id}/disclosures")
+def disclosures(case_id: str, user: CurrentUser, svc: ServicesDep) -> list[DisclosureView]:
+    """The accounting of disclosures (who read which tier, when); for the lead organisation only."""
+    return [DisclosureView.model_validate(d) for d in svc.queries.disclosures(user.actor, case_id)]
+
+
+@router.get("/{case_id}/documents/plan-of-safe-care", response_class=HTMLResponse)
+def plan_document(
+    case_id: str, user: CurrentUser, svc: ServicesDep, version: Annotated[int | None, Query(ge=1)] = None
+) -> HTMLResponse:
+    """The Plan of Safe Care as HTML (`?version=N` for an earlier one); 404 before a plan exists."""
+    workflow, case, plans, tiers = svc.queries.plan_versions(user.actor, case_id)
+    with svc.db.read() as conn:
+        lead = organisation_contact(conn, case["parties"].get(workflow.spec.escalate_to))
+    html = plan_of_safe_care(workflow, case, plans, tiers, version, lead)
+    return HTMLResponse(html)
+
+
+__all__: list[Any] = ["router"]

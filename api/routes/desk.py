@@ -1,0 +1,30 @@
+"""The hospital lookup and the organisation's worklist."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import CurrentUser, ServicesDep
+from api.models import PROBLEMS, Lookup, LookupResult, Worklist
+
+router = APIRouter(responses=PROBLEMS)
+
+
+@router.post("/lookup", tags=["lookup"])
+def lookup(body: Lookup, user: CurrentUser, svc: ServicesDep) -> LookupResult:
+    """Exact last name and date of birth (in the body, never the URL): reference, plan in place, lead contact.
+    Audited, and rate-limited per user."""
+    svc.lookups.check(user.id)
+    return LookupResult.model_validate({"matches": svc.queries.lookup(user.actor, body.last_name, body.date_of_birth)})
+
+
+@router.get("/worklist", tags=["worklist"])
+def worklist(
+    user: CurrentUser, svc: ServicesDep, state: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Worklist:
+    """Open deadlines of the caller's organisation, most urgent first; past target and overdue flagged."""
+    page = svc.queries.worklist(user.actor, limit=limit, cursor=cursor, state=state)
+    return Worklist.model_validate({"items": page.items, "next_cursor": page.next_cursor})

@@ -1,0 +1,70 @@
+"""Health, the caller, and the loaded definitions (workflows, forms, diagrams)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
+
+from api.deps import CurrentUser, ServicesDep
+from api.models import PROBLEMS, Me, WorkflowSummary
+from engine.diagram import mermaid
+
+router = APIRouter(responses=PROBLEMS)
+
+
+@router.get("/health", tags=["meta"])
+def health() -> dict[str, str]:
+    """Liveness: `{"status": "ok"}`; needs no key."""
+    return {"status": "ok"}
+
+
+@router.get("/me", tags=["meta"])
+def me(user: CurrentUser) -> Me:
+    """The caller: name, role, organisation."""
+    return Me(id=user.id, name=user.name, role=user.role, organisation=user.organisation)
+
+
+@router.get("/workflows", tags=["definitions"])
+def workflows(user: CurrentUser, svc: ServicesDep) -> list[WorkflowSummary]:
+    """Every loaded workflow version."""
+    return [WorkflowSummary(id=w.id, version=w.version, title=w.title) for w in svc.catalogue.workflows.values()]
+
+
+@router.get("/workflows/{workflow_id}", tags=["definitions"])
+def workflow(workflow_id: str, user: CurrentUser, svc: ServicesDep, version: int | None = None) -> dict[str, Any]:
+    """The definition: states with phases, actions with sources, targets, roles and form, deadlines."""
+    compiled = svc.catalogue.workflow(workflow_id, version)
+    return {
+        "id": compiled.id, "version": compiled.version, "title": compiled.title,
+        "description": compiled.spec.description, "timezone": compiled.spec.timezone, "initial": compiled.initial,
+        "phases": compiled.spec.phases,
+        "states": [{"name": n, "phase": s.phase, "terminal": s.terminal, "description": s.description}
+                   for n, s in compiled.states.items()],
+        "actions": [
+            {"name": a.name, "title": a.title, "form": a.form.id, "roles": sorted(a.roles),
+             "transitions": [{"from": sorted(b.sources), "to": b.target or "same", "when": dict(b.when)}
+                             for b in a.branches],
+             "guards": [g.ref.guard for g in a.guards]}
+            for a in compiled.actions.values()
+        ],
+        "deadlines": [
+            {"name": d.name, "title": d.title, "source": d.source, "opens_on": d.opens_on, "opens_date": d.opens_date,
+             "target": d.target.text, "due": d.due.text, "met_by": [m.action for m in d.met_by],
+             "applies_in": sorted(d.applies_in), "owner": d.owner}
+            for d in compiled.deadlines.values()
+        ],
+    }
+
+
+@router.get("/workflows/{workflow_id}/diagram", tags=["definitions"], response_class=PlainTextResponse)
+def diagram(workflow_id: str, user: CurrentUser, svc: ServicesDep, version: int | None = None) -> str:
+    """The workflow as Mermaid text (phases as nested states)."""
+    return mermaid(svc.catalogue.workflow(workflow_id, version))
+
+
+@router.get("/forms/{form_id}", tags=["definitions"])
+def form(form_id: str, user: CurrentUser, svc: ServicesDep) -> dict[str, Any]:
+    """The form's JSON Schema: field ids, types, allowed values, required, and each field's tier (`x-tier`)."""
+    return svc.catalogue.form(form_id).json_schema()

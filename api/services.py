@@ -1,0 +1,32 @@
+"""What the HTTP layer needs from the engine, built once per application (never at import time)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from api.limits import RateLimit
+from engine import Cases, Catalogue, Clock, Database, Settings, SystemClock, load_catalogue
+from engine.queries import CaseQueries
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    catalogue: Catalogue
+    clock: Clock
+    cases: Cases
+    queries: CaseQueries
+    lookups: RateLimit = field(default_factory=lambda: RateLimit(count=30, seconds=60))
+
+    @classmethod
+    def build(
+        cls, settings: Settings, *, clock: Clock | None = None, catalogue: Catalogue | None = None,
+        db: Database | None = None,
+    ) -> Services:
+        database = db or Database.from_settings(settings)
+        database.ensure_schema()
+        definitions = catalogue or load_catalogue()
+        used_clock = clock or SystemClock()
+        cases = Cases(database, definitions, used_clock)
+        return cls(settings, database, definitions, used_clock, cases, CaseQueries(database, definitions, cases))

@@ -1,0 +1,252 @@
+"""Reading cases, as a given caller: every read checks the caller may know the case, shows it at their disclosure
+tiers, and is recorded in the access log in the same transaction (the accounting of disclosures)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, bindparam, exists, insert, select, tuple_
+
+from engine.actor import Actor
+from engine.cases import CASES, CONSENTS, EVENTS, PARTIES, Cases, _memo, active_consents, lookup_key
+from engine.definitions.catalogue import Catalogue
+from engine.definitions.compiled import CompiledWorkflow
+from engine.disclosure import STATUS, ordered
+from engine.errors import FieldError, Forbidden, InvalidForm, NotFound
+from engine.guards import ConsentView
+from engine.store.database import Database
+from engine.store.tables import AccessLog, Deadline
+from engine.views import case_view, deadline_view, event_views, organisation_contact
+
+ACCESS_LOG = AccessLog.__table__  # type: ignore[attr-defined]
+DEADLINES = Deadline.__table__  # type: ignore[attr-defined]
+_INSERT_ACCESS = insert(ACCESS_LOG)
+_SELECT_CASE = select(CASES).where(CASES.c.id == bindparam("b_id"))
+_EVENTS = select(EVENTS).where(EVENTS.c.case_id == bindparam("b_case")).order_by(EVENTS.c.seq)
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values, default=str).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, size: int) -> list[Any] | None:
+    if not cursor:
+        return None
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        values = None
+    if not isinstance(values, list) or len(values) != size:
+        raise InvalidForm("query", [FieldError("cursor", "is not a cursor this list gave out")])
+    return values
+
+
+class CaseQueries:
+    """The read side of the case engine, for one caller at a time."""
+
+    def __init__(self, db: Database, catalogue: Catalogue, cases: Cases) -> None:
+        self.db = db
+        self.catalogue = catalogue
+        self.cases = cases
+        self.case_roles = frozenset(r for w in catalogue.workflows.values() for r in w.spec.roles)
+
+    # --- one case ---
+
+    def view(self, actor: Actor, case_id: str) -> dict[str, Any]:
+        with self.db.write() as conn:
+            row, workflow, tiers = self._open(conn, actor, case_id, "view")
+            return case_view(conn, workflow, row, tiers, self.cases.clock.now())
+
+    def events(self, actor: Actor, case_id: str) -> list[dict[str, Any]]:
+        with self.db.write() as conn:
+            _, workflow, tiers = self._open(conn, actor, case_id, "events")
+            return event_views(workflow, conn.execute(_EVENTS, {"b_case": case_id}).mappings().all(), tiers)
+
+    def plan_versions(
+        self, actor: Actor, case_id: str
+    ) -> tuple[CompiledWorkflow, RowMapping, list[RowMapping], set[str]]:
+        """The events that recorded a plan, oldest first, for the plan document (tiers decide what it shows)."""
+        with self.db.write() as conn:
+            row, workflow, tiers = self._open(conn, actor, case_id, "document")
+            plan_actions = [a.name for a in workflow.actions.values() if "new_plan_version" in a.effects]
+            events = conn.execute(
+                select(EVENTS).where(EVENTS.c.case_id == case_id, EVENTS.c.action.in_(plan_actions))
+                .order_by(EVENTS.c.seq)
+            ).mappings().all()
+            return workflow, row, list(events), tiers
+
+    def disclosures(self, actor: Actor, case_id: str) -> list[dict[str, Any]]:
+        """The accounting of disclosures: who read which tier of the case, when. Lead organisation only."""
+        with self.db.write() as conn:
+            row, workflow, _ = self._open(conn, actor, case_id, "disclosures")
+            if row["parties"].get(workflow.spec.escalate_to) != actor.organisation:
+                raise Forbidden("only the lead organisation of a case may list its disclosures")
+            rows = conn.execute(
+                select(ACCESS_LOG).where(ACCESS_LOG.c.case_id == case_id).order_by(ACCESS_LOG.c.at, ACCESS_LOG.c.id)
+            ).mappings()
+            return [
+                {"actor": r["actor_id"], "actor_role": r["actor_role"], "organisation": r["organisation"],
+                 "what": r["what"], "tiers": r["tiers"].split(",") if r["tiers"] else [], "at": r["at"]}
+                for r in rows
+            ]
+
+    # --- many cases ---
+
+    def list_cases(
+        self, actor: Actor, *, state: str | None = None, phase: str | None = None, overdue: bool = False,
+        limit: int = 50, cursor: str | None = None,
+    ) -> Page:
+        """The cases the caller's organisation may see, in reference order, without identifying data."""
+        self._case_role(actor)
+        now = self.cases.clock.now()
+        after = decode_cursor(cursor, 1)
+        query = select(CASES).where(
+            CASES.c.id.in_(select(PARTIES.c.case_id).where(PARTIES.c.organisation == actor.organisation))
+        )
+        if state:
+            query = query.where(CASES.c.state == state)
+        if phase:
+            query = query.where(CASES.c.phase == phase)
+        if overdue:
+            query = query.where(exists().where(
+                DEADLINES.c.case_id == CASES.c.id, DEADLINES.c.status.in_(("open", "missed")), DEADLINES.c.due_at < now
+            ))
+        if after:
+            query = query.where(CASES.c.id > after[0])
+        size = max(1, min(limit, MAX_PAGE))
+        with self.db.read() as conn:
+            rows = conn.execute(query.order_by(CASES.c.id).limit(size + 1)).mappings().all()
+            page, more = rows[:size], len(rows) > size
+            consents = _consents_by_case(conn, [r["id"] for r in page], now)
+            items = []
+            for row in page:
+                workflow = self._workflow(row)
+                held: list[ConsentView] = consents.get(row["id"], [])
+                tiers = self.cases.tiers(workflow, actor, row["parties"], _memo(lambda held=held: held))  # type: ignore[misc]
+                if tiers:
+                    items.append({
+                        "id": row["id"], "workflow": row["workflow_id"], "state": row["state"], "phase": row["phase"],
+                        "plan_in_place": int(row["facts"].get("plan_version") or 0) >= 1,
+                        "tiers": ordered(tiers), "updated_at": row["updated_at"],
+                    })
+        return Page(items, encode_cursor([page[-1]["id"]]) if more and page else None)
+
+    def worklist(self, actor: Actor, *, limit: int = 50, cursor: str | None = None, state: str | None = None) -> Page:
+        """Open deadlines owned by the caller's organisation, most urgent first."""
+        self._case_role(actor)
+        now = self.cases.clock.now()
+        after = decode_cursor(cursor, 2)
+        query = (
+            select(DEADLINES, CASES.c.state, CASES.c.workflow_id, CASES.c.workflow_version)
+            .join(CASES, CASES.c.id == DEADLINES.c.case_id)
+            .where(DEADLINES.c.owner_org == actor.organisation, DEADLINES.c.status == "open",
+                   DEADLINES.c.opened_at <= now)
+        )
+        if state:
+            query = query.where(CASES.c.state == state)
+        if after:
+            query = query.where(tuple_(DEADLINES.c.due_at, DEADLINES.c.id) > tuple_(_parse_time(after[0]), after[1]))
+        size = max(1, min(limit, MAX_PAGE))
+        with self.db.read() as conn:
+            rows = conn.execute(query.order_by(DEADLINES.c.due_at, DEADLINES.c.id).limit(size + 1)).mappings().all()
+        page, more = rows[:size], len(rows) > size
+        items = []
+        for row in page:
+            workflow = self.catalogue.workflow(row["workflow_id"], row["workflow_version"])
+            items.append({"case": row["case_id"], "state": row["state"], **deadline_view(workflow, row, now)})
+        last = page[-1] if page else None
+        return Page(items, encode_cursor([last["due_at"].isoformat(), last["id"]]) if more and last else None)
+
+    def lookup(self, actor: Actor, last_name: str, date_of_birth: date) -> list[dict[str, Any]]:
+        """Exact match on the lookup fields, for delivery: reference, plan in place, lead contact; nothing else."""
+        if actor.role not in ("hospital", "cps"):
+            raise Forbidden(f"the {actor.role} role may not look up cases")
+        now = self.cases.clock.now()
+        answers: list[dict[str, Any]] = []
+        with self.db.write() as conn:
+            for workflow in self.catalogue.latest():
+                key = lookup_key(workflow, {
+                    workflow.spec.lookup[0]: last_name, workflow.spec.lookup[-1]: date_of_birth.isoformat()
+                }) if len(workflow.spec.lookup) == 2 else None
+                if key is None:
+                    continue
+                for row in conn.execute(select(CASES).where(CASES.c.lookup_key == key)).mappings():
+                    case_workflow = self._workflow(row)
+                    answers.append({
+                        "id": row["id"], "state": row["state"],
+                        "plan_in_place": int(row["facts"].get("plan_version") or 0) >= 1,
+                        "lead_contact": organisation_contact(conn, row["parties"].get(case_workflow.spec.escalate_to)),
+                    })
+                    self._log(conn, actor, row["id"], "lookup", {STATUS}, now)
+            if not answers:
+                self._log(conn, actor, None, "lookup", set(), now)
+        return answers
+
+    # --- pieces ---
+
+    def _open(
+        self, conn: Connection, actor: Actor, case_id: str, what: str
+    ) -> tuple[RowMapping, CompiledWorkflow, set[str]]:
+        row = conn.execute(_SELECT_CASE, {"b_id": case_id}).mappings().first()
+        if row is None:
+            raise NotFound(f"no case {case_id!r}")
+        workflow = self._workflow(row)
+        now = self.cases.clock.now()
+        tiers = self.cases.tiers(
+            workflow, actor, row["parties"], _memo(lambda: active_consents(conn, case_id, workflow.today(now)))
+        )
+        if not tiers:
+            raise NotFound(f"no case {case_id!r}")
+        self._log(conn, actor, case_id, what, tiers, now)
+        return row, workflow, tiers
+
+    def _log(self, conn: Connection, actor: Actor, case_id: str | None, what: str, tiers: set[str], at: Any) -> None:
+        conn.execute(_INSERT_ACCESS, {
+            "case_id": case_id, "actor_id": actor.id, "actor_role": actor.role, "organisation": actor.organisation,
+            "what": what, "tiers": ",".join(ordered(tiers)), "at": at,
+        })
+
+    def _workflow(self, row: Mapping[Any, Any]) -> CompiledWorkflow:
+        return self.catalogue.workflow(row["workflow_id"], row["workflow_version"])
+
+    def _case_role(self, actor: Actor) -> None:
+        if actor.role not in self.case_roles:
+            raise Forbidden(f"the {actor.role} role sees no case data")
+
+
+def _consents_by_case(conn: Connection, case_ids: list[str], now: Any) -> dict[str, list[ConsentView]]:
+    if not case_ids:
+        return {}
+    found: dict[str, list[ConsentView]] = {}
+    today = now.date()
+    rows = conn.execute(select(CONSENTS).where(
+        CONSENTS.c.case_id.in_(case_ids), CONSENTS.c.revoked_on.is_(None), CONSENTS.c.signed_on <= today,
+        CONSENTS.c.expires_on > today,
+    )).mappings()
+    for r in rows:
+        found.setdefault(r["case_id"], []).append(
+            ConsentView(frozenset(r["organisations"]), frozenset(r["categories"]), r["signed_on"], r["expires_on"])
+        )
+    return found
+
+
+def _parse_time(value: str) -> Any:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidForm("query", [FieldError("cursor", "is not a cursor this list gave out")]) from None
+
