@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, exists, insert, select, tuple_
+from sqlalchemy import Connection, RowMapping, bindparam, exists, select, tuple_
 
+from engine.access_log import AccessLogWriter
 from engine.actor import Actor
 from engine.cases import CASES, CONSENTS, EVENTS, PARTIES, Cases, _memo, active_consents, lookup_key
 from engine.definitions.catalogue import Catalogue
@@ -25,7 +26,6 @@ from engine.views import case_view, deadline_view, event_views, organisation_con
 
 ACCESS_LOG = AccessLog.__table__  # type: ignore[attr-defined]
 DEADLINES = Deadline.__table__  # type: ignore[attr-defined]
-_INSERT_ACCESS = insert(ACCESS_LOG)
 _SELECT_CASE = select(CASES).where(CASES.c.id == bindparam("b_id"))
 _EVENTS = select(EVENTS).where(EVENTS.c.case_id == bindparam("b_case")).order_by(EVENTS.c.seq)
 MAX_PAGE = 200
@@ -60,39 +60,47 @@ class CaseQueries:
         self.db = db
         self.catalogue = catalogue
         self.cases = cases
+        self.access_log = AccessLogWriter(db)
         self.case_roles = frozenset(r for w in catalogue.workflows.values() for r in w.spec.roles)
 
     # --- one case ---
 
     def view(self, actor: Actor, case_id: str) -> dict[str, Any]:
-        with self.db.write() as conn:
-            row, workflow, tiers = self._open(conn, actor, case_id, "view")
-            return case_view(conn, workflow, row, tiers, self.cases.clock.now())
+        with self.db.read() as conn:
+            row, workflow, tiers = self._open(conn, actor, case_id)
+            view = case_view(conn, workflow, row, tiers, self.cases.clock.now())
+        self._log(actor, case_id, "view", tiers)
+        return view
 
     def events(self, actor: Actor, case_id: str) -> list[dict[str, Any]]:
-        with self.db.write() as conn:
-            _, workflow, tiers = self._open(conn, actor, case_id, "events")
-            return event_views(workflow, conn.execute(_EVENTS, {"b_case": case_id}).mappings().all(), tiers)
+        with self.db.read() as conn:
+            _, workflow, tiers = self._open(conn, actor, case_id)
+            shown = event_views(workflow, conn.execute(_EVENTS, {"b_case": case_id}).mappings().all(), tiers)
+        self._log(actor, case_id, "events", tiers)
+        return shown
 
     def plan_versions(
         self, actor: Actor, case_id: str
     ) -> tuple[CompiledWorkflow, RowMapping, list[RowMapping], set[str]]:
         """The events that recorded a plan, oldest first, for the plan document (tiers decide what it shows)."""
-        with self.db.write() as conn:
-            row, workflow, tiers = self._open(conn, actor, case_id, "document")
+        with self.db.read() as conn:
+            row, workflow, tiers = self._open(conn, actor, case_id)
             plan_actions = [a.name for a in workflow.actions.values() if "new_plan_version" in a.effects]
             events = conn.execute(
                 select(EVENTS).where(EVENTS.c.case_id == case_id, EVENTS.c.action.in_(plan_actions))
                 .order_by(EVENTS.c.seq)
             ).mappings().all()
-            return workflow, row, list(events), tiers
+        self._log(actor, case_id, "document", tiers)
+        return workflow, row, list(events), tiers
 
     def disclosures(self, actor: Actor, case_id: str) -> list[dict[str, Any]]:
         """The accounting of disclosures: who read which tier of the case, when. Lead organisation only."""
-        with self.db.write() as conn:
-            row, workflow, _ = self._open(conn, actor, case_id, "disclosures")
+        with self.db.read() as conn:
+            row, workflow, tiers = self._open(conn, actor, case_id)
             if row["parties"].get(workflow.spec.escalate_to) != actor.organisation:
                 raise Forbidden("only the lead organisation of a case may list its disclosures")
+        self._log(actor, case_id, "disclosures", tiers)
+        with self.db.read() as conn:
             rows = conn.execute(
                 select(ACCESS_LOG).where(ACCESS_LOG.c.case_id == case_id).order_by(ACCESS_LOG.c.at, ACCESS_LOG.c.id)
             ).mappings()
@@ -173,9 +181,8 @@ class CaseQueries:
         """Exact match on the lookup fields, for delivery: reference, plan in place, lead contact; nothing else."""
         if actor.role not in ("hospital", "cps"):
             raise Forbidden(f"the {actor.role} role may not look up cases")
-        now = self.cases.clock.now()
         answers: list[dict[str, Any]] = []
-        with self.db.write() as conn:
+        with self.db.read() as conn:
             for workflow in self.catalogue.latest():
                 key = lookup_key(workflow, {
                     workflow.spec.lookup[0]: last_name, workflow.spec.lookup[-1]: date_of_birth.isoformat()
@@ -189,16 +196,13 @@ class CaseQueries:
                         "plan_in_place": int(row["facts"].get("plan_version") or 0) >= 1,
                         "lead_contact": organisation_contact(conn, row["parties"].get(case_workflow.spec.escalate_to)),
                     })
-                    self._log(conn, actor, row["id"], "lookup", {STATUS}, now)
-            if not answers:
-                self._log(conn, actor, None, "lookup", set(), now)
+        # Every lookup is recorded, matched or not (without what was searched for: that would be personal data).
+        self._log_many(actor, [a["id"] for a in answers] or [None], "lookup", {STATUS} if answers else set())
         return answers
 
     # --- pieces ---
 
-    def _open(
-        self, conn: Connection, actor: Actor, case_id: str, what: str
-    ) -> tuple[RowMapping, CompiledWorkflow, set[str]]:
+    def _open(self, conn: Connection, actor: Actor, case_id: str) -> tuple[RowMapping, CompiledWorkflow, set[str]]:
         row = conn.execute(_SELECT_CASE, {"b_id": case_id}).mappings().first()
         if row is None:
             raise NotFound(f"no case {case_id!r}")
@@ -209,14 +213,19 @@ class CaseQueries:
         )
         if not tiers:
             raise NotFound(f"no case {case_id!r}")
-        self._log(conn, actor, case_id, what, tiers, now)
         return row, workflow, tiers
 
-    def _log(self, conn: Connection, actor: Actor, case_id: str | None, what: str, tiers: set[str], at: Any) -> None:
-        conn.execute(_INSERT_ACCESS, {
-            "case_id": case_id, "actor_id": actor.id, "actor_role": actor.role, "organisation": actor.organisation,
-            "what": what, "tiers": ",".join(ordered(tiers)), "at": at,
-        })
+    def _log(self, actor: Actor, case_id: str, what: str, tiers: set[str]) -> None:
+        self._log_many(actor, [case_id], what, tiers)
+
+    def _log_many(self, actor: Actor, case_ids: list[str | None], what: str, tiers: set[str]) -> None:
+        """Records the reads; returns only once they are committed (a read that is not recorded fails)."""
+        at = self.cases.clock.now()
+        self.access_log.record([
+            {"case_id": case_id, "actor_id": actor.id, "actor_role": actor.role, "organisation": actor.organisation,
+             "what": what, "tiers": ",".join(ordered(tiers)), "at": at}
+            for case_id in case_ids
+        ])
 
     def _workflow(self, row: Mapping[Any, Any]) -> CompiledWorkflow:
         return self.catalogue.workflow(row["workflow_id"], row["workflow_version"])
