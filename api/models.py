@@ -122,8 +122,9 @@ class DisclosureView(BaseModel):
 
 
 class LookupMatch(BaseModel):
+    """Only what PATHWAY.md allows a lookup to disclose: the reference, whether a plan is in place, the lead contact."""
+
     id: str
-    state: str
     plan_in_place: bool
     lead_contact: Contact | None
 

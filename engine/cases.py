@@ -374,7 +374,7 @@ class Cases:
         form = action.form if action is not None else workflow.open.form
         return GuardContext(
             state=state, data=data or {}, case=case_values(opening, row["facts"] if row is not None else {}),
-            form=form.spec, case_labels=workflow.case_labels, now=now, today=today,
+            form=form.spec, case_labels=workflow.case_labels, now=now, today=today, timezone=workflow.timezone,
             consents=consents,
             deadline_status=lambda name: _deadline_status(conn, case_id, name) if case_id else None,
             deadline_titles={n: d.title for n, d in workflow.deadlines.items()},

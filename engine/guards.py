@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
@@ -38,9 +38,14 @@ class GuardContext:
     case_labels: Mapping[str, str]
     now: datetime
     today: date
+    timezone: tzinfo
     consents: Callable[[], list[ConsentView]]
     deadline_status: Callable[[str], str | None]
     deadline_titles: Mapping[str, str]
+
+    def date_of(self, value: Any) -> date | None:
+        """A date or date-time as a calendar date in the jurisdiction."""
+        return as_date(value, self.timezone)
 
     def label(self, field: str) -> str:
         """The field's label as it reads inside a sentence ("Meeting date" → "meeting date", "CPS" kept)."""
@@ -93,15 +98,18 @@ def guard(
     return register
 
 
-def as_date(value: Any) -> date | None:
+def as_date(value: Any, tz: tzinfo | None = None) -> date | None:
+    """The calendar date of a date or a date-time; a date-time's date is taken in `tz` (the jurisdiction's time
+    zone) when given, not in whatever offset it was entered with."""
     if value is None:
         return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
     if isinstance(value, datetime):
-        return value.date()
+        return value.astimezone(tz).date() if tz is not None and value.tzinfo is not None else value.date()
     if isinstance(value, date):
         return value
-    text = str(value)
-    return datetime.fromisoformat(text).date() if "T" in text else date.fromisoformat(text)
+    return None
 
 
 def _span(days: int) -> str:
@@ -125,7 +133,7 @@ def not_in_future(ctx: GuardContext, p: FieldParam) -> list[str]:
         if moment > ctx.now:
             return [f"the {ctx.label(p.field)} {value} is in the future"]
         return []
-    day = as_date(value)
+    day = ctx.date_of(value)
     if day is not None and day > ctx.today:
         return [f"the {ctx.label(p.field)} {day} is in the future (today is {ctx.today})"]
     return []
@@ -142,12 +150,12 @@ class DateAfterParams(Params):
 @guard("date_after", DateAfterParams, form_fields=("field", "after"), case_fields=("after_case",))
 def date_after(ctx: GuardContext, p: DateAfterParams) -> list[str]:
     """`field` must fall after (`strict`) or not before a reference date: another form field or a case value."""
-    value = as_date(ctx.data.get(p.field))
+    value = ctx.date_of(ctx.data.get(p.field))
     if p.after is not None:
-        reference, reference_label = as_date(ctx.data.get(p.after)), ctx.label(p.after)
+        reference, reference_label = ctx.date_of(ctx.data.get(p.after)), ctx.label(p.after)
     else:
         key = p.after_case or ""
-        reference, reference_label = as_date(ctx.case.get(key)), ctx.case_label(key)
+        reference, reference_label = ctx.date_of(ctx.case.get(key)), ctx.case_label(key)
     if value is None or reference is None:
         return []
     label = ctx.label(p.field)
@@ -173,7 +181,7 @@ class WindowParams(Params):
 @guard("date_in_window", WindowParams, form_fields=("field",), case_fields=("case_field",))
 def date_in_window(ctx: GuardContext, p: WindowParams) -> list[str]:
     """`field` must fall from `days_before` before a case date to `days_after` after it (the planning window)."""
-    value, anchor = as_date(ctx.data.get(p.field)), as_date(ctx.case.get(p.case_field))
+    value, anchor = ctx.date_of(ctx.data.get(p.field)), ctx.date_of(ctx.case.get(p.case_field))
     if value is None or anchor is None:
         return []
     start, end = anchor - timedelta(days=p.days_before), anchor + timedelta(days=p.days_after)

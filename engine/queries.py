@@ -20,6 +20,7 @@ from engine.definitions.compiled import CompiledWorkflow
 from engine.disclosure import STATUS, ordered
 from engine.errors import FieldError, Forbidden, InvalidForm, NotFound
 from engine.guards import ConsentView
+from engine.reports import capta_report
 from engine.store.database import Database
 from engine.store.tables import AccessLog, Deadline
 from engine.views import case_view, deadline_view, event_views, organisation_contact
@@ -29,6 +30,8 @@ DEADLINES = Deadline.__table__  # type: ignore[attr-defined]
 _SELECT_CASE = select(CASES).where(CASES.c.id == bindparam("b_id"))
 _EVENTS = select(EVENTS).where(EVENTS.c.case_id == bindparam("b_case")).order_by(EVENTS.c.seq)
 MAX_PAGE = 200
+#: Who may read the de-identified outcome figures (CONTRACT.md).
+REPORT_ROLES = ("analyst", "cps", "admin")
 
 
 @dataclass(frozen=True)
@@ -192,13 +195,19 @@ class CaseQueries:
                 for row in conn.execute(select(CASES).where(CASES.c.lookup_key == key)).mappings():
                     case_workflow = self._workflow(row)
                     answers.append({
-                        "id": row["id"], "state": row["state"],
+                        "id": row["id"],
                         "plan_in_place": int(row["facts"].get("plan_version") or 0) >= 1,
                         "lead_contact": organisation_contact(conn, row["parties"].get(case_workflow.spec.escalate_to)),
                     })
         # Every lookup is recorded, matched or not (without what was searched for: that would be personal data).
         self._log_many(actor, [a["id"] for a in answers] or [None], "lookup", {STATUS} if answers else set())
         return answers
+
+    def capta_report(self, actor: Actor, start: date, end: date) -> dict[str, Any]:
+        """The de-identified CAPTA figures; for analysts, CPS and administrators."""
+        if actor.role not in REPORT_ROLES:
+            raise Forbidden(f"the {actor.role} role may not read outcome reports")
+        return capta_report(self.db, self.catalogue, start, end)
 
     # --- pieces ---
 

@@ -1,8 +1,9 @@
-"""The hospital lookup and the organisation's worklist."""
+"""The hospital lookup, the organisation's worklist, and the outcome reports."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
@@ -28,3 +29,14 @@ def worklist(
     """Open deadlines of the caller's organisation, most urgent first; past target and overdue flagged."""
     page = svc.queries.worklist(user.actor, limit=limit, cursor=cursor, state=state)
     return Worklist.model_validate({"items": page.items, "next_cursor": page.next_cursor})
+
+
+@router.get("/reports/capta", tags=["reports"])
+def capta(
+    user: CurrentUser, svc: ServicesDep,
+    start: Annotated[date, Query(alias="from", description="First day of the period (ISO date)")],
+    end: Annotated[date, Query(alias="to", description="Last day of the period (ISO date)")],
+) -> dict[str, Any]:
+    """De-identified CAPTA figures for the period: births and their plans, time to treatment; counts from 1 to 4
+    shown as "<5"."""
+    return svc.queries.capta_report(user.actor, start, end)

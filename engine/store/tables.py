@@ -74,7 +74,10 @@ class Event(SQLModel, table=True):
     """One thing that happened to a case. Append-only: never updated or deleted (the database refuses too)."""
 
     __tablename__ = "events"
-    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_events_case_seq"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "seq", name="uq_events_case_seq"),
+        Index("ix_events_action_occurred", "action", "occurred_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: str = Field(sa_column=Column(String(32), ForeignKey("cases.id"), nullable=False))

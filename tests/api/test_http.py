@@ -92,8 +92,8 @@ def test_opening_refusals(api: Api) -> None:
     assert_problem(api.post("/cases", "hospital", {"workflow": "charm-posc", "data": good}), 403, "may not open")
     assert_problem(api.post("/cases", "analyst", {"workflow": "charm-posc", "data": good}), 403)
     assert_problem(api.post("/cases", "cps", {"workflow": "nope", "data": good}), 404, "unknown workflow")
-    problem = assert_problem(api.post("/cases", "cps", {"workflow": "charm-posc", "data": {**good, "due_date": "soon"}}),
-                             422)
+    bad_date = {"workflow": "charm-posc", "data": {**good, "due_date": "soon"}}
+    problem = assert_problem(api.post("/cases", "cps", bad_date), 422)
     assert problem["errors"] == [{"field": "due_date", "message": "must be an ISO date (YYYY-MM-DD)"}]
     problem = assert_problem(api.post("/cases", "cps", {"workflow": "charm-posc", "data": good, "extra": 1}), 422)
     assert problem["errors"] == [{"field": "extra", "message": "is not allowed here"}]
@@ -147,7 +147,8 @@ def test_available_actions_say_why_not(api: Api) -> None:
     options = {o["action"]: o for o in api.get(f"/cases/{case['id']}/actions", "cps").json()}
     assert options["transfer_out"]["allowed"] and options["transfer_out"]["target"] == "closed"
     assert options["record_birth"]["reasons"] == ["the cps role may not record the birth (roles allowed: hospital)"]
-    assert "no active consent covers county-cps (lead CPS organisation)" in options["schedule_planning_meeting"]["reasons"]
+    reasons = options["schedule_planning_meeting"]["reasons"]
+    assert "no active consent covers county-cps (lead CPS organisation)" in reasons
 
 
 def test_taking_actions_and_every_refusal(api: Api) -> None:
@@ -224,7 +225,9 @@ def test_the_lead_organisation_gets_the_accounting_of_disclosures(api: Api) -> N
 def test_the_plan_document_is_versioned_html(api: Api) -> None:
     case = api.drive(api.open_case(first_name="<script>alert(1)</script>"), ["record_consent"])
     assert_problem(api.get(f"/cases/{case['id']}/documents/plan-of-safe-care", "cps"), 404, "no Plan of Safe Care")
-    case = api.drive(case, ["admit_to_treatment", "schedule_planning_meeting", "record_planning_meeting", "update_plan"])
+    case = api.drive(
+        case, ["admit_to_treatment", "schedule_planning_meeting", "record_planning_meeting", "update_plan"]
+    )
     latest = api.get(f"/cases/{case['id']}/documents/plan-of-safe-care", "cps")
     assert latest.status_code == 200 and latest.headers["content-type"].startswith("text/html")
     assert "plan version 2 of 2" in latest.text and "pediatric care" in latest.text
@@ -243,7 +246,7 @@ def test_the_hospital_lookup_is_minimal_exact_and_audited(api: Api) -> None:
     case = api.open_case(last_name="Okafor", date_of_birth="1990-05-06")
     found = api.post("/lookup", "hospital", {"last_name": " okafor ", "date_of_birth": "1990-05-06"}).json()
     assert found == {"matches": [{
-        "id": case["id"], "state": "identified", "plan_in_place": False,
+        "id": case["id"], "plan_in_place": False,
         "lead_contact": {"organisation": "county-cps", "name": "County Child Protective Services",
                          "contact": "CPS intake line 555-0100 (24 hours)"},
     }]}
@@ -292,3 +295,15 @@ def test_revoking_consent_takes_effect_on_the_next_request(api: Api) -> None:
 def test_unknown_routes_and_methods_are_problems(api: Api) -> None:
     assert_problem(api.get("/nowhere", "cps"), 404)
     assert_problem(api.client.delete("/cases", headers=api.headers("cps")), 405)
+
+
+def test_capta_figures_are_de_identified_and_role_limited(api: Api) -> None:
+    api.drive(api.open_case(), ["record_consent", "admit_to_treatment"])
+    today = api.today().isoformat()
+    report = api.get(f"/reports/capta?from={today}&to={today}", "analyst").json()
+    assert report["cases"]["cases_opened"] == "<5" and report["period"] == {"from": today, "to": today}
+    assert "Rivera" not in str(report) and "PC-" not in str(report)
+    assert api.get(f"/reports/capta?from={today}&to={today}", "cps").status_code == 200
+    assert_problem(api.get(f"/reports/capta?from={today}&to={today}", "hospital"), 403, "outcome reports")
+    assert_problem(api.get(f"/reports/capta?from={today}&to=2020-01-01", "admin"), 422, "must not be before")
+    assert_problem(api.get("/reports/capta?from=yesterday&to=today", "admin"), 422)

@@ -3,7 +3,7 @@ which leaves the database exactly as it was."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -271,3 +271,12 @@ def test_an_organisation_unrelated_to_the_case_may_not_know_it_exists(cases: Cas
     last = cases.history(case.id)[-1]
     assert (last.actor_id, last.organisation, case.state) == ("t2", "recovery-clinic", "in_treatment")
     assert case.parties["treatment"] == "recovery-clinic"
+
+
+def test_an_evening_birth_is_discharged_on_the_jurisdictions_calendar_day(cases: Cases, clock: FixedClock) -> None:
+    # 20:30 in New York on 2 November is 01:30 UTC on 3 November: the birth's calendar day is the 2nd there.
+    case = drive(cases, clock, open_case(cases, clock), "plan_agreed")
+    clock.set(datetime(2026, 11, 3, 2, 0, tzinfo=UTC))  # 21:00 on 2 November in New York
+    case = take(cases, clock, case, "record_birth", born_at="2026-11-03T01:30:00+00:00")
+    case = take(cases, clock, case, "notify_cps")
+    assert take(cases, clock, case, "discharge", discharged_on="2026-11-02").state == "follow_up"
