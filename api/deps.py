@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.services import Services
 from engine.users import UserRecord, authenticate
@@ -18,12 +19,16 @@ def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-def current_user(request: Request, svc: ServicesDep) -> UserRecord:
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
+#: Declares the Bearer scheme in the OpenAPI schema; the key is checked below (401 problems, not FastAPI's 403).
+_bearer = HTTPBearer(auto_error=False, description="An API key from `posc users add` or `posc serve --demo`.")
+
+
+def current_user(
+    svc: ServicesDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> UserRecord:
+    if credentials is None or not credentials.credentials.strip():
         raise HTTPException(401, "send an API key as `Authorization: Bearer <key>`")
-    user = authenticate(svc.db, key.strip())
+    user = authenticate(svc.db, credentials.credentials.strip())
     if user is None:
         raise HTTPException(401, "the API key is unknown or revoked")
     return user

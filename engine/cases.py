@@ -262,6 +262,7 @@ class Cases:
             if idempotency_key is not None:
                 prior = conn.execute(_IDEMPOTENT, {"b_actor": actor.id, "b_key": idempotency_key}).mappings().first()
                 if prior is not None:
+                    self._require_access(conn, actor, case_id)  # a replay discloses nothing the caller lost
                     if prior["fingerprint"] != fingerprint:
                         raise IdempotencyConflict(
                             "this Idempotency-Key was already used for a different request; use a new key"
@@ -333,6 +334,13 @@ class Cases:
         if any(e in compiled.effects for e in ("record_consent", "revoke_consent")) or folded.parties != before.parties:
             tiers = self.tiers(workflow, actor, folded.parties, _memo(lambda: active_consents(conn, case_id, today)))
         return record, tiers
+
+    def _require_access(self, conn: Connection, actor: Actor, case_id: str) -> None:
+        row = _load(conn, case_id)
+        workflow = self._workflow(row)
+        today = workflow.today(self.clock.now())
+        if not self.tiers(workflow, actor, row["parties"], _memo(lambda: active_consents(conn, case_id, today))):
+            raise NotFound(f"no case {case_id!r}")
 
     @staticmethod
     def tiers(

@@ -18,6 +18,7 @@ from engine.cases import CASES, CONSENTS, EVENTS, PARTIES, Cases, _memo, active_
 from engine.definitions.catalogue import Catalogue
 from engine.definitions.compiled import CompiledWorkflow
 from engine.disclosure import STATUS, ordered
+from engine.documents import plan_of_safe_care
 from engine.errors import FieldError, Forbidden, InvalidForm, NotFound
 from engine.guards import ConsentView
 from engine.reports import capta_report
@@ -82,19 +83,19 @@ class CaseQueries:
         self._log(actor, case_id, "events", tiers)
         return shown
 
-    def plan_versions(
-        self, actor: Actor, case_id: str
-    ) -> tuple[CompiledWorkflow, RowMapping, list[RowMapping], set[str]]:
-        """The events that recorded a plan, oldest first, for the plan document (tiers decide what it shows)."""
+    def plan_document(self, actor: Actor, case_id: str, version: int | None = None) -> str:
+        """The Plan of Safe Care as HTML at the caller's tiers; recorded as a disclosure only once it is given."""
         with self.db.read() as conn:
             row, workflow, tiers = self._open(conn, actor, case_id)
             plan_actions = [a.name for a in workflow.actions.values() if "new_plan_version" in a.effects]
-            events = conn.execute(
+            plans = conn.execute(
                 select(EVENTS).where(EVENTS.c.case_id == case_id, EVENTS.c.action.in_(plan_actions))
                 .order_by(EVENTS.c.seq)
             ).mappings().all()
+            lead = organisation_contact(conn, row["parties"].get(workflow.spec.escalate_to))
+        html = plan_of_safe_care(workflow, row, plans, tiers, version, lead)
         self._log(actor, case_id, "document", tiers)
-        return workflow, row, list(events), tiers
+        return html
 
     def disclosures(self, actor: Actor, case_id: str) -> list[dict[str, Any]]:
         """The accounting of disclosures: who read which tier of the case, when. Lead organisation only."""
@@ -140,7 +141,7 @@ class CaseQueries:
         with self.db.read() as conn:
             rows = conn.execute(query.order_by(CASES.c.id).limit(size + 1)).mappings().all()
             page, more = rows[:size], len(rows) > size
-            consents = _consents_by_case(conn, [r["id"] for r in page], now)
+            consents = _consents_by_case(conn, {r["id"]: self._workflow(r).today(now) for r in page})
             items = []
             for row in page:
                 workflow = self._workflow(row)
@@ -244,19 +245,21 @@ class CaseQueries:
             raise Forbidden(f"the {actor.role} role sees no case data")
 
 
-def _consents_by_case(conn: Connection, case_ids: list[str], now: Any) -> dict[str, list[ConsentView]]:
-    if not case_ids:
+def _consents_by_case(conn: Connection, today_of: Mapping[str, date]) -> dict[str, list[ConsentView]]:
+    """Active consents of each case, "today" being each case's own calendar day in its jurisdiction."""
+    if not today_of:
         return {}
     found: dict[str, list[ConsentView]] = {}
-    today = now.date()
     rows = conn.execute(select(CONSENTS).where(
-        CONSENTS.c.case_id.in_(case_ids), CONSENTS.c.revoked_on.is_(None), CONSENTS.c.signed_on <= today,
-        CONSENTS.c.expires_on > today,
+        CONSENTS.c.case_id.in_(list(today_of)), CONSENTS.c.revoked_on.is_(None),
+        CONSENTS.c.signed_on <= max(today_of.values()), CONSENTS.c.expires_on > min(today_of.values()),
     )).mappings()
     for r in rows:
-        found.setdefault(r["case_id"], []).append(
-            ConsentView(frozenset(r["organisations"]), frozenset(r["categories"]), r["signed_on"], r["expires_on"])
-        )
+        today = today_of[r["case_id"]]
+        if r["signed_on"] <= today < r["expires_on"]:
+            found.setdefault(r["case_id"], []).append(
+                ConsentView(frozenset(r["organisations"]), frozenset(r["categories"]), r["signed_on"], r["expires_on"])
+            )
     return found
 
 

@@ -44,7 +44,15 @@ def deadline_view(workflow: CompiledWorkflow, row: Mapping[Any, Any], now: datet
 def case_view(
     conn: Connection, workflow: CompiledWorkflow, case: Mapping[Any, Any], tiers: set[str], now: datetime
 ) -> dict[str, Any]:
-    """The case at the caller's tiers: status always; opening data field by field; open deadlines."""
+    """The case at the caller's tiers: status always; opening data field by field; open deadlines. With no tier
+    (a caller whose own action just ended their access, such as revoking consent) only the reference and version."""
+    if not tiers:
+        return {
+            "id": case["id"], "workflow": workflow.id, "workflow_version": workflow.version, "version": case["version"],
+            "state": "", "phase": "", "terminal": False, "plan_in_place": False, "plan_version": 0,
+            "lead_contact": None, "tiers": [], "data": {}, "withheld": [], "deadlines": [],
+            "opened_at": case["opened_at"], "updated_at": case["updated_at"],
+        }
     deadlines = [
         deadline_view(workflow, r, now) for r in conn.execute(_OPEN_DEADLINES, {"b_case": case["id"]}).mappings()
     ]

@@ -19,8 +19,6 @@ from api.models import (
     OpenCase,
     TakeAction,
 )
-from engine.documents import plan_of_safe_care
-from engine.views import organisation_contact
 
 router = APIRouter(prefix="/cases", tags=["cases"], responses=PROBLEMS)
 _ETAG = re.compile(r'^\s*(?:W/)?"?v?(\d+)"?\s*$')
@@ -117,11 +115,7 @@ def plan_document(
     case_id: str, user: CurrentUser, svc: ServicesDep, version: Annotated[int | None, Query(ge=1)] = None
 ) -> HTMLResponse:
     """The Plan of Safe Care as HTML (`?version=N` for an earlier one); 404 before a plan exists."""
-    workflow, case, plans, tiers = svc.queries.plan_versions(user.actor, case_id)
-    with svc.db.read() as conn:
-        lead = organisation_contact(conn, case["parties"].get(workflow.spec.escalate_to))
-    html = plan_of_safe_care(workflow, case, plans, tiers, version, lead)
-    return HTMLResponse(html)
+    return HTMLResponse(svc.queries.plan_document(user.actor, case_id, version))
 
 
 __all__: list[Any] = ["router"]
