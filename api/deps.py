@@ -11,7 +11,8 @@ from api.services import Services
 from engine.users import UserRecord, authenticate
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    """`async` on purpose: a sync dependency costs a thread-pool hop per request, and this one does no I/O."""
     found: Services = request.app.state.services
     return found
 

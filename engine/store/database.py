@@ -107,9 +107,11 @@ class Database:
 def _create_engine(url: str, busy_timeout: float, echo: bool) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # Enough pooled connections for every request thread (uvicorn's pool has 40) plus the access-log writer:
+    # connections beyond the pool are opened and closed per use, and each opening re-runs the pragmas below.
     engine = create_engine(
-        url, echo=echo, connect_args={"check_same_thread": False, "timeout": busy_timeout}, pool_size=20,
-        max_overflow=30,
+        url, echo=echo, connect_args={"check_same_thread": False, "timeout": busy_timeout}, pool_size=64,
+        max_overflow=16,
     )
 
     @event.listens_for(engine, "connect")
