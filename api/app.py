@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from api import problems
@@ -16,10 +21,24 @@ def create_app(
     db: Database | None = None,
 ) -> FastAPI:
     services = Services.build(settings or Settings(), clock=clock, catalogue=catalogue, db=db)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        worker = None
+        if services.settings.tick_seconds > 0:
+            worker = threading.Thread(target=_tick_forever, args=(services, stop), name="posc-tick", daemon=True)
+            worker.start()
+        yield
+        stop.set()
+        if worker is not None:
+            worker.join(timeout=10)
+
     app = FastAPI(
         title="posc",
         summary="A workflow engine for prenatal Plans of Safe Care (CHARM pathway).",
         version="0.1.0",
+        lifespan=lifespan,
     )
     app.state.services = services
     problems.install(app)
@@ -27,3 +46,18 @@ def create_app(
         app.include_router(router)
     app.add_middleware(BodySizeLimit)
     return app
+
+
+def _tick_forever(services: Services, stop: threading.Event) -> None:
+    """Processes due deadlines every `tick_seconds` until the server stops (the same work as `posc tick`)."""
+    from engine.ticker import tick
+
+    log = logging.getLogger("posc.tick")
+    while not stop.wait(services.settings.tick_seconds):
+        try:
+            missed = tick(services.db, services.catalogue, services.clock.now())
+        except Exception as exc:  # keep ticking; the next round retries
+            log.error("deadline processing failed: %s", type(exc).__name__)
+            continue
+        if missed:
+            log.info("%d deadline(s) missed and escalated", len(missed))

@@ -98,6 +98,36 @@ def db_upgrade(
 
 
 @app.command()
+def tick(
+    now: Annotated[str | None, typer.Option("--now", help="Process as of this ISO-8601 time with offset.")] = None,
+) -> None:
+    """Evaluate every due deadline once: mark missed ones, record them on their cases, escalate; print what it did."""
+    from datetime import datetime
+
+    from engine import Database, PoscError, Settings, SystemClock, load_catalogue
+    from engine.ticker import tick as process
+
+    moment = SystemClock().now()
+    if now is not None:
+        try:
+            moment = datetime.fromisoformat(now)
+        except ValueError:
+            raise fail(f"--now {now!r} is not an ISO-8601 time such as 2027-03-01T09:00:00-05:00") from None
+        if moment.tzinfo is None:
+            raise fail("--now needs a UTC offset, such as 2027-03-01T09:00:00-05:00")
+    try:
+        database = Database.from_settings(Settings())
+        database.ensure_schema()
+        missed = process(database, load_catalogue(), moment)
+    except PoscError as exc:
+        raise fail(exc.message) from None
+    for item in missed:
+        typer.echo(f"missed {item.deadline} on case {item.case_id} (due {item.due_at.isoformat()}); "
+                   f"escalated to {item.escalated_to or 'nobody (no lead organisation)'}")
+    typer.echo(f"{len(missed)} deadline(s) missed as of {moment.isoformat()}")
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,

@@ -21,6 +21,9 @@ from engine.store.tables import Deadline
 
 DEADLINES = Deadline.__table__  # type: ignore[attr-defined]
 OPEN, MET, MISSED, CANCELLED = "open", "met", "missed", "cancelled"
+#: An escalation item (a missed deadline, on the lead organisation's worklist) is a deadline row named
+#: `escalation:<deadline>`; doing the late work closes it, and so does closing the case.
+ESCALATION_PREFIX = "escalation:"
 
 _OPEN_ROWS = (DEADLINES.c.case_id == bindparam("b_case"), DEADLINES.c.status == OPEN)
 #: Meets the `met` names and cancels the others of `names`, in one statement.
@@ -47,6 +50,10 @@ _REOWN = (
     ))
 )
 _INSERT = insert(DEADLINES)
+_CLOSE_ALL = (
+    update(DEADLINES).where(*_OPEN_ROWS)
+    .values(status=CANCELLED, closed_at=bindparam("b_now"), closed_seq=bindparam("b_seq"))
+)
 
 
 def owner_of(workflow: CompiledWorkflow, deadline: CompiledDeadline, parties: Mapping[str, str]) -> str | None:
@@ -93,8 +100,13 @@ def record_event(
                 conn.execute(_MEET_LATE, {**common, "b_name": deadline.name, "b_earliest": earliest})
             break
     cancelled = [d.name for d in possibly_open if to_state not in d.applies_in and d.name not in met]
+    # Doing the work of a missed deadline, late, settles its escalation.
+    met += [f"{ESCALATION_PREFIX}{d.name}" for d in workflow.deadlines.values()
+            if any(r.action == event and matches(r.when, data) for r in d.met_by)]
     if met or cancelled:
         conn.execute(_CLOSE, {**common, "b_names": met + cancelled, "b_met": met or [""]})
+    if from_state is not None and workflow.is_terminal(to_state):
+        conn.execute(_CLOSE_ALL, common)  # a closed case leaves nothing open, escalations included
     changed = [r for r in parties if previous_parties and parties.get(r) != previous_parties.get(r)]
     still_open = {d.owner for d in possibly_open if d.name not in met and d.name not in cancelled}
     reowned = [r for r in changed if r in still_open][:4]

@@ -14,3 +14,5 @@ class Settings(BaseSettings):
     #: Echo SQL statements (debugging only; never in production: statements carry no personal data,
     #: but parameters would).
     echo_sql: bool = False
+    #: How often `posc serve` processes due deadlines in the background (seconds); 0 switches it off.
+    tick_seconds: float = 60.0

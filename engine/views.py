@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, select
 
+from engine.deadlines import ESCALATION_PREFIX
 from engine.definitions.compiled import CompiledWorkflow
 from engine.disclosure import ordered, visible_fields, withheld_fields
 from engine.store.tables import Deadline, Organisation
@@ -32,9 +33,12 @@ def organisation_contact(conn: Connection, organisation: str | None) -> dict[str
 
 
 def deadline_view(workflow: CompiledWorkflow, row: Mapping[Any, Any], now: datetime) -> dict[str, Any]:
-    deadline = workflow.deadlines.get(row["name"])
+    name = row["name"]
+    base = name.removeprefix(ESCALATION_PREFIX)
+    deadline = workflow.deadlines.get(base)
+    title = deadline.title if deadline else base
     return {
-        "deadline": row["name"], "title": deadline.title if deadline else row["name"],
+        "deadline": name, "title": f"Escalation: {title} missed" if name != base else title,
         "opens_at": row["opened_at"], "target_at": row["target_at"], "due_at": row["due_at"],
         "open_now": row["opened_at"] <= now, "past_target": row["target_at"] < now, "overdue": row["due_at"] < now,
         "owner": row["owner_org"],
@@ -76,7 +80,8 @@ def event_views(workflow: CompiledWorkflow, events: Sequence[RowMapping], tiers:
     for event in events:
         action = workflow.actions.get(event["action"])
         form = action.form if action else (workflow.open.form if event["form"] == workflow.open.form.id else None)
-        data = visible_fields(form, event["data"], tiers) if form else {}
+        # System events (a missed deadline) carry only status-tier facts: which deadline, when it was due.
+        data = visible_fields(form, event["data"], tiers) if form else dict(event["data"])
         shown.append({
             "seq": event["seq"], "action": event["action"], "form": event["form"], "from_state": event["from_state"],
             "to_state": event["to_state"], "actor": event["actor_id"], "actor_role": event["actor_role"],

@@ -1,0 +1,89 @@
+"""The pathway's clock: deadlines that passed their due time are marked missed, once.
+
+Each missed deadline gets a `deadline_missed` event on its case (by the `system` actor, hash-chained like every
+event, state unchanged) and an escalation item on the lead organisation's worklist. Running the tick again does
+nothing more. Several workers may tick the same PostgreSQL database at once: due rows are claimed with
+`FOR UPDATE SKIP LOCKED`, so no deadline is processed twice; on SQLite, writers are serialised anyway.
+Overdue is computed when read, so a stopped worker never hides overdue work: the tick only records misses and
+escalates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from engine.actor import Actor
+from engine.cases import _INSERT_EVENT, _LOCK_CASE, _UPDATE_CASE, _event_content
+from engine.chain import event_hash
+from engine.deadlines import DEADLINES, ESCALATION_PREFIX, MISSED, OPEN
+from engine.definitions.catalogue import Catalogue
+from engine.fold import Folded, apply
+from engine.store.database import Database
+
+MISSED_EVENT = "deadline_missed"
+_DUE = (
+    select(DEADLINES.c.id, DEADLINES.c.case_id, DEADLINES.c.name, DEADLINES.c.target_at, DEADLINES.c.due_at)
+    .where(DEADLINES.c.status == OPEN, DEADLINES.c.due_at < bindparam("b_now"),
+           DEADLINES.c.name.not_like(f"{ESCALATION_PREFIX}%"))
+    .order_by(DEADLINES.c.due_at, DEADLINES.c.id)
+    .limit(bindparam("b_batch"))
+    .with_for_update(skip_locked=True)
+)
+_MARK_MISSED = (
+    update(DEADLINES).where(DEADLINES.c.id == bindparam("b_id"), DEADLINES.c.status == OPEN)
+    .values(status=MISSED, closed_at=bindparam("b_now"), closed_seq=bindparam("b_seq"))
+)
+
+
+@dataclass(frozen=True)
+class Missed:
+    """One deadline marked missed, and where it was escalated."""
+
+    case_id: str
+    deadline: str
+    due_at: datetime
+    escalated_to: str | None
+
+
+def tick(db: Database, catalogue: Catalogue, now: datetime, *, batch: int = 200) -> list[Missed]:
+    """Marks every deadline past its due time as missed, in batches of `batch` per transaction."""
+    done: list[Missed] = []
+    while True:
+        with db.write() as conn:
+            rows = conn.execute(_DUE, {"b_now": now, "b_batch": batch}).mappings().all()
+            for row in rows:
+                done.append(_miss(conn, catalogue, row, now))
+        if len(rows) < batch:
+            return done
+
+
+def _miss(conn: Connection, catalogue: Catalogue, deadline: Any, now: datetime) -> Missed:
+    case = conn.execute(_LOCK_CASE, {"b_id": deadline["case_id"]}).mappings().one()
+    workflow = catalogue.workflow(case["workflow_id"], case["workflow_version"])
+    seq = case["version"] + 1
+    data = {"deadline": deadline["name"], "due_at": deadline["due_at"].isoformat()}
+    content = _event_content(
+        case["id"], seq, MISSED_EVENT, None, case["state"], case["state"], Actor.system(), now, data
+    )
+    event = {**content, "prev_hash": case["last_hash"], "hash": event_hash(case["last_hash"], content)}
+    before = Folded(case["state"], case["phase"], case["version"], case["facts"], case["parties"], case["last_hash"])
+    folded = apply(workflow, before, case["data"], event)
+    conn.execute(_UPDATE_CASE, {
+        "b_id": case["id"], "b_version": case["version"], "state": folded.state, "phase": folded.phase,
+        "version": folded.version, "facts": folded.facts, "parties": folded.parties, "last_hash": folded.last_hash,
+        "updated_at": now,
+    })
+    conn.execute(_INSERT_EVENT, event)
+    conn.execute(_MARK_MISSED, {"b_id": deadline["id"], "b_now": now, "b_seq": seq})
+    lead = case["parties"].get(workflow.spec.escalate_to)
+    # The escalation keeps the missed deadline's times: it is overdue from the start, and sorts by real urgency.
+    conn.execute(insert(DEADLINES), {
+        "case_id": case["id"], "name": f"{ESCALATION_PREFIX}{deadline['name']}", "status": OPEN, "opened_at": now,
+        "target_at": deadline["target_at"], "due_at": deadline["due_at"], "owner_role": workflow.spec.escalate_to,
+        "owner_org": lead, "opened_seq": seq,
+    })
+    return Missed(case["id"], deadline["name"], deadline["due_at"], lead)
