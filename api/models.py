@@ -54,6 +54,15 @@ class DeadlineView(BaseModel):
     owner: str | None = None
 
 
+class WindowView(BaseModel):
+    window: str = Field(examples=["planning window"])
+    action: str = Field(examples=["schedule_planning_meeting"])
+    from_: date = Field(alias="from")
+    to: date
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
 class CaseView(BaseModel):
     id: str = Field(examples=["PC-4F7K-2M9X"])
     workflow: str
@@ -69,6 +78,7 @@ class CaseView(BaseModel):
     data: dict[str, Any] = Field(description="Opening form fields at the caller's tiers")
     withheld: list[str] = Field(description="Opening form fields withheld from this caller")
     deadlines: list[DeadlineView]
+    windows: list[WindowView] = Field(description="Date windows the pathway enforces for this case")
     opened_at: datetime
     updated_at: datetime
 

@@ -155,7 +155,10 @@ class CaseQueries:
                     })
         return Page(items, encode_cursor([page[-1]["id"]]) if more and page else None)
 
-    def worklist(self, actor: Actor, *, limit: int = 50, cursor: str | None = None, state: str | None = None) -> Page:
+    def worklist(
+        self, actor: Actor, *, limit: int = 50, cursor: str | None = None, state: str | None = None,
+        role: str | None = None,
+    ) -> Page:
         """Open deadlines owned by the caller's organisation, most urgent first."""
         self._case_role(actor)
         now = self.cases.clock.now()
@@ -168,6 +171,8 @@ class CaseQueries:
         )
         if state:
             query = query.where(CASES.c.state == state)
+        if role:
+            query = query.where(DEADLINES.c.owner_role == role)
         if after:
             query = query.where(tuple_(DEADLINES.c.due_at, DEADLINES.c.id) > tuple_(_parse_time(after[0]), after[1]))
         size = max(1, min(limit, MAX_PAGE))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, select
@@ -11,6 +11,7 @@ from sqlalchemy import Connection, RowMapping, bindparam, select
 from engine.deadlines import ESCALATION_PREFIX
 from engine.definitions.compiled import CompiledWorkflow
 from engine.disclosure import ordered, visible_fields, withheld_fields
+from engine.guards import as_date
 from engine.store.tables import Deadline, Organisation
 
 DEADLINES = Deadline.__table__  # type: ignore[attr-defined]
@@ -54,7 +55,7 @@ def case_view(
         return {
             "id": case["id"], "workflow": workflow.id, "workflow_version": workflow.version, "version": case["version"],
             "state": "", "phase": "", "terminal": False, "plan_in_place": False, "plan_version": 0,
-            "lead_contact": None, "tiers": [], "data": {}, "withheld": [], "deadlines": [],
+            "lead_contact": None, "tiers": [], "data": {}, "withheld": [], "deadlines": [], "windows": [],
             "opened_at": case["opened_at"], "updated_at": case["updated_at"],
         }
     deadlines = [
@@ -71,8 +72,27 @@ def case_view(
         "data": visible_fields(workflow.open.form, case["data"], tiers),
         "withheld": withheld_fields(workflow.open.form, case["data"], tiers),
         "deadlines": deadlines,
+        "windows": windows(workflow, visible_fields(workflow.open.form, case["data"], tiers)),
         "opened_at": case["opened_at"], "updated_at": case["updated_at"],
     }
+
+
+def windows(workflow: CompiledWorkflow, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The date windows the workflow's guards enforce (the planning window), computed for this case."""
+    found = []
+    for action in workflow.actions.values():
+        for compiled in action.guards:
+            if compiled.ref.guard != "date_in_window":
+                continue
+            params: Any = compiled.params
+            anchor = as_date(values.get(params.case_field), workflow.timezone)
+            if anchor is None:
+                continue
+            found.append({
+                "window": params.window, "action": action.name,
+                "from": anchor - timedelta(days=params.days_before), "to": anchor + timedelta(days=params.days_after),
+            })
+    return found
 
 
 def event_views(workflow: CompiledWorkflow, events: Sequence[RowMapping], tiers: set[str]) -> list[dict[str, Any]]:

@@ -24,10 +24,11 @@ def lookup(body: Lookup, user: CurrentUser, svc: ServicesDep) -> LookupResult:
 @router.get("/worklist", tags=["worklist"])
 def worklist(
     user: CurrentUser, svc: ServicesDep, state: str | None = None,
+    role: Annotated[str | None, Query(description="Only deadlines owned by this party role")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Worklist:
     """Open deadlines of the caller's organisation, most urgent first; past target and overdue flagged."""
-    page = svc.queries.worklist(user.actor, limit=limit, cursor=cursor, state=state)
+    page = svc.queries.worklist(user.actor, limit=limit, cursor=cursor, state=state, role=role)
     return Worklist.model_validate({"items": page.items, "next_cursor": page.next_cursor})
 
 

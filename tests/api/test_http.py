@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
@@ -83,6 +83,9 @@ def test_opening_a_case_returns_201_with_location_and_etag(api: Api) -> None:
     assert case["state"] == "identified" and case["tiers"] == ["status"]
     assert case["withheld"] == ["substances", "on_moud"] and "substances" not in case["data"]
     assert {d["deadline"] for d in case["deadlines"]} == {"treatment_admission", "consent", "planning_meeting"}
+    due = date.fromisoformat(case["data"]["due_date"])
+    assert case["windows"] == [{"window": "planning window", "action": "schedule_planning_meeting",
+                                "from": (due - timedelta(days=30)).isoformat(), "to": due.isoformat()}]
 
 
 def test_opening_refusals(api: Api) -> None:
@@ -281,6 +284,8 @@ def test_the_worklist_shows_open_deadlines_most_urgent_first(api: Api) -> None:
     assert len(page["items"]) == 1 and page["next_cursor"]
     rest = api.get(f"/worklist?limit=1&cursor={page['next_cursor']}", "cps").json()
     assert rest["items"][0]["deadline"] == "consent"
+    assert [i["deadline"] for i in api.get("/worklist?role=treatment", "cps").json()["items"]] == [
+        "treatment_admission"]
     assert_problem(api.get("/worklist", "admin"), 403)
 
 
