@@ -64,8 +64,8 @@ def identification(today: date, **changes: Any) -> dict[str, Any]:
     return data
 
 
-def _service(name: str) -> dict[str, Any]:
-    return {"service": name, "provider": "Provider", "status": "referred", "responsible": "Case worker"}
+def _service(name: str, provider: str, responsible: str) -> dict[str, Any]:
+    return {"service": name, "provider": provider, "status": "referred", "responsible": responsible}
 
 
 def plan(day: date) -> dict[str, Any]:
@@ -76,8 +76,8 @@ def plan(day: date) -> dict[str, Any]:
             {"name": "Sam Lee", "role": "cps", "organisation": "county-cps"},
         ],
         "parent_participated": "yes",
-        "infant_services": [_service("pediatric care")],
-        "caregiver_services": [_service("substance use treatment")],
+        "infant_services": [_service("pediatric care", "City Pediatrics", "Sam Lee (CPS)")],
+        "caregiver_services": [_service("substance use treatment", "Recovery Clinic", "Dr. Robin Hart")],
         "family_services": [],
         "discharge_arrangement": "Home with parent; pediatric visit within 48 hours.",
     }
@@ -218,6 +218,9 @@ def load_demo(db: Database, cases: Cases, clock: Clock) -> list[DemoUser]:
             role = ACTION_ROLE[action]
             extra = {"safety_concern": "yes"} if action == "notify_cps" and changes["last_name"] == "Clarke" else {}
             step = {**action_data(action, now, date.fromisoformat(data["due_date"])), **extra}
+            if "participants" in step:  # the plan names this parent, not the sample one
+                parent = f"{changes['first_name']} {changes['last_name']}"
+                step["participants"] = [{**step["participants"][0], "name": parent}, *step["participants"][1:]]
             if action == "schedule_planning_meeting":
                 step["meeting_date"] = max(today, date.fromisoformat(data["due_date"]) - timedelta(days=20)).isoformat()
             case = cases.take_action(actors[role], case.id, action, step)

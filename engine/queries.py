@@ -18,7 +18,7 @@ from engine.cases import CASES, CONSENTS, EVENTS, PARTIES, Cases, _memo, active_
 from engine.definitions.catalogue import Catalogue
 from engine.definitions.compiled import CompiledWorkflow
 from engine.disclosure import STATUS, ordered
-from engine.documents import plan_of_safe_care
+from engine.documents import render
 from engine.errors import FieldError, Forbidden, InvalidForm, NotFound
 from engine.guards import ConsentView
 from engine.reports import capta_report
@@ -83,17 +83,20 @@ class CaseQueries:
         self._log(actor, case_id, "events", tiers)
         return shown
 
-    def plan_document(self, actor: Actor, case_id: str, version: int | None = None) -> str:
-        """The Plan of Safe Care as HTML at the caller's tiers; recorded as a disclosure only once it is given."""
+    def document(self, actor: Actor, case_id: str, kind: str, version: int | None = None) -> str:
+        """A case document as HTML at the caller's tiers; recorded as a disclosure only once it is given."""
         with self.db.read() as conn:
             row, workflow, tiers = self._open(conn, actor, case_id)
             plan_actions = [a.name for a in workflow.actions.values() if "new_plan_version" in a.effects]
-            plans = conn.execute(
-                select(EVENTS).where(EVENTS.c.case_id == case_id, EVENTS.c.action.in_(plan_actions))
+            events = conn.execute(
+                select(EVENTS).where(EVENTS.c.case_id == case_id, EVENTS.c.action.in_([*plan_actions, "record_birth"]))
                 .order_by(EVENTS.c.seq)
             ).mappings().all()
-            lead = organisation_contact(conn, row["parties"].get(workflow.spec.escalate_to))
-        html = plan_of_safe_care(workflow, row, plans, tiers, version, lead)
+            named = set(row["parties"].values()) | {e["organisation"] for e in events}
+            directory = {org: organisation_contact(conn, org) for org in named}
+        plans = [e for e in events if e["action"] in plan_actions]
+        births = [e for e in events if e["action"] == "record_birth"]
+        html = render(kind, workflow, row, plans, births[-1] if births else None, tiers, version, directory)
         self._log(actor, case_id, "document", tiers)
         return html
 

@@ -19,6 +19,7 @@ from api.models import (
     OpenCase,
     TakeAction,
 )
+from engine.documents import to_pdf
 
 router = APIRouter(prefix="/cases", tags=["cases"], responses=PROBLEMS)
 _ETAG = re.compile(r'^\s*(?:W/)?"?v?(\d+)"?\s*$')
@@ -110,11 +111,22 @@ def disclosures(case_id: str, user: CurrentUser, svc: ServicesDep) -> list[Discl
     return [DisclosureView.model_validate(d) for d in svc.queries.disclosures(user.actor, case_id)]
 
 
-@router.get("/{case_id}/documents/plan-of-safe-care", response_class=HTMLResponse)
-def plan_document(
-    case_id: str, user: CurrentUser, svc: ServicesDep, version: Annotated[int | None, Query(ge=1)] = None
-) -> HTMLResponse:
-    """The Plan of Safe Care as HTML (`?version=N` for an earlier one); 404 before a plan exists."""
-    return HTMLResponse(svc.queries.plan_document(user.actor, case_id, version))
-
-
+@router.get(
+    "/{case_id}/documents/{document}",
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {}, "application/pdf": {}}}},
+)
+def document(
+    case_id: str, document: str, user: CurrentUser, svc: ServicesDep,
+    version: Annotated[int | None, Query(ge=1, description="An earlier plan version")] = None,
+    format: Annotated[str | None, Query(pattern="^(html|pdf)$", description="html (default) or pdf")] = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> Response:
+    """A case document: `plan-of-safe-care` (404 before a plan exists; `?version=N` for an earlier one) or
+    `hospital-summary` (one page for delivery). HTML, or PDF with `?format=pdf` or `Accept: application/pdf`."""
+    html = svc.queries.document(user.actor, case_id, document, version)
+    if format == "pdf" or (format is None and accept is not None and "application/pdf" in accept):
+        name = f"{case_id}-{document}.pdf"
+        return Response(to_pdf(html), media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{name}"'})
+    return HTMLResponse(html)

@@ -233,10 +233,10 @@ def test_the_plan_document_is_versioned_html(api: Api) -> None:
     )
     latest = api.get(f"/cases/{case['id']}/documents/plan-of-safe-care", "cps")
     assert latest.status_code == 200 and latest.headers["content-type"].startswith("text/html")
-    assert "plan version 2 of 2" in latest.text and "pediatric care" in latest.text
+    assert "version 2 of 2" in latest.text and "pediatric care" in latest.text
     assert "&lt;script&gt;" in latest.text and "<script>alert" not in latest.text
     first = api.get(f"/cases/{case['id']}/documents/plan-of-safe-care?version=1", "cps")
-    assert "plan version 1 of 2" in first.text
+    assert "version 1 of 2" in first.text
     assert first.text == api.get(f"/cases/{case['id']}/documents/plan-of-safe-care?version=1", "cps").text
     assert_problem(api.get(f"/cases/{case['id']}/documents/plan-of-safe-care?version=9", "cps"), 404, "versions 1 to 2")
     assert "Some information is withheld" in latest.text
