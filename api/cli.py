@@ -179,6 +179,27 @@ def users_add(
     typer.echo(key)
 
 
+@app.command()
+def steps() -> None:
+    """Print the catalogue of Gherkin steps analysts may use, with an example of each."""
+    from api.step_catalogue import module_titles, read_catalogue, steps_folder
+
+    if not steps_folder().is_dir():
+        raise fail(f"no step library at {steps_folder()} (it ships with the source checkout)")
+    titles = module_titles()
+    catalogue = read_catalogue()
+    for module, title in titles.items():
+        mine = [s for s in catalogue if s.module == module]
+        if not mine:
+            continue
+        typer.echo(f"\n{title}")
+        for step in mine:
+            typer.echo(f"  {step.keyword.capitalize():<5} {step.readable}")
+            typer.echo(f"        e.g. {step.example}")
+    typer.echo(f"\n{len(catalogue)} steps. Dates may be ISO (2027-01-10), today, tomorrow, yesterday, "
+               '"in 3 days", "2 days ago", "the due date" or "10 days before the due date".')
+
+
 def main() -> None:
     try:
         app()

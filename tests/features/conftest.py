@@ -1,0 +1,45 @@
+"""Runs the features in `features/` against the real API, and reports the workflow they leave untested."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine import load_catalogue
+from tests.api.conftest import api  # noqa: F401  (the HTTP fixture the steps drive)
+from tests.steps.world import REACHED, TAKEN, World
+
+FEATURES = Path(__file__).resolve().parents[2] / "features"
+REPORT = Path(__file__).resolve().parents[2] / "reports" / "feature-coverage.txt"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After a full run of the features: which actions and states no scenario reached. Every action must be taken
+    in some feature, or the run fails."""
+    features = [i for i in session.items if "tests/features/test_features" in str(getattr(i, "path", ""))]
+    scenarios = sum(
+        line.strip().startswith("Scenario:") for path in FEATURES.glob("*.feature") for line in path.open()
+    )
+    if len(features) < scenarios or not TAKEN:  # only a full run of the features says what none of them covers
+        return
+    workflow = load_catalogue().workflow("charm-posc")
+    missing_actions = sorted(set(workflow.actions) - TAKEN)
+    missing_states = sorted(set(workflow.states) - REACHED)
+    lines = [f"actions never taken: {', '.join(missing_actions) or 'none'}",
+             f"states never reached: {', '.join(missing_states) or 'none'}"]
+    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.write_text("\n".join(lines) + "\n")
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("feature coverage: " + "; ".join(lines))
+    if missing_actions:
+        if reporter is not None:
+            reporter.write_line("FAILED: every action of the workflow must be taken in some feature")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def _scenario_world(world: World) -> World:
+    """Puts the (database-parametrised) world in every scenario, so each runs on SQLite and PostgreSQL."""
+    return world

@@ -1,0 +1,80 @@
+"""Steps about who sees what: tiers, fields, hidden cases, the hospital lookup, and plan documents."""
+
+from __future__ import annotations
+
+from pytest_bdd import parsers, then, when
+
+from tests.steps.world import World, role
+from tests.steps.world import when as resolve
+
+
+@then(parsers.parse('{who} sees the case at tiers "{tiers}"'))
+def sees_tiers(world: World, who: str, tiers: str) -> None:
+    """Then the hospital sees the case at tiers "status, plan" """
+    response = world.api.get(f"/cases/{world.current()['id']}", role(who))
+    assert response.status_code == 200, f"{who} cannot see the case ({response.status_code})"
+    expected = [t.strip() for t in tiers.split(",")]
+    assert response.json()["tiers"] == expected, f"{who} sees tiers {response.json()['tiers']}"
+
+
+@then(parsers.parse("{who} cannot see the case"))
+def cannot_see(world: World, who: str) -> None:
+    """Then the peer mentor cannot see the case   (as if it did not exist)"""
+    response = world.api.get(f"/cases/{world.current()['id']}", role(who))
+    assert response.status_code == 404, f"{who} can see the case ({response.status_code})"
+
+
+@then(parsers.parse("{who} sees the field {field}"))
+def sees_field(world: World, who: str, field: str) -> None:
+    """Then the treatment provider sees the field substances"""
+    view = world.api.get(f"/cases/{world.current()['id']}", role(who)).json()
+    assert field in view.get("data", {}), f"{who} does not see {field}; withheld: {view.get('withheld')}"
+
+
+@then(parsers.parse("{who} does not see the field {field}"))
+def hides_field(world: World, who: str, field: str) -> None:
+    """Then the hospital does not see the field substances"""
+    view = world.api.get(f"/cases/{world.current()['id']}", role(who)).json()
+    assert field not in view.get("data", {}), f"{who} sees {field}"
+    assert field in view.get("withheld", []), f"{field} is not listed as withheld for {who}"
+
+
+@when(parsers.parse('{who} looks up "{last_name}" born {born}'))
+def looks_up(world: World, who: str, last_name: str, born: str) -> None:
+    """When the hospital looks up "Rivera" born 1996-04-12"""
+    world.last = world.api.post("/lookup", role(who), {"last_name": last_name,
+                                                        "date_of_birth": resolve(born, world).isoformat()})
+    world.lookup = world.last.json().get("matches", []) if world.last.status_code == 200 else []
+
+
+@then(parsers.parse("the lookup finds the case with a plan in place: {answer}"))
+def lookup_finds(world: World, answer: str) -> None:
+    """Then the lookup finds the case with a plan in place: yes"""
+    match = next((m for m in world.lookup if m["id"] == world.current()["id"]), None)
+    assert match is not None, f"the lookup found {[m['id'] for m in world.lookup] or 'nothing'}"
+    assert match["plan_in_place"] == (answer == "yes"), f"plan in place: {match['plan_in_place']}"
+    assert set(match) == {"id", "plan_in_place", "lead_contact"}, f"the lookup disclosed {sorted(match)}"
+
+
+@then("the lookup finds nothing")
+def lookup_nothing(world: World) -> None:
+    """Then the lookup finds nothing"""
+    assert world.lookup == [], f"the lookup found {len(world.lookup)} case(s)"
+
+
+@then(parsers.parse('the {document} for {who} says "{text}"'))
+def document_says(world: World, document: str, who: str, text: str) -> None:
+    """Then the plan of safe care for the cps worker says "Services for the infant"   (or: the hospital summary)"""
+    kinds = {"plan of safe care": "plan-of-safe-care", "hospital summary": "hospital-summary"}
+    response = world.api.get(f"/cases/{world.current()['id']}/documents/{kinds[document]}", role(who))
+    assert response.status_code == 200, f"{who} cannot have the {document}: {response.json().get('detail')}"
+    assert text in response.text, f"the {document} does not say {text!r}"
+
+
+@then(parsers.parse('the {document} for {who} does not say "{text}"'))
+def document_does_not_say(world: World, document: str, who: str, text: str) -> None:
+    """Then the hospital summary for the hospital does not say "buprenorphine" """
+    kinds = {"plan of safe care": "plan-of-safe-care", "hospital summary": "hospital-summary"}
+    response = world.api.get(f"/cases/{world.current()['id']}/documents/{kinds[document]}", role(who))
+    assert response.status_code == 200, f"{who} cannot have the {document}: {response.json().get('detail')}"
+    assert text not in response.text, f"the {document} says {text!r}"

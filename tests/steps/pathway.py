@@ -1,0 +1,154 @@
+"""Steps about cases moving along the pathway: opening, acting, states, available actions and refusals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_bdd import given, parsers, then, when
+
+from tests.factories import ACTION_ROLE, action_data, identification
+from tests.pathway import ROUTES
+from tests.steps.world import REACHED, TAKEN, World, role, value
+
+
+def _form_fields(world: World, form: str) -> dict[str, str]:
+    """Each field's kind, for reading table cells: lists of organisations count as lists."""
+    schema = world.api.get(f"/forms/{form}", "cps").json()
+    kinds = {}
+    for name, prop in schema["properties"].items():
+        kind = prop.get("x-type", "text")
+        listed = prop.get("type") == "array" or any(o.get("type") == "array" for o in prop.get("anyOf", []))
+        kinds[name] = "many" if kind == "organisation" and listed else kind
+    return kinds
+
+
+def _table(world: World, datatable: list[list[str]] | None, form: str) -> dict[str, Any]:
+    if not datatable:
+        return {}
+    types = _form_fields(world, form)
+    header, *rows = datatable
+    assert [h.strip().lower() for h in header] == ["field", "value"], "a data table has two columns: field | value"
+    changes = {}
+    for name, cell in ((r[0].strip(), r[1]) for r in rows):
+        if name not in types:
+            raise AssertionError(f"form {form} has no field {name!r}; its fields: {', '.join(types)}")
+        changes[name] = value(cell, world, types[name])
+    return changes
+
+
+def _act(world: World, who: str, action: str, changes: dict[str, Any]) -> None:
+    case = world.current()
+    _known_form(world, action)  # an unknown action is a mistake in the feature, said plainly
+    data = {**action_data(action, world.api.clock.now(), world.due_date()), **changes}
+    world.last = world.api.post(f"/cases/{case['id']}/actions/{action}", role(who), {"data": data})
+    if world.last.status_code == 200:
+        TAKEN.add(action)
+        REACHED.add(world.refresh()["state"])
+
+
+def _known_form(world: World, action: str) -> str:
+    definition = world.api.get("/workflows/charm-posc", "cps").json()
+    found = next((a["form"] for a in definition["actions"] if a["name"] == action), None)
+    if found is None:
+        names = ", ".join(a["name"] for a in definition["actions"])
+        raise AssertionError(f"the workflow has no action {action!r}; its actions: {names}")
+    return str(found)
+
+
+@given(parsers.re(r"a case opened by (?P<who>[^:]+)$"))
+def case_opened(world: World, who: str) -> None:
+    """Given a case opened by the prenatal clinic"""
+    response = world.api.post("/cases", role(who), {"workflow": "charm-posc", "data": identification(world.today())})
+    assert response.status_code == 201, f"the case could not be opened: {response.json().get('detail')}"
+    world.case = response.json()
+    REACHED.add("identified")
+
+
+@given(parsers.re(r"a case opened by (?P<who>.+) with:$"))
+def case_opened_with(world: World, who: str, datatable: list[list[str]]) -> None:
+    """Given a case opened by the prenatal clinic with: | field | value | / | due_date | in 20 days |"""
+    data = {**identification(world.today()), **_table(world, datatable, "identification")}
+    world.last = world.api.post("/cases", role(who), {"workflow": "charm-posc", "data": data})
+    if world.last.status_code == 201:
+        world.case = world.last.json()
+        REACHED.add("identified")
+
+
+@given(parsers.parse("the case has reached {state}"))
+def case_reached(world: World, state: str) -> None:
+    """Given the case has reached plan_agreed   (takes the usual route there, an hour between actions)"""
+    if state not in ROUTES:
+        raise AssertionError(f"no usual route to {state!r}; states: {', '.join(ROUTES)}")
+    from datetime import timedelta
+
+    for action in ROUTES[state]:
+        world.api.clock.advance(timedelta(hours=1))
+        _act(world, ACTION_ROLE[action], action, {})
+        assert world.last.status_code == 200, f"{action} on the way to {state}: {world.last.json().get('detail')}"
+
+
+@when(parsers.re(r"(?P<who>.+) takes (?P<action>[a-z_]+)$"))
+@given(parsers.re(r"(?P<who>.+) has taken (?P<action>[a-z_]+)$"))
+def takes(world: World, who: str, action: str) -> None:
+    """When the treatment provider takes admit_to_treatment   (with the form's usual data)"""
+    _act(world, who, action, {})
+
+
+@when(parsers.re(r"(?P<who>.+) takes (?P<action>[a-z_]+) with:$"))
+@given(parsers.re(r"(?P<who>.+) has taken (?P<action>[a-z_]+) with:$"))
+def takes_with(world: World, who: str, action: str, datatable: list[list[str]]) -> None:
+    """When the cps worker takes schedule_planning_meeting with: | meeting_date | 10 days before the due date |"""
+    _act(world, who, action, _table(world, datatable, _known_form(world, action)))
+
+
+@then(parsers.parse("the case is in state {state}"))
+def case_in_state(world: World, state: str) -> None:
+    """Then the case is in state plan_agreed"""
+    actual = world.refresh()["state"]
+    assert actual == state, f"the case is in state {actual}, not {state}"
+
+
+@then("the action succeeds")
+def action_succeeds(world: World) -> None:
+    """Then the action succeeds"""
+    assert world.last is not None and world.last.status_code in (200, 201), (
+        f"the action was refused ({world.last.status_code}): {world.last.json().get('detail')}"
+    )
+
+
+@then(parsers.parse('the action is refused because "{reason}"'))
+def refused_because(world: World, reason: str) -> None:
+    """Then the action is refused because "outside the planning window 2027-01-30 to 2027-03-01" """
+    assert world.last is not None and world.last.status_code >= 400, "the action was not refused"
+    body = world.last.json()
+    errors = [f"{e['field']}: {e['message']}" for e in body.get("errors", [])]
+    said = [*body.get("reasons", []), body.get("detail", ""), *errors]
+    assert any(reason in s for s in said), f"refused, but not because {reason!r}: {said}"
+
+
+@then(parsers.parse("the action is refused as {kind}"))
+def refused_as(world: World, kind: str) -> None:
+    """Then the action is refused as not allowed   (kinds: not allowed, not available, invalid, unknown case)"""
+    statuses = {"not allowed": 403, "not available": 409, "invalid": 422, "unknown case": 404, "stale": 412}
+    if kind not in statuses:
+        raise AssertionError(f"unknown refusal {kind!r}; kinds: {', '.join(statuses)}")
+    assert world.last is not None and world.last.status_code == statuses[kind], (
+        f"expected {kind} ({statuses[kind]}), got {world.last.status_code}: {world.last.json().get('detail')}"
+    )
+
+
+@then(parsers.re(r"(?P<who>.+) may take (?P<action>[a-z_]+)$"))
+def may_take(world: World, who: str, action: str) -> None:
+    """Then the hospital may take record_birth"""
+    options = {o["action"]: o for o in world.api.get(f"/cases/{world.current()['id']}/actions", role(who)).json()}
+    assert action in options, f"{action} is not an action of the current state; actions: {', '.join(options)}"
+    assert options[action]["allowed"], f"{who} may not take {action}: {options[action]['reasons']}"
+
+
+@then(parsers.parse('{who} may not take {action} because "{reason}"'))
+def may_not_take(world: World, who: str, action: str, reason: str) -> None:
+    """Then the peer mentor may not take admit_to_treatment because "may not admit to treatment" """
+    options = {o["action"]: o for o in world.api.get(f"/cases/{world.current()['id']}/actions", role(who)).json()}
+    assert action in options, f"{action} is not an action of the current state; actions: {', '.join(options)}"
+    assert not options[action]["allowed"], f"{who} may take {action}"
+    assert any(reason in r for r in options[action]["reasons"]), f"reasons: {options[action]['reasons']}"

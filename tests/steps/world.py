@@ -1,0 +1,119 @@
+"""What a scenario remembers between steps (the current case, the last answer), and the words steps share:
+who acts, and dates relative to today or to the due date."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import Api
+from tests.factories import JURISDICTION
+
+#: How features name the users (each is one user of the role's standard organisation).
+WHO = {
+    "cps": "cps", "the cps worker": "cps", "cps worker": "cps",
+    "treatment": "treatment", "the treatment provider": "treatment", "treatment provider": "treatment",
+    "peer": "peer", "the peer mentor": "peer", "peer mentor": "peer", "the recovery coach": "peer",
+    "prenatal": "prenatal", "the prenatal clinic": "prenatal", "prenatal clinic": "prenatal",
+    "hospital": "hospital", "the hospital": "hospital", "hospital staff": "hospital",
+    "analyst": "analyst", "the analyst": "analyst", "admin": "admin", "the administrator": "admin",
+}
+#: Every case action taken successfully in a feature (the workflow coverage report reads it).
+TAKEN: set[str] = set()
+REACHED: set[str] = set()
+
+
+def role(who: str) -> str:
+    key = who.strip().lower()
+    if key not in WHO:
+        raise AssertionError(f"unknown person {who!r}; features may name: {', '.join(sorted(set(WHO)))}")
+    return WHO[key]
+
+
+@dataclass
+class World:
+    api: Api
+    case: dict[str, Any] | None = None
+    last: Any = None
+    lookup: list[dict[str, Any]] = field(default_factory=list)
+
+    def current(self) -> dict[str, Any]:
+        if self.case is None:
+            raise AssertionError("no case yet: start with a step such as 'Given a case opened by the prenatal clinic'")
+        return self.case
+
+    def due_date(self) -> date:
+        return date.fromisoformat(self.current()["data"]["due_date"])
+
+    def today(self) -> date:
+        return self.api.today()
+
+    def refresh(self) -> dict[str, Any]:
+        response = self.api.get(f"/cases/{self.current()['id']}", "cps")
+        assert response.status_code == 200, response.text
+        self.case = response.json()
+        return self.case
+
+
+_RELATIVE = re.compile(
+    r"^(?:(?P<n>\d+) (?P<unit>days?|weeks?) (?P<dir>before|after) the due date|the due date|today|tomorrow|yesterday"
+    r"|in (?P<in>\d+) days?|(?P<ago>\d+) days? ago)$"
+)
+
+
+def when(text: str, world: World) -> date:
+    """A date written as ISO (2027-01-10), today/tomorrow/yesterday, "in 3 days", "2 days ago", "the due date",
+    or "10 days before the due date"."""
+    text = text.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return date.fromisoformat(text)
+    match = _RELATIVE.match(text)
+    if match is None:
+        raise AssertionError(f"{text!r} is not a date this catalogue understands (see `posc steps`)")
+    today = world.today()
+    if text == "today":
+        return today
+    if text == "tomorrow":
+        return today + timedelta(days=1)
+    if text == "yesterday":
+        return today - timedelta(days=1)
+    if match["in"]:
+        return today + timedelta(days=int(match["in"]))
+    if match["ago"]:
+        return today - timedelta(days=int(match["ago"]))
+    if text == "the due date":
+        return world.due_date()
+    days = int(match["n"]) * (7 if match["unit"].startswith("week") else 1)
+    return world.due_date() + timedelta(days=-days if match["dir"] == "before" else days)
+
+
+def value(text: str, world: World, kind: str | None = None) -> Any:
+    """A table cell as form data: dates (relative too), numbers, lists (comma-separated; `none` for an empty
+    list), or text."""
+    text = text.strip()
+    if kind in ("multi_choice", "many", "records") and text.lower() == "none":
+        return []
+    if kind in ("multi_choice", "many") or (kind is None and "," in text and not re.search(r"\s{2}", text)):
+        return [part.strip() for part in text.split(",") if part.strip()]
+    if kind == "number":
+        return int(text) if text.lstrip("-").isdigit() else float(text)
+    if kind == "date":
+        return when(text, world).isoformat()
+    if kind == "datetime":
+        day = when(text.split(" at ")[0], world)
+        clock = time.fromisoformat(text.split(" at ")[1]) if " at " in text else time(9, 0)
+        return datetime.combine(day, clock, JURISDICTION).isoformat()
+    return text
+
+
+def morning(day: date) -> datetime:
+    return datetime.combine(day, time(9, 0), JURISDICTION)
+
+
+@pytest.fixture
+def world(api: Api) -> World:
+    return World(api)
