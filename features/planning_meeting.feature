@@ -84,14 +84,19 @@ Feature: Planning meeting
     And the case is in state meeting_scheduled
 
   Scenario: A plan with no service for the infant is refused
-    # The step library cannot yet send an empty list of services, so this checks that the infant services are
-    # refused, not the rule's own reason ("the plan lists no service for the infant").
     Given the case has reached meeting_scheduled
     When the cps worker takes record_planning_meeting with:
       | field           | value |
-      | infant_services |       |
-    Then the action is refused because "infant_services"
+      | infant_services | none  |
+    Then the action is refused because "the plan lists no service for the infant"
     And the case is in state meeting_scheduled
+
+  Scenario: A plan with no service for the caregiver is refused
+    Given the case has reached meeting_scheduled
+    When the cps worker takes record_planning_meeting with:
+      | field              | value |
+      | caregiver_services | none  |
+    Then the action is refused because "the plan lists no service for the caregiver"
 
   Scenario: Only CPS records the agreed plan
     Given the case has reached meeting_scheduled

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,3 +44,27 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def _scenario_world(world: World) -> World:
     """Puts the (database-parametrised) world in every scenario, so each runs on SQLite and PostgreSQL."""
     return world
+
+
+def pytest_bdd_step_error(
+    request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any, step_func: Any, step_func_args: Any,
+    exception: Exception,
+) -> None:
+    """Remembers which step failed, so the report can say it in the feature's words."""
+    request.node.stash[_FAILED_STEP] = (f"{feature.filename.rsplit('/', 1)[-1]}:{step.line_number}",
+                                        f"{step.keyword} {step.name}", scenario.name)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failing scenario reads as the scenario, the step, and what was expected and found; not a traceback."""
+    outcome = yield
+    report = outcome.get_result()
+    failed = item.stash.get(_FAILED_STEP, None)
+    if report.failed and failed is not None and call.excinfo is not None:
+        where, step, scenario = failed
+        reason = str(call.excinfo.value).splitlines()[0] if str(call.excinfo.value) else call.excinfo.typename
+        report.longrepr = f"Scenario: {scenario}\n  {where}: {step}\n  failed: {reason}"
+
+
+_FAILED_STEP = pytest.StashKey[tuple[str, str, str]]()
