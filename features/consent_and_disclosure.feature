@@ -150,3 +150,24 @@ Feature: Consent and disclosure
     Then the plan of safe care for the treatment provider says "Substances"
     And the plan of safe care for the treatment provider says "opioids"
     And the plan of safe care for the treatment provider does not say "Some information is withheld"
+
+  Scenario: Peer contact notes never reach the hospital
+    Given the case has reached follow_up
+    When the peer mentor takes record_follow_up with:
+      | field | value                          |
+      | notes | Talked about sleep and feeding |
+    Then the hospital does not see the field notes of record_follow_up
+    And the peer mentor sees the field contact_type of record_follow_up
+
+  Scenario: Treatment details of the admission reach only the treating provider
+    Given the case has reached in_treatment
+    Then the treatment provider sees the field moud of admit_to_treatment
+    And the hospital does not see the field moud of admit_to_treatment
+    And the cps worker does not see the field moud of admit_to_treatment
+
+  Scenario: Every read of the case is accounted for to the lead agency
+    Given the prenatal clinic has taken record_consent
+    Then the hospital sees the case at tiers "status, plan"
+    And the accounting of disclosures shows the hospital reading "view"
+    When the hospital looks up "Rivera" born 1996-04-12
+    Then the accounting of disclosures shows the hospital reading "lookup"

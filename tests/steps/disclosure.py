@@ -24,14 +24,14 @@ def cannot_see(world: World, who: str) -> None:
     assert response.status_code == 404, f"{who} can see the case ({response.status_code})"
 
 
-@then(parsers.parse("{who} sees the field {field}"))
+@then(parsers.re(r"(?P<who>.+) sees the field (?P<field>[a-z_]+)$"))
 def sees_field(world: World, who: str, field: str) -> None:
     """Then the treatment provider sees the field substances"""
     view = world.api.get(f"/cases/{world.current()['id']}", role(who)).json()
     assert field in view.get("data", {}), f"{who} does not see {field}; withheld: {view.get('withheld')}"
 
 
-@then(parsers.parse("{who} does not see the field {field}"))
+@then(parsers.re(r"(?P<who>.+) does not see the field (?P<field>[a-z_]+)$"))
 def hides_field(world: World, who: str, field: str) -> None:
     """Then the hospital does not see the field substances"""
     view = world.api.get(f"/cases/{world.current()['id']}", role(who)).json()
@@ -78,3 +78,30 @@ def document_does_not_say(world: World, document: str, who: str, text: str) -> N
     response = world.api.get(f"/cases/{world.current()['id']}/documents/{kinds[document]}", role(who))
     assert response.status_code == 200, f"{who} cannot have the {document}: {response.json().get('detail')}"
     assert text not in response.text, f"the {document} says {text!r}"
+
+
+@then(parsers.re(r"(?P<who>.+) does not see the field (?P<field>[a-z_]+) of (?P<action>[a-z_]+)$"))
+def hides_event_field(world: World, who: str, field: str, action: str) -> None:
+    """Then the hospital does not see the field notes of record_follow_up"""
+    events = world.api.get(f"/cases/{world.current()['id']}/events", role(who)).json()
+    taken = [e for e in events if e["action"] == action]
+    assert taken, f"{action} was not taken on this case (or {who} cannot see the case)"
+    for event in taken:
+        assert field not in event["data"], f"{who} sees {field} of {action}"
+        assert field in event["withheld"], f"{field} of {action} is not listed as withheld for {who}"
+
+
+@then(parsers.re(r"(?P<who>.+) sees the field (?P<field>[a-z_]+) of (?P<action>[a-z_]+)$"))
+def sees_event_field(world: World, who: str, field: str, action: str) -> None:
+    """Then the treatment provider sees the field moud of admit_to_treatment"""
+    events = world.api.get(f"/cases/{world.current()['id']}/events", role(who)).json()
+    assert any(field in e["data"] for e in events if e["action"] == action), f"{who} does not see {field} of {action}"
+
+
+@then(parsers.parse('the accounting of disclosures shows {who} reading "{what}"'))
+def disclosure_accounted(world: World, who: str, what: str) -> None:
+    """Then the accounting of disclosures shows the hospital reading "view"   (view, events, document, lookup)"""
+    entries = world.api.get(f"/cases/{world.current()['id']}/disclosures", "cps").json()
+    me = world.api.get("/me", role(who)).json()
+    seen = [(e["organisation"], e["what"]) for e in entries]
+    assert (me["organisation"], what) in seen, f"the accounting shows {seen}"
