@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from engine import Cases, Database, FixedClock, Settings, ensure_organisation, load_catalogue
+from engine import CaseRecord, Cases, Catalogue, Database, FixedClock, Settings, ensure_organisation, load_catalogue
 from tests.conftest import START
 from tests.factories import ORGANISATIONS
 from tests.pathway import open_case
@@ -52,7 +52,8 @@ def test_posc_tick_marks_missed_deadlines_once(tmp_path: Path) -> None:
     assert "Traceback" not in bad.stderr
 
 
-def test_the_server_ticks_in_the_background(tmp_path: Path) -> None:
+def overdue_case(tmp_path: Path) -> tuple[Database, Catalogue, FixedClock, Cases, CaseRecord]:
+    """A case whose admission and consent deadlines are overdue (15 days after opening)."""
     database = Database(f"sqlite:///{tmp_path / 'posc.db'}")
     database.ensure_schema()
     clock = FixedClock(START)
@@ -62,6 +63,11 @@ def test_the_server_ticks_in_the_background(tmp_path: Path) -> None:
     cases = Cases(database, catalogue, clock)
     case = open_case(cases, clock)
     clock.advance(timedelta(days=15))
+    return database, catalogue, clock, cases, case
+
+
+def test_the_server_ticks_in_the_background(tmp_path: Path) -> None:
+    database, catalogue, clock, cases, case = overdue_case(tmp_path)
     app = create_app(Settings(tick_seconds=0.1), clock=clock, catalogue=catalogue, db=database)
     with TestClient(app):
         deadline = time.monotonic() + 10
@@ -76,15 +82,7 @@ def test_the_server_ticks_in_the_background(tmp_path: Path) -> None:
 
 
 def test_background_ticking_can_be_switched_off(tmp_path: Path) -> None:
-    database = Database(f"sqlite:///{tmp_path / 'posc.db'}")
-    database.ensure_schema()
-    clock = FixedClock(START)
-    for org_id, name in ORGANISATIONS.items():
-        ensure_organisation(database, clock, org_id, name)
-    catalogue = load_catalogue()
-    cases = Cases(database, catalogue, clock)
-    case = open_case(cases, clock)
-    clock.advance(timedelta(days=15))
+    database, catalogue, clock, cases, case = overdue_case(tmp_path)
     with TestClient(create_app(Settings(tick_seconds=0), clock=clock, catalogue=catalogue, db=database)):
         time.sleep(0.5)
     assert all(e.action != "deadline_missed" for e in cases.history(case.id))
