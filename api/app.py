@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import problems
+from api import problems, web
 from api.limits import BodySizeLimit
 from api.routes import cases, desk, meta
 from api.services import Services
@@ -44,6 +44,7 @@ def create_app(
     problems.install(app)
     for router in (meta.router, cases.router, desk.router):
         app.include_router(router)
+    web.install(app)
     app.add_middleware(BodySizeLimit)
     return app
 

@@ -7,11 +7,12 @@ are written for the caller.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine import (
@@ -42,13 +43,30 @@ TABLE: list[tuple[type[PoscError], int, str]] = [
 ]
 
 
+#: Paths answered with pages rather than problem details (the web pages), and how to draw the page.
+PageRenderer = Callable[[Request, int, str, str, dict[str, Any]], Response]
+
+
+def answer_pages_under(app: FastAPI, prefix: str, renderer: PageRenderer) -> None:
+    """Errors on paths under `prefix` become pages drawn by `renderer` (same status, title and detail)."""
+    app.state.page_errors = [*getattr(app.state, "page_errors", []), (prefix, renderer)]
+
+
+def _answer(request: Request, status: int, title: str, detail: str, **extra: Any) -> Response:
+    pages: list[tuple[str, PageRenderer]] = getattr(request.app.state, "page_errors", [])
+    for prefix, renderer in pages:
+        if request.url.path.startswith(prefix):
+            return renderer(request, status, title, detail, extra)
+    return problem(status, title, detail, **extra)
+
+
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
-def for_error(request: Request, exc: PoscError) -> JSONResponse:
+def for_error(request: Request, exc: PoscError) -> Response:
     for kind, status, title in TABLE:
         if isinstance(exc, kind):
             extra: dict[str, Any] = {}
@@ -58,15 +76,15 @@ def for_error(request: Request, exc: PoscError) -> JSONResponse:
                 extra["reasons"] = exc.reasons
             if isinstance(exc, StaleVersion) and request.headers.get("if-match"):
                 status, title = 412, "Precondition failed"
-            return problem(status, title, exc.message, **extra)
+            return _answer(request, status, title, exc.message, **extra)
     log.error("unmapped engine error %s", type(exc).__name__)
-    return problem(500, "Internal error", "the server could not complete the request")
+    return _answer(request, 500, "Internal error", "the server could not complete the request")
 
 
-def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+def _validation(request: Request, exc: RequestValidationError) -> Response:
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
-        return problem(400, "Malformed request", "the body is not valid JSON")
+        return _answer(request, 400, "Malformed request", "the body is not valid JSON")
     fields = []
     for error in errors:
         loc = [str(p) for p in error.get("loc", ()) if p not in ("body",)]
@@ -74,21 +92,23 @@ def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
             "is required" if error.get("type") == "missing" else str(error.get("msg", "is invalid"))
         )
         fields.append({"field": ".".join(loc) or "body", "message": message})
-    return problem(422, "Invalid request", "; ".join(f"{f['field']}: {f['message']}" for f in fields), errors=fields)
+    return _answer(
+        request, 422, "Invalid request", "; ".join(f"{f['field']}: {f['message']}" for f in fields), errors=fields
+    )
 
 
-def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+def _http(request: Request, exc: StarletteHTTPException) -> Response:
     titles = {401: "Not authenticated", 404: "Not found", 405: "Method not allowed", 413: "Request too large",
               429: "Too many requests", 400: "Malformed request"}
-    response = problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail))
+    response = _answer(request, exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail))
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
     return response
 
 
-def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
-    return problem(500, "Internal error", "the server could not complete the request")
+    return _answer(request, 500, "Internal error", "the server could not complete the request")
 
 
 def install(app: FastAPI) -> None:

@@ -207,25 +207,32 @@ class Cases:
         with self.db.read() as conn:
             row = _load(conn, case_id)
             workflow = self._workflow(row)
-            state = row["state"]
             now = self.clock.now()
             consents = _memo(lambda: active_consents(conn, case_id, workflow.today(now)))
             if not self.tiers(workflow, actor, row["parties"], consents):
                 raise NotFound(f"no case {case_id!r}")
-            ctx = self._guard_context(conn, workflow, None, state, None, row["data"], row, now, consents)
-            options = []
-            for action in workflow.actions.values():
-                if state not in action.sources:
-                    continue
-                reasons = [] if actor.role in action.roles else [_role_reason(actor, action)]
-                for compiled in action.guards:
-                    if not compiled.guard.uses_form and compiled.applies(state, None):
-                        reasons.extend(compiled.reasons(ctx))
-                options.append(ActionOption(
-                    action.name, action.title, action.form.id, tuple(action.targets_from(state)),
-                    not reasons, tuple(reasons),
-                ))
-            return options
+            return self.options(conn, actor, row, workflow, now, consents)
+
+    def options(
+        self, conn: Connection, actor: Actor, row: RowMapping, workflow: CompiledWorkflow, now: datetime,
+        consents: Callable[[], list[ConsentView]],
+    ) -> list[ActionOption]:
+        """The actions of the case's current state for an actor who may know the case (see `actions`)."""
+        state = row["state"]
+        ctx = self._guard_context(conn, workflow, None, state, None, row["data"], row, now, consents)
+        options = []
+        for action in workflow.actions.values():
+            if state not in action.sources:
+                continue
+            reasons = [] if actor.role in action.roles else [_role_reason(actor, action)]
+            for compiled in action.guards:
+                if not compiled.guard.uses_form and compiled.applies(state, None):
+                    reasons.extend(compiled.reasons(ctx))
+            options.append(ActionOption(
+                action.name, action.title, action.form.id, tuple(action.targets_from(state)),
+                not reasons, tuple(reasons),
+            ))
+        return options
 
     def verify(self, case_id: str) -> list[str]:
         """Problems found by checking the event chain and replaying the events against the case row."""

@@ -37,3 +37,10 @@ def ensure_organisation(
             id=org_id, name=name or org_id, contact=contact, created_at=clock.now()
         ))
     return OrganisationRecord(org_id, name or org_id, contact)
+
+
+def list_organisations(db: Database) -> list[OrganisationRecord]:
+    """Every organisation, by name (for choosing one on a form)."""
+    with db.read() as conn:
+        rows = conn.execute(select(ORGANISATIONS).order_by(ORGANISATIONS.c.name, ORGANISATIONS.c.id)).mappings()
+        return [OrganisationRecord(r["id"], r["name"], r["contact"]) for r in rows]

@@ -24,7 +24,7 @@ from engine.guards import ConsentView
 from engine.reports import capta_report
 from engine.store.database import Database
 from engine.store.tables import AccessLog, Deadline
-from engine.views import case_view, deadline_view, event_views, organisation_contact
+from engine.views import case_view, deadline_history, deadline_view, event_views, organisation_contact
 
 ACCESS_LOG = AccessLog.__table__  # type: ignore[attr-defined]
 DEADLINES = Deadline.__table__  # type: ignore[attr-defined]
@@ -75,6 +75,30 @@ class CaseQueries:
             view = case_view(conn, workflow, row, tiers, self.cases.clock.now())
         self._log(actor, case_id, "view", tiers)
         return view
+
+    def page(self, actor: Actor, case_id: str) -> dict[str, Any]:
+        """What a case's web page shows, read in one transaction and recorded as one disclosure: the case, its
+        history, every deadline it has had, the plan's versions, and the actions of its state for this caller."""
+        with self.db.read() as conn:
+            row, workflow, tiers = self._open(conn, actor, case_id)
+            now = self.cases.clock.now()
+            events = event_views(workflow, conn.execute(_EVENTS, {"b_case": case_id}).mappings().all(), tiers)
+            plan_actions = {a.name for a in workflow.actions.values() if "new_plan_version" in a.effects}
+            page = {
+                "case": case_view(conn, workflow, row, tiers, now),
+                "events": events,
+                "deadlines": deadline_history(conn, workflow, case_id, now),
+                "plan_versions": [
+                    {"version": number, "at": e["occurred_at"], "action": e["action"]}
+                    for number, e in enumerate((e for e in events if e["action"] in plan_actions), start=1)
+                ],
+                "actions": self.cases.options(
+                    conn, actor, row, workflow, now,
+                    _memo(lambda: active_consents(conn, case_id, workflow.today(now))),
+                ),
+            }
+        self._log(actor, case_id, "page", tiers)
+        return page
 
     def events(self, actor: Actor, case_id: str) -> list[dict[str, Any]]:
         with self.db.read() as conn:
@@ -189,8 +213,11 @@ class CaseQueries:
         last = page[-1] if page else None
         return Page(items, encode_cursor([last["due_at"].isoformat(), last["id"]]) if more and last else None)
 
-    def lookup(self, actor: Actor, last_name: str, date_of_birth: date) -> list[dict[str, Any]]:
-        """Exact match on the lookup fields, for delivery: reference, plan in place, lead contact; nothing else."""
+    def lookup(
+        self, actor: Actor, last_name: str, date_of_birth: date, *, with_access: bool = False
+    ) -> list[dict[str, Any]]:
+        """Exact match on the lookup fields, for delivery: reference, plan in place, lead contact; nothing else.
+        `with_access` adds the caller's own tiers on each match (empty: the case itself stays closed to them)."""
         if actor.role not in ("hospital", "cps"):
             raise Forbidden(f"the {actor.role} role may not look up cases")
         answers: list[dict[str, Any]] = []
@@ -208,6 +235,10 @@ class CaseQueries:
                         "plan_in_place": int(row["facts"].get("plan_version") or 0) >= 1,
                         "lead_contact": organisation_contact(conn, row["parties"].get(case_workflow.spec.escalate_to)),
                     })
+                    if with_access:
+                        now = self.cases.clock.now()
+                        held = _memo(lambda: active_consents(conn, row["id"], case_workflow.today(now)))  # noqa: B023
+                        answers[-1]["tiers"] = ordered(self.cases.tiers(case_workflow, actor, row["parties"], held))
         # Every lookup is recorded, matched or not (without what was searched for: that would be personal data).
         self._log_many(actor, [a["id"] for a in answers] or [None], "lookup", {STATUS} if answers else set())
         return answers

@@ -21,6 +21,9 @@ _OPEN_DEADLINES = (
     .where(DEADLINES.c.case_id == bindparam("b_case"), DEADLINES.c.status == "open")
     .order_by(DEADLINES.c.due_at)
 )
+_ALL_DEADLINES = (
+    select(DEADLINES).where(DEADLINES.c.case_id == bindparam("b_case")).order_by(DEADLINES.c.opened_at, DEADLINES.c.id)
+)
 _ORGANISATION = select(ORGANISATIONS).where(ORGANISATIONS.c.id == bindparam("b_id"))
 
 
@@ -44,6 +47,20 @@ def deadline_view(workflow: CompiledWorkflow, row: Mapping[Any, Any], now: datet
         "open_now": row["opened_at"] <= now, "past_target": row["target_at"] < now, "overdue": row["due_at"] < now,
         "owner": row["owner_org"],
     }
+
+
+def deadline_history(
+    conn: Connection, workflow: CompiledWorkflow, case_id: str, now: datetime
+) -> list[dict[str, Any]]:
+    """Every deadline the case has had, in the order they opened: open, met (on time or late), missed, cancelled."""
+    found = []
+    for row in conn.execute(_ALL_DEADLINES, {"b_case": case_id}).mappings():
+        closed = row["closed_at"]
+        found.append({
+            **deadline_view(workflow, row, now), "status": row["status"], "closed_at": closed,
+            "late": row["status"] == "met" and closed is not None and closed > row["due_at"],
+        })
+    return found
 
 
 def case_view(

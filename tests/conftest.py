@@ -45,8 +45,8 @@ def postgres_database() -> Iterator[Database | None]:
 
 def empty_postgres(database: Database) -> None:
     with database.engine.begin() as conn:
-        tables = "events, deadlines, consents, case_parties, access_log, idempotency_records, users, cases, " \
-            "organisations"
+        tables = "events, deadlines, consents, case_parties, access_log, idempotency_records, web_sessions, users, " \
+            "cases, organisations"
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 

@@ -177,3 +177,17 @@ class IdempotencyRecord(SQLModel, table=True):
     case_id: str = Field(max_length=32)
     response: dict[str, Any] = _json()
     created_at: datetime = _time()
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: the digest of its cookie token (never the token), its CSRF token, and its lifetime."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_user", "user_id"),)
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(sa_column=Column(String(32), ForeignKey("users.id"), nullable=False))
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = _time()
+    last_seen_at: datetime = _time()
+    expires_at: datetime = _time()
