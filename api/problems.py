@@ -98,8 +98,8 @@ def _validation(request: Request, exc: RequestValidationError) -> Response:
 
 
 def _http(request: Request, exc: StarletteHTTPException) -> Response:
-    titles = {401: "Not authenticated", 404: "Not found", 405: "Method not allowed", 413: "Request too large",
-              429: "Too many requests", 400: "Malformed request"}
+    titles = {401: "Not authenticated", 403: "Not allowed", 404: "Not found", 405: "Method not allowed",
+              413: "Request too large", 429: "Too many requests", 400: "Malformed request"}
     response = _answer(request, exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail))
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value

@@ -1,0 +1,450 @@
+"""The web pages through HTTP, as a browser uses them (cookies, forms, redirects), on SQLite and PostgreSQL:
+signing in and out, CSRF, the lookup, the case page, every action's form, field errors and refusals, disclosure."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.api.conftest import Api
+from tests.api.test_disclosure_matrix import MATRIX, PLAN_VALUES, SITUATIONS, TREATMENT_VALUES, Story
+from tests.factories import ACTION_ROLE, identification
+from tests.pathway import ROUTES
+from tests.web.conftest import Web, flatten
+
+HOMES = {
+    "hospital": "/ui/lookup", "cps": "/ui/worklist", "treatment": "/ui/worklist", "peer": "/ui/worklist",
+    "prenatal": "/ui/worklist", "analyst": "/ui/reports", "admin": "/ui/workflows",
+}
+
+
+def events_of(api: Api, case_id: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = api.get(f"/cases/{case_id}/events", "cps").json()
+    return found
+
+
+def field_block(html: str, dom_id: str) -> str:
+    """The HTML of one field: from its wrapper to the next field's (for "the error is next to the field")."""
+    start = html.index(f'id="{dom_id}"')
+    wrapper = html.rindex('<div class="field', 0, start)
+    fieldset = html.rfind('<fieldset class="field', 0, start)
+    begin = max(wrapper, fieldset)
+    end = html.find('class="field', start)
+    return html[begin:end if end > 0 else len(html)]
+
+
+# --- signing in and out -------------------------------------------------------------------------------------------
+
+
+def test_pages_need_a_signed_in_person_and_come_back_after_sign_in(web: Web) -> None:
+    client = web.client()
+    answer = client.get("/ui/cases?state=identified")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/ui/sign-in?next=/ui/cases%3Fstate%3Didentified"
+    page = client.get(answer.headers["location"])
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    assert 'name="next" value="/ui/cases?state=identified"' in page.text
+    signed = client.post("/ui/sign-in", data={
+        "api_key": web.api.key["cps"], "csrf_token": token, "next": "/ui/cases?state=identified",
+    })
+    assert signed.headers["location"] == "/ui/cases?state=identified"
+
+
+@pytest.mark.parametrize("role", sorted(HOMES))
+def test_each_role_starts_on_its_own_page(web: Web, role: str) -> None:
+    browser = web.sign_in(role)
+    home = browser.get("/ui/")
+    assert home.headers["location"] == HOMES[role]
+    assert browser.client.get(HOMES[role], follow_redirects=True).status_code == 200
+
+
+@pytest.mark.parametrize(("base", "secure"), [("http://testserver", False), ("https://testserver", True)])
+def test_the_session_cookie_is_http_only_same_site_and_secure_over_https(web: Web, base: str, secure: bool) -> None:
+    client = web.client(base)
+    page = client.get("/ui/sign-in")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    answer = client.post("/ui/sign-in", data={"api_key": web.api.key["cps"], "csrf_token": token})
+    cookie = next(c for c in answer.headers.get_list("set-cookie") if c.startswith("posc_session="))
+    attributes = {a.strip().split("=")[0].lower() for a in cookie.split(";")[1:]}
+    assert {"httponly", "path", "max-age"} <= attributes
+    assert "samesite=lax" in cookie.lower() and "path=/ui" in cookie.lower()
+    assert ("secure" in attributes) is secure
+    assert web.api.key["cps"] not in cookie  # the cookie is a session token, never the API key
+
+
+def test_a_wrong_key_is_refused_with_a_message_and_no_session(web: Web) -> None:
+    client = web.client()
+    page = client.get("/ui/sign-in")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    answer = client.post("/ui/sign-in", data={"api_key": "posc_nope_nope", "csrf_token": token})
+    assert answer.status_code == 401
+    assert "That API key is unknown or has been revoked." in answer.text
+    assert 'aria-invalid="true"' in answer.text
+    assert not any(c.startswith("posc_session=") for c in answer.headers.get_list("set-cookie"))
+
+
+def test_sign_in_without_the_forms_token_is_refused(web: Web) -> None:
+    client = web.client()
+    answer = client.post("/ui/sign-in", data={"api_key": web.api.key["cps"], "csrf_token": "forged"})
+    assert answer.status_code == 403
+    assert "sign-in form has expired" in answer.text
+    assert not any(c.startswith("posc_session=") for c in answer.headers.get_list("set-cookie"))
+
+
+def test_signing_out_ends_the_session_for_every_copy_of_the_cookie(web: Web) -> None:
+    browser = web.sign_in("cps")
+    stolen = web.client()
+    stolen.cookies.set("posc_session", browser.client.cookies["posc_session"], path="/ui")
+    assert stolen.get("/ui/worklist").status_code == 200
+    _, hidden = browser.form("/ui/worklist")
+    out = browser.post("/ui/sign-out", [("csrf_token", hidden["csrf_token"])])
+    assert out.status_code == 303 and out.headers["location"] == "/ui/sign-in?signed_out=1"
+    assert "You have signed out." in browser.get(out.headers["location"]).text
+    assert stolen.get("/ui/worklist").status_code == 303
+
+
+def test_revoking_the_key_ends_the_session(web: Web) -> None:
+    from engine.users import list_users, revoke_key
+
+    browser = web.sign_in("peer")
+    services = web.app.state.services
+    peer = next(u for u in list_users(services.db) if u.role == "peer")
+    revoke_key(services.db, services.clock, peer.id)
+    assert browser.get("/ui/worklist").status_code == 303
+
+
+def test_a_session_ends_after_thirty_idle_minutes_but_not_while_in_use(web: Web, api: Api) -> None:
+    browser = web.sign_in("cps")
+    for _ in range(4):  # used every 20 minutes for 80 minutes: still signed in
+        api.clock.advance(timedelta(minutes=20))
+        assert browser.get("/ui/worklist").status_code == 200
+    api.clock.advance(timedelta(minutes=31))
+    assert browser.get("/ui/worklist").headers["location"].startswith("/ui/sign-in")
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/ui/", "//evil.example/ui/", "/docs", "/ui\\@evil"])
+def test_after_sign_in_only_our_own_pages_are_a_destination(web: Web, target: str) -> None:
+    client = web.client()
+    page = client.get("/ui/sign-in")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    answer = client.post("/ui/sign-in", data={"api_key": web.api.key["cps"], "csrf_token": token, "next": target})
+    assert answer.headers["location"] == "/ui/worklist"
+
+
+def test_pages_are_never_cached_framed_or_given_foreign_scripts(web: Web) -> None:
+    page = web.sign_in("cps").get("/ui/worklist")
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["referrer-policy"] == "no-referrer"
+
+
+# --- CSRF: a post without the session's token, or from another site, changes nothing ------------------------------
+
+
+@pytest.mark.parametrize("forgery", ["no token", "wrong token", "other origin"])
+def test_a_forged_post_changes_nothing(web: Web, api: Api, forgery: str) -> None:
+    case = api.open_case()
+    browser = web.sign_in("prenatal")
+    _, hidden = browser.form(f"/ui/cases/{case['id']}/actions/refer_to_treatment")
+    fields = dict(hidden)
+    headers = {}
+    if forgery == "no token":
+        fields.pop("csrf_token")
+    elif forgery == "wrong token":
+        fields["csrf_token"] = "x" * 43
+    else:
+        headers["origin"] = "https://evil.example"
+    data = [*fields.items(), ("referred_on", api.today().isoformat()), ("provider_org", "recovery-clinic"),
+            ("level_of_care", "outpatient"), ("priority_requested", "yes")]
+    answer = browser.post(f"/ui/cases/{case['id']}/actions/refer_to_treatment", data, headers)
+    assert answer.status_code == 403
+    assert len(events_of(api, case["id"])) == 1
+
+
+# --- hospital lookup ----------------------------------------------------------------------------------------------
+
+
+def test_the_hospital_looks_a_parent_up_and_sees_plan_status_and_the_lead_contact(web: Web, api: Api) -> None:
+    planned = api.drive(api.open_case(last_name="Brooks"), ROUTES["plan_agreed"])
+    api.open_case(last_name="Ellis")
+    nurse = web.sign_in("hospital")
+    found = nurse.submit("/ui/lookup", [("last_name", " brooks "), ("date_of_birth", "1996-04-12")])
+    assert found.status_code == 200
+    assert "Plan in place" in found.text and planned["id"] in found.text
+    assert "County Child Protective Services" in found.text and "CPS intake line 555-0100" in found.text
+    assert f"/ui/cases/{planned['id']}/documents/hospital-summary" in found.text
+    assert "Brooks" not in str(found.url) and "1996" not in str(found.url)  # never in the address
+    nothing = nurse.submit("/ui/lookup", [("last_name", "Nobody"), ("date_of_birth", "1996-04-12")])
+    assert "No plan on record" in nothing.text
+    without = nurse.submit("/ui/lookup", [("last_name", "Ellis"), ("date_of_birth", "1996-04-12")])
+    assert "No plan in place" in without.text
+    looked = [d for d in api.get(f"/cases/{planned['id']}/disclosures", "cps").json() if d["what"] == "lookup"]
+    assert [d["actor_role"] for d in looked] == ["hospital"]
+
+
+def test_a_lookup_names_the_field_that_is_missing_and_looks_nothing_up(web: Web, api: Api) -> None:
+    case = api.open_case()
+    nurse = web.sign_in("hospital")
+    answer = nurse.submit("/ui/lookup", [("last_name", ""), ("date_of_birth", "12/04/1996")])
+    assert answer.status_code == 422
+    assert "Enter the parent&#39;s last name." in field_block(answer.text, "last_name")
+    assert "as a date (YYYY-MM-DD)" in field_block(answer.text, "date_of_birth")
+    assert not [d for d in api.get(f"/cases/{case['id']}/disclosures", "cps").json() if d["what"] == "lookup"]
+
+
+def test_roles_that_may_not_look_up_are_told_so(web: Web) -> None:
+    answer = web.sign_in("treatment").get("/ui/lookup")
+    assert answer.status_code == 403
+    assert "the treatment role may not look parents up" in answer.text
+    assert "<h1>" in answer.text  # a page, not a JSON problem
+
+
+# --- the case page ------------------------------------------------------------------------------------------------
+
+
+def test_the_case_page_shows_status_deadlines_timeline_and_actions_and_is_recorded(web: Web, api: Api) -> None:
+    case = api.drive(api.open_case(), ROUTES["in_treatment"])
+    page = web.sign_in("cps").get(f"/ui/cases/{case['id']}")
+    assert page.status_code == 200
+    html = page.text
+    assert "in treatment" in html and "admitted to treatment" in html  # the state and its description
+    assert "Admission to treatment" in html and "Met" in html  # a deadline met
+    assert "Planning meeting held" in html and "Opens" in html  # a deadline not open yet
+    for title in ("Case opened", "Record universal consent", "Admit to treatment"):
+        assert title in html
+    assert f'href="/ui/cases/{case["id"]}/actions/schedule_planning_meeting"' in html
+    assert re.search(r"disabled[^>]*>Record the birth</button>\s*<span[^>]*>Not available: the cps role may not",
+                     html)
+    reads = [d for d in api.get(f"/cases/{case['id']}/disclosures", "cps").json() if d["what"] == "page"]
+    assert [(d["actor_role"], d["tiers"]) for d in reads] == [("cps", ["status", "plan"])]
+
+
+def test_missed_deadlines_show_in_red_on_the_worklist_and_the_case_page(web: Web, api: Api) -> None:
+    from engine.ticker import tick
+
+    case = api.open_case()
+    api.clock.advance(timedelta(days=8))
+    services = web.app.state.services
+    tick(services.db, services.catalogue, api.clock.now())
+    cps = web.sign_in("cps")
+    worklist = cps.get("/ui/worklist").text
+    rows = re.findall(r'<tr class="is-overdue">(?:(?!</tr>).)*</tr>', worklist, re.DOTALL)
+    assert any(case["id"] in r and "Overdue" in r and "Escalation: Admission to treatment" in r for r in rows)
+    page = cps.get(f"/ui/cases/{case['id']}").text
+    assert re.search(r'<tr class="is-overdue">\s*<td>Admission to treatment</td>(?:(?!</tr>).)*Missed', page,
+                     re.DOTALL)
+    assert "Deadline missed: Admission to treatment" in page
+
+
+@pytest.mark.parametrize("situation", sorted(SITUATIONS))
+@pytest.mark.parametrize("role", ["cps", "treatment", "peer", "prenatal", "hospital", "analyst"])
+def test_pages_show_exactly_what_the_api_discloses(web: Web, api: Api, situation: str, role: str) -> None:
+    story = Story.open(api)
+    story.do("record_consent", "prenatal")
+    story.do("admit_to_treatment", "treatment")
+    story.do("record_disengagement", "treatment", reason="SENTINEL-T-disengagement-reason")
+    # Back on track, then the situation's own steps (consent is already recorded above for every situation
+    # but "fresh", whose expectations therefore do not apply here; its treatment party is now known too).
+    cell = MATRIX["planned" if situation == "fresh" else situation][role]
+    story.do("admit_to_treatment", "treatment")
+    if situation in ("planned", "revoked"):
+        story.do("schedule_planning_meeting", "cps", location="SENTINEL-P-meeting-location")
+        story.do("record_planning_meeting", "cps", safety_considerations="SENTINEL-P-safety-considerations")
+    if situation == "revoked":
+        story.do("revoke_consent", "cps")
+    browser = web.sign_in(role)
+    pages = [f"/ui/cases/{story.id}", f"/ui/cases/{story.id}/diagram",
+             f"/ui/cases/{story.id}/actions/record_consent" if situation != "revoked" or role == "cps" else None]
+    for path in [p for p in pages if p]:
+        answer = browser.get(path)
+        if cell.tiers is None:
+            assert answer.status_code == 404, path
+            continue
+        assert answer.status_code == 200, (path, answer.text[:300])
+        text = answer.text
+        if "treatment" not in cell.tiers:
+            for value in TREATMENT_VALUES:
+                assert value not in text and value.replace("_", " ") not in text, (path, value)
+        if "plan" not in cell.tiers:
+            for value in PLAN_VALUES:
+                assert value not in text, (path, value)
+    if cell.tiers is not None and "treatment" in cell.tiers:
+        assert "SENTINEL-T-disengagement-reason" in browser.get(f"/ui/cases/{story.id}").text
+
+
+def test_a_case_the_person_may_not_know_looks_exactly_like_a_missing_one(web: Web, api: Api) -> None:
+    case = api.open_case()
+    peer = web.sign_in("peer")
+    hidden = peer.get(f"/ui/cases/{case['id']}")
+    missing = peer.get("/ui/cases/PC-0000-0000")
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.text.replace(case["id"], "PC-0000-0000") == missing.text
+
+
+# --- acting through the forms -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["closed", "investigation", "cps_assessment", "disengaged", "declined"])
+def test_every_action_of_a_route_can_be_taken_through_its_form(web: Web, api: Api, target: str) -> None:
+    case = api.open_case()
+    for action in ROUTES[target]:
+        api.clock.advance(timedelta(hours=1))
+        browser = web.sign_in(ACTION_ROLE[action])  # (a session left idle for 30 minutes has ended)
+        answer = browser.act(case["id"], action)
+        assert answer.status_code == 303, f"{action}: {answer.text[:2000]}"
+        assert answer.headers["location"] == f"/ui/cases/{case['id']}?done={action}"
+    assert api.get(f"/cases/{case['id']}", "cps").json()["state"] == target
+    assert [e["action"] for e in events_of(api, case["id"])][1:] == ROUTES[target]
+
+
+def test_a_case_is_opened_through_the_identification_form(web: Web, api: Api) -> None:
+    cps = web.sign_in("cps")
+    data = identification(api.today(), last_name="Okafor")
+    answer = cps.submit("/ui/cases/new", flatten(data))
+    assert answer.status_code == 303
+    case_id = answer.headers["location"].split("/")[-1].split("?")[0]
+    view = api.get(f"/cases/{case_id}", "cps").json()
+    assert view["state"] == "identified" and view["data"]["last_name"] == "Okafor"
+    assert "Recorded: Case opened." in cps.get(answer.headers["location"]).text
+
+
+def test_a_birth_time_typed_on_a_page_is_the_jurisdictions_local_time(web: Web, api: Api) -> None:
+    case = api.drive(api.open_case(), ROUTES["plan_agreed"])
+    nurse = web.sign_in("hospital")
+    local = (api.clock.now() - timedelta(hours=2)).astimezone(ZoneInfo("America/New_York"))
+    answer = nurse.act(case["id"], "record_birth", born_at=local.strftime("%Y-%m-%dT%H:%M"))
+    assert answer.status_code == 303, answer.text[:2000]
+    born = next(e for e in events_of(api, case["id"]) if e["action"] == "record_birth")["data"]["born_at"]
+    assert born == local.replace(second=0, microsecond=0).isoformat()
+
+
+def test_invalid_fields_are_named_next_to_the_fields_and_nothing_is_recorded(web: Web, api: Api) -> None:
+    case = api.drive(api.open_case(), ROUTES["meeting_scheduled"])
+    cps = web.sign_in("cps")
+    path = f"/ui/cases/{case['id']}/actions/record_planning_meeting"
+    answer = cps.submit(path, [
+        ("participants[0].name", "Alex Rivera"), ("participants[0].role", "nobody"),
+        ("parent_participated", "yes"), ("discharge_arrangement", "   "),
+    ])
+    assert answer.status_code == 422
+    html = answer.text
+    assert "is required" in field_block(html, "f-meeting_date")
+    assert 'aria-invalid="true"' in field_block(html, "f-meeting_date")
+    assert "must be one of" in field_block(html, "f-participants-0--role")
+    assert "is required" in field_block(html, "f-discharge_arrangement")
+    assert 'value="Alex Rivera"' in html  # what was typed is kept
+    assert re.search(r'<a href="#f-meeting_date">Meeting date: is required</a>', html)  # the summary links to it
+    assert "Nothing was recorded." in html
+    assert len(events_of(api, case["id"])) == 1 + len(ROUTES["meeting_scheduled"])
+
+
+def test_a_refusal_by_the_pathways_rules_shows_the_reason_and_records_nothing(web: Web, api: Api) -> None:
+    case = api.drive(api.open_case(), ["record_consent"])  # the consent lets the treatment provider see the case
+    treatment = web.sign_in("treatment")
+    too_early = (api.today() - timedelta(days=3)).isoformat()
+    answer = treatment.act(case["id"], "admit_to_treatment", admitted_on=too_early)
+    assert answer.status_code == 409
+    assert "The pathway's rules refused this" in answer.text
+    assert f"the admission date {too_early} is before the identification date" in answer.text
+    assert len(events_of(api, case["id"])) == 2
+
+
+def test_an_action_the_role_may_not_take_shows_why_instead_of_a_form(web: Web, api: Api) -> None:
+    case = api.open_case()
+    answer = web.sign_in("cps").get(f"/ui/cases/{case['id']}/actions/record_birth")
+    assert answer.status_code == 200
+    assert "You cannot take this action now" in answer.text
+    assert "the cps role may not record the birth" in answer.text
+    assert "<form method=\"post\" novalidate" not in answer.text
+
+
+def test_a_form_submitted_after_someone_else_changed_the_case_is_refused(web: Web, api: Api) -> None:
+    case = api.open_case()
+    prenatal = web.sign_in("prenatal")
+    path = f"/ui/cases/{case['id']}/actions/refer_to_treatment"
+    _, hidden = prenatal.form(path)
+    api.act(case, "record_consent")  # someone else, meanwhile
+    fields = [("referred_on", api.today().isoformat()), ("provider_org", "recovery-clinic"),
+              ("level_of_care", "outpatient"), ("priority_requested", "yes")]
+    answer = prenatal.post(path, [*hidden.items(), *fields])
+    assert answer.status_code == 409
+    assert "Someone else updated this case" in answer.text
+    assert [e["action"] for e in events_of(api, case["id"])] == ["open_case", "record_consent"]
+
+
+def test_a_form_submitted_twice_is_recorded_once(web: Web, api: Api) -> None:
+    case = api.open_case()
+    prenatal = web.sign_in("prenatal")
+    path = f"/ui/cases/{case['id']}/actions/refer_to_treatment"
+    _, hidden = prenatal.form(path)
+    fields = [*hidden.items(), ("referred_on", api.today().isoformat()), ("provider_org", "recovery-clinic"),
+              ("level_of_care", "outpatient"), ("priority_requested", "yes")]
+    first = prenatal.post(path, fields)
+    second = prenatal.post(path, fields)  # a double click
+    assert first.status_code == second.status_code == 303
+    assert [e["action"] for e in events_of(api, case["id"])] == ["open_case", "refer_to_treatment"]
+
+
+def test_more_rows_for_a_list_keep_what_was_typed_and_record_nothing(web: Web, api: Api) -> None:
+    case = api.drive(api.open_case(), ROUTES["meeting_scheduled"])
+    cps = web.sign_in("cps")
+    path = f"/ui/cases/{case['id']}/actions/record_planning_meeting"
+    before = cps.get(path).text
+    answer = cps.submit(path, [("participants[0].name", "Alex Rivera"), ("_more_participants", "1")])
+    assert answer.status_code == 200
+    assert 'value="Alex Rivera"' in answer.text
+    assert answer.text.count("Participants, row") == before.count("Participants, row") + 1
+    assert len(events_of(api, case["id"])) == 1 + len(ROUTES["meeting_scheduled"])
+
+
+# --- documents, diagrams, figures ---------------------------------------------------------------------------------
+
+
+def test_plan_documents_and_their_versions_are_reached_from_the_case_page(web: Web, api: Api) -> None:
+    case = api.drive(api.open_case(), ROUTES["plan_agreed"])
+    api.act(case, "update_plan", discharge_arrangement="Home with grandparent")
+    cps = web.sign_in("cps")
+    page = cps.get(f"/ui/cases/{case['id']}").text
+    assert "Plan of Safe Care, version 2 (current)" in page and "?version=1" in page
+    first = cps.get(f"/ui/cases/{case['id']}/documents/plan-of-safe-care?version=1")
+    assert first.status_code == 200 and "Home with parent" in first.text
+    pdf = cps.get(f"/ui/cases/{case['id']}/documents/plan-of-safe-care?format=pdf")
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    covered = web.sign_in("hospital").get(f"/ui/cases/{case['id']}/documents/plan-of-safe-care")
+    assert covered.status_code == 200  # the consent names the hospital and the plan category
+    api.act(case, "revoke_consent")
+    refused = web.sign_in("hospital").get(f"/ui/cases/{case['id']}/documents/plan-of-safe-care")
+    assert refused.status_code == 403 and "not disclosed to your organisation" in refused.text
+    reads = [d["what"] for d in api.get(f"/cases/{case['id']}/disclosures", "cps").json()]
+    assert reads.count("document") >= 2
+
+
+def test_a_case_diagram_highlights_its_current_state(web: Web, api: Api) -> None:
+    case = api.drive(api.open_case(), ROUTES["plan_agreed"])
+    page = web.sign_in("cps").get(f"/ui/cases/{case['id']}/diagram").text
+    assert "class prenatal__plan_agreed current" in page
+    assert re.search(r'<li class="current" aria-current="step"><strong>plan agreed</strong>', page)
+    assert "/ui/static/vendor/mermaid/mermaid.min.js" in page
+    whole = web.sign_in("analyst").get("/ui/workflows/charm-posc").text
+    assert "class prenatal__" not in whole and "stateDiagram-v2" in whole
+
+
+def test_the_vendored_diagram_script_is_served_from_our_own_origin(web: Web) -> None:
+    script = web.client().get("/ui/static/vendor/mermaid/mermaid.min.js")
+    assert script.status_code == 200 and len(script.content) > 1_000_000
+
+
+def test_figures_for_analysts_and_a_clear_refusal_for_others(web: Web, api: Api) -> None:
+    api.drive(api.open_case(), ROUTES["born_with_plan"])
+    analyst = web.sign_in("analyst")
+    today = api.today()
+    page = analyst.get(f"/ui/reports?from={(today - timedelta(days=30)).isoformat()}&to={today.isoformat()}")
+    assert page.status_code == 200 and "Births" in page.text and "&lt;5" in page.text
+    bad = analyst.get("/ui/reports?from=2026-13-01")
+    assert bad.status_code == 422 and "Enter a date" in bad.text
+    assert web.sign_in("hospital").get("/ui/reports").status_code == 403
