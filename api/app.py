@@ -44,8 +44,8 @@ def create_app(
     problems.install(app)
     for router in (meta.router, cases.router, desk.router):
         app.include_router(router)
-    web.install(app)
     app.add_middleware(BodySizeLimit)
+    web.install(app)  # after: its security headers then cover every answer under /ui, a 413 included
     return app
 
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, RowMapping, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from engine import deadlines
 from engine.actor import Actor
@@ -154,13 +155,47 @@ class Cases:
         with self.db.write() as conn:
             return self._open_case(conn, actor, workflow_id, data)
 
-    def open(self, actor: Actor, workflow_id: str, data: Any) -> dict[str, Any]:
-        """Opens a case and returns it as the opener may see it (their own submission: not an audited read)."""
-        with self.db.write() as conn:
-            record = self._open_case(conn, actor, workflow_id, data)
-            workflow = self.catalogue.workflow(record.workflow_id, record.workflow_version)
-            tiers = self.tiers(workflow, actor, record.parties, lambda: [])
-            return case_view(conn, workflow, record.__dict__, tiers, record.opened_at)
+    def open(
+        self, actor: Actor, workflow_id: str, data: Any, *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """Opens a case and returns it as the opener may see it (their own submission: not an audited read).
+        With an idempotency key, a repeat of the same submission (a double click) returns the case the first one
+        opened and opens no other; the same key with different data is refused."""
+        fingerprint = _fingerprint("", f"open:{workflow_id}", data, None)
+        try:
+            with self.db.write() as conn:
+                if idempotency_key is not None:
+                    prior = self._prior(conn, actor, idempotency_key, fingerprint)
+                    if prior is not None:
+                        return prior
+                record = self._open_case(conn, actor, workflow_id, data)
+                workflow = self.catalogue.workflow(record.workflow_id, record.workflow_version)
+                tiers = self.tiers(workflow, actor, record.parties, lambda: [])
+                view = case_view(conn, workflow, record.__dict__, tiers, record.opened_at)
+                if idempotency_key is not None:
+                    conn.execute(insert(IDEMPOTENCY), {
+                        "actor_id": actor.id, "key": idempotency_key, "fingerprint": fingerprint,
+                        "case_id": record.id, "response": _jsonable(view), "created_at": record.opened_at,
+                    })
+                return view
+        except IntegrityError:
+            # The same submission, racing this one, was committed first (PostgreSQL): answer as its replay.
+            if idempotency_key is None:
+                raise
+            with self.db.read() as conn:
+                prior = self._prior(conn, actor, idempotency_key, fingerprint)
+            if prior is None:
+                raise
+            return prior
+
+    @staticmethod
+    def _prior(conn: Connection, actor: Actor, key: str, fingerprint: str) -> dict[str, Any] | None:
+        prior = conn.execute(_IDEMPOTENT, {"b_actor": actor.id, "b_key": key}).mappings().first()
+        if prior is None:
+            return None
+        if prior["fingerprint"] != fingerprint:
+            raise IdempotencyConflict("this Idempotency-Key was already used for a different request; use a new key")
+        return dict(prior["response"])
 
     def _open_case(self, conn: Connection, actor: Actor, workflow_id: str, data: Any) -> CaseRecord:
         workflow = self.catalogue.workflow(workflow_id)

@@ -16,3 +16,6 @@ class Settings(BaseSettings):
     echo_sql: bool = False
     #: How often `posc serve` processes due deadlines in the background (seconds); 0 switches it off.
     tick_seconds: float = 60.0
+    #: Mark the pages' cookies `Secure` even when the request reached the server over plain HTTP (a TLS proxy in
+    #: front that uvicorn does not trust for `X-Forwarded-Proto`).
+    secure_cookies: bool = False

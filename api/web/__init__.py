@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -11,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
-from api.web.pages import TEMPLATES, render, router
+from api.web.pages import TEMPLATES, render, router, sign_in_form
 from api.web.session import PREFIX, SignInRequired
 
 STATIC = Path(__file__).parent / "static"
@@ -40,9 +41,13 @@ def install(app: FastAPI) -> None:
         return RedirectResponse(f"{PREFIX}/", status_code=303)
 
 
-def _sign_in(request: Request, exc: SignInRequired) -> Response:
-    from urllib.parse import quote
-
+async def _sign_in(request: Request, exc: SignInRequired) -> Response:
+    if exc.resume:  # a long form posted after its session ended: keep what was typed through the new sign-in
+        form = await request.form(max_files=0, max_fields=2000)
+        carried = [(k, v) for k, v in form.multi_items() if isinstance(v, str) and k != "csrf_token"]
+        notice = ("Your session ended while you were filling in this form. Sign in again to submit it: what you "
+                  "typed is kept on this page until you do.")
+        return sign_in_form(request, exc.next_path, error=None, notice=notice, status=401, carried=carried)
     return RedirectResponse(f"{PREFIX}/sign-in?next={quote(exc.next_path, safe='/')}", status_code=303)
 
 
@@ -52,7 +57,11 @@ def _error_page(request: Request, status: int, title: str, detail: str, extra: d
         return RedirectResponse(f"{PREFIX}/sign-in", status_code=303)
     reasons = [r for r in extra.get("reasons", []) if r != detail]
     reasons += [f"{e['field']}: {e['message']}" for e in extra.get("errors", [])]
-    return _safe_render(request, session, status, title, detail, reasons)
+    response = _safe_render(request, session, status, title, detail, reasons)
+    # A server error is answered outside the middleware that adds these: set them here for every error page.
+    for name, value in HEADERS.items():
+        response.headers[name] = value
+    return response
 
 
 def _safe_render(

@@ -29,12 +29,14 @@ from api.web.session import (
     check_sign_in_token,
     clear_session_cookie,
     remember_sign_in_token,
+    resumable,
     safe_next,
     set_session_cookie,
     sign_in_token,
 )
-from api.web.widgets import errors_by_field, form_data, local_input, posted_values, widgets
-from engine import InvalidForm, NotAvailable, StaleVersion
+from api.web.widgets import errors_by_field, form_data, local_input, posted_row_counts, posted_values, widgets
+from engine import InvalidForm, NotAvailable, PoscError, StaleVersion
+from engine.cases import IdempotencyConflict
 from engine.definitions.compiled import CompiledWorkflow
 from engine.definitions.forms import FormSpec
 from engine.diagram import mermaid
@@ -76,35 +78,44 @@ def sign_in_page(
     signed_out: Annotated[str | None, Query(max_length=1)] = None,
 ) -> HTMLResponse:
     notice = "You have signed out." if signed_out else None
-    return _sign_in_form(request, safe_next(next), error=None, notice=notice)
+    return sign_in_form(request, safe_next(next), error=None, notice=notice)
 
 
 @router.post("/sign-in")
-def sign_in(
-    request: Request, svc: ServicesDep, api_key: Annotated[str, Form(max_length=300)] = "",
-    csrf_token: Annotated[str, Form(max_length=100)] = "", next: Annotated[str, Form(max_length=500)] = "",
-) -> Response:
-    check_sign_in_token(request, csrf_token)
-    started = start_session(svc.db, svc.clock, api_key.strip()) if api_key.strip() else None
+async def sign_in(request: Request, svc: ServicesDep) -> Response:
+    form = await request.form(max_files=0, max_fields=2000)
+    fields = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    given = dict(fields)
+    check_sign_in_token(request, given.get("csrf_token", ""))
+    api_key = given.get("api_key", "").strip()[:300]
+    target = safe_next(given.get("next"))
+    carried = [(k.removeprefix(CARRIED), v) for k, v in fields if k.startswith(CARRIED)]
+    started = start_session(svc.db, svc.clock, api_key) if api_key else None
     if started is None:
-        error = "Enter your API key." if not api_key.strip() else "That API key is unknown or has been revoked."
-        return _sign_in_form(request, safe_next(next), error=error, status=401)
+        error = "Enter your API key." if not api_key else "That API key is unknown or has been revoked."
+        return sign_in_form(request, target, error=error, status=401, carried=carried)
     token, session = started
-    target = safe_next(next)
-    if target == PREFIX + "/":
-        target = _home(session.user)
-    response = RedirectResponse(target, status_code=303)
+    if carried and resumable(target):
+        # Back from a session that ended mid-form: offer to submit what was typed, with the new session's token.
+        response: Response = render(request, "resume.html", session, target=target, carried=carried)
+    else:
+        response = RedirectResponse(_home(session.user) if target == PREFIX + "/" else target, status_code=303)
     set_session_cookie(response, request, token)
     return response
 
 
-def _sign_in_form(
-    request: Request, next_path: str, *, error: str | None, notice: str | None = None, status: int = 200
+#: Hidden fields of the sign-in page that carry a form's values through a new sign-in.
+CARRIED = "carried:"
+
+
+def sign_in_form(
+    request: Request, next_path: str, *, error: str | None, notice: str | None = None, status: int = 200,
+    carried: list[tuple[str, str]] | None = None,
 ) -> HTMLResponse:
     """The sign-in page, with its CSRF token in both the form and a cookie."""
     token, fresh = sign_in_token(request)
     page = render(request, "sign_in.html", None, status=status, next=next_path, error=error, notice=notice,
-                  sign_in_token=token)
+                  sign_in_token=token, carried=carried or [], carried_prefix=CARRIED)
     if fresh:
         remember_sign_in_token(page, request, token)
     return page
@@ -211,14 +222,23 @@ def new_case_page(request: Request, svc: ServicesDep, session: SignedIn) -> HTML
 @router.post("/cases/new")
 async def open_case(request: Request, svc: ServicesDep, session: SignedIn) -> Response:
     posted = await _posted(request, session)
+    fields = dict(posted)
     workflow = svc.catalogue.latest()[0]
     spec = workflow.open.form.spec
     values = posted_values(spec, posted)
+    key = fields.get("idempotency_key") or None
+    rows = _more_rows(posted)
+    if rows:  # "Add another row" asked for, not a submission
+        return _form_page(request, svc, session, workflow, spec, title=workflow.open.title, values=values,
+                          min_rows=rows, key=key)
     try:
-        view = svc.cases.open(session.user.actor, workflow.id, form_data(spec, values, workflow.timezone))
-    except (InvalidForm, NotAvailable) as refused:
+        view = svc.cases.open(
+            session.user.actor, workflow.id, form_data(spec, values, workflow.timezone), idempotency_key=key
+        )
+    except (InvalidForm, NotAvailable, IdempotencyConflict) as refused:
         return _form_page(
-            request, svc, session, workflow, spec, title=workflow.open.title, values=values, refused=refused
+            request, svc, session, workflow, spec, title=workflow.open.title, values=values, refused=refused,
+            key=key if not isinstance(refused, IdempotencyConflict) else None,
         )
     return RedirectResponse(f"{PREFIX}/cases/{view['id']}?done=open_case", status_code=303)
 
@@ -243,7 +263,9 @@ def case_page(
             "withheld_labels": present.withheld_labels(form, event["withheld"]),
         })
     opening = workflow.open.form.spec
-    done_title = present.event_title(workflow, done, {}) if done else None
+    last = page["events"][-1] if page["events"] else None
+    # "Recorded: ..." only when the latest event really is that action (the address alone proves nothing).
+    done_title = present.event_title(workflow, done, {}) if done and last and last["action"] == done else None
     return render(
         request, "case.html", session, case=case, state=workflow.states[case["state"]] if case["state"] else None,
         data=present.shown_fields(opening, case["data"], zone),
@@ -271,30 +293,52 @@ async def take_action(request: Request, svc: ServicesDep, session: SignedIn, act
         raise HTTPException(404, f"this case has no action {action!r}")
     spec = compiled.form.spec
     values = posted_values(spec, posted)
-    extra = {k.removeprefix("_more_"): 1 for k in fields if k.startswith("_more_")}
-    if extra:  # "More rows" asked for, not a submission
-        return _action_form(request, svc, session, page, action, values=values, extra_rows=extra,
-                            version=fields.get("version"), key=fields.get("idempotency_key"))
+    version, key = fields.get("version"), fields.get("idempotency_key") or None
+    rows = _more_rows(posted)
+    if rows:  # "Add another row" asked for, not a submission
+        return _action_form(request, svc, session, page, action, values=values, min_rows=rows, version=version,
+                            key=key)
+    expected = int(version) if version and version.isdigit() and len(version) < 10 else None
+    data = form_data(spec, values, workflow.timezone)
     try:
-        expected = int(fields.get("version", ""))
-    except ValueError:
-        expected = None
-    try:
-        svc.cases.act(
-            session.user.actor, case_id, action, form_data(spec, values, workflow.timezone),
-            expected_version=expected, idempotency_key=(fields.get("idempotency_key") or None),
-        )
+        try:
+            svc.cases.act(session.user.actor, case_id, action, data, expected_version=expected, idempotency_key=key)
+        except StaleVersion:
+            # A double click can lose the race to its own first click, which may have just committed: asked
+            # again with the same key, the engine answers with that first click's result if so.
+            svc.cases.act(session.user.actor, case_id, action, data, expected_version=expected, idempotency_key=key)
     except StaleVersion:
-        page = svc.queries.page(session.user.actor, case_id)
-        stale = NotAvailable("the case changed since you opened this form", [
-            "Someone else updated this case while you were filling in the form. Check the case as it is now and "
-            "submit again."
-        ])
-        return _action_form(request, svc, session, page, action, values=values, refused=stale, status=409)
-    except (InvalidForm, NotAvailable) as refused:
-        return _action_form(request, svc, session, page, action, values=values, refused=refused,
-                            version=fields.get("version"), key=fields.get("idempotency_key"))
+        return _stale(request, svc, session, case_id, action, values)
+    except (InvalidForm, NotAvailable, IdempotencyConflict) as refused:
+        return _action_form(request, svc, session, page, action, values=values, refused=refused, version=version,
+                            key=key if not isinstance(refused, IdempotencyConflict) else None)
     return RedirectResponse(f"{PREFIX}/cases/{case_id}?done={action}", status_code=303)
+
+
+def _stale(
+    request: Request, svc: Services, session: WebSessionRecord, case_id: str, action: str, values: dict[str, Any]
+) -> HTMLResponse:
+    """Someone else changed the case while this form was open: the form again, filled in, at the case's new
+    version, if the action is still offered; otherwise a page that says so and leads back to the case."""
+    page = svc.queries.page(session.user.actor, case_id)
+    reason = ("Someone else updated this case while you were filling in the form. Check the case as it is now "
+              "and submit again.")
+    if any(o.action == action for o in page["actions"]):
+        stale = NotAvailable("the case changed since you opened this form", [reason])
+        return _action_form(request, svc, session, page, action, values=values, refused=stale, status=409)
+    gone = (f"Meanwhile the case moved to {present.choice_label(page['case']['state'])}, where "
+            f"{present.choice_label(action)} is no longer an action. Nothing you typed was recorded.")
+    return render(request, "error.html", session, status=409, title="The case changed", detail=reason,
+                  reasons=[gone], back=f"{PREFIX}/cases/{case_id}")
+
+
+def _more_rows(posted: list[tuple[str, str]]) -> dict[str, int]:
+    """For "Add another row": each list's rows as shown (the highest row posted), plus one for the list asked."""
+    asked = {k.removeprefix("_more_") for k, _ in posted if k.startswith("_more_")}
+    if not asked:
+        return {}
+    shown = posted_row_counts(posted)
+    return {name: shown.get(name, 0) + (1 if name in asked else 0) for name in {*asked, *shown}}
 
 
 @router.get("/cases/{case_id}/documents/{document}")
@@ -381,7 +425,7 @@ async def _posted(request: Request, session: WebSessionRecord) -> list[tuple[str
 
 def _action_form(
     request: Request, svc: Services, session: WebSessionRecord, page: dict[str, Any], action: str,
-    values: dict[str, Any] | None = None, refused: Exception | None = None, extra_rows: dict[str, int] | None = None,
+    values: dict[str, Any] | None = None, refused: Exception | None = None, min_rows: dict[str, int] | None = None,
     version: str | None = None, key: str | None = None, status: int | None = None,
 ) -> HTMLResponse:
     case = page["case"]
@@ -392,14 +436,14 @@ def _action_form(
         raise HTTPException(404, f"{present.choice_label(action)} is not an action of this case in its state")
     return _form_page(
         request, svc, session, workflow, compiled.form.spec, title=compiled.title, case=case, option=option,
-        values=values, refused=refused, extra_rows=extra_rows, version=version, key=key, status=status,
+        values=values, refused=refused, min_rows=min_rows, version=version, key=key, status=status,
     )
 
 
 def _form_page(
     request: Request, svc: Services, session: WebSessionRecord, workflow: CompiledWorkflow, spec: FormSpec, *,
     title: str, case: dict[str, Any] | None = None, option: Any = None, values: dict[str, Any] | None = None,
-    refused: Exception | None = None, extra_rows: dict[str, int] | None = None, version: str | None = None,
+    refused: Exception | None = None, min_rows: dict[str, int] | None = None, version: str | None = None,
     key: str | None = None, status: int | None = None,
 ) -> HTMLResponse:
     errors: dict[str, str] = {}
@@ -408,8 +452,10 @@ def _form_page(
         errors = errors_by_field(refused.errors)
     elif isinstance(refused, NotAvailable):
         reasons = list(refused.reasons)
+    elif isinstance(refused, PoscError):
+        reasons = [refused.message]
     organisations = [(o.id, o.name) for o in list_organisations(svc.db)]
-    shown = widgets(spec, values or {}, errors, organisations, extra_rows)
+    shown = widgets(spec, values or {}, errors, organisations, min_rows)
     known = _paths(shown)
     summary = [FieldError(f, m) for f, m in errors.items() if f not in known]
     if status is None:

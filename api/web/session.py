@@ -9,6 +9,7 @@ any session, uses a double-submit cookie instead.
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -16,30 +17,41 @@ from urllib.parse import urlsplit
 from fastapi import Depends, HTTPException, Request, Response
 
 from api.deps import ServicesDep
-from engine.sessions import LIFETIME, WebSessionRecord, resume_session
+from engine.sessions import WebSessionRecord, resume_session
 
 PREFIX = "/ui"
 SESSION_COOKIE = "posc_session"
 SIGN_IN_COOKIE = "posc_sign_in"
 
 
-class SignInRequired(Exception):
-    """The page needs a signed-in person; answered with a redirect to the sign-in page."""
+#: Forms whose submission survives a session that ended while they were being filled in (see `resumable`).
+_RESUMABLE = re.compile(rf"^{PREFIX}/cases/(?:new|[A-Z0-9-]{{1,32}}/actions/[a-z][a-z0-9_]{{0,63}})$")
 
-    def __init__(self, next_path: str) -> None:
+
+class SignInRequired(Exception):
+    """The page needs a signed-in person: a GET is redirected to the sign-in page; the post of a long form is
+    answered with the sign-in page, carrying what was typed so that it can be submitted after signing in."""
+
+    def __init__(self, next_path: str, resume: bool = False) -> None:
         super().__init__(next_path)
         self.next_path = next_path
+        self.resume = resume
+
+
+def resumable(path: str) -> bool:
+    """Whether `path` is a form worth carrying through a new sign-in (opening a case, taking an action)."""
+    return bool(_RESUMABLE.match(path))
 
 
 def secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """Cookies are `Secure` over HTTPS, and always when `POSC_SECURE_COOKIES` says (behind a TLS proxy)."""
+    return request.url.scheme == "https" or bool(request.app.state.services.settings.secure_cookies)
 
 
 def set_session_cookie(response: Response, request: Request, token: str) -> None:
-    response.set_cookie(
-        SESSION_COOKIE, token, max_age=int(LIFETIME.total_seconds()), path=PREFIX, httponly=True, samesite="lax",
-        secure=secure(request),
-    )
+    # No Max-Age: the cookie ends with the browser (a shared ward tablet); the server ends the session anyway
+    # after `IDLE` or `LIFETIME`.
+    response.set_cookie(SESSION_COOKIE, token, path=PREFIX, httponly=True, samesite="lax", secure=secure(request))
 
 
 def clear_session_cookie(response: Response, request: Request) -> None:
@@ -82,7 +94,10 @@ def signed_in(request: Request, svc: ServicesDep) -> WebSessionRecord:
     found = resume_session(svc.db, svc.clock, token) if token else None
     if found is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise SignInRequired(target if request.method == "GET" else PREFIX + "/")
+        if request.method == "GET":
+            raise SignInRequired(target)
+        raise SignInRequired(request.url.path if resumable(request.url.path) else PREFIX + "/",
+                             resume=resumable(request.url.path))
     request.state.web_session = found
     return found
 

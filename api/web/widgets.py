@@ -20,6 +20,7 @@ BLANK_ROWS = 1
 MAX_ROWS = 50
 _INDEXED = re.compile(r"^([a-z][a-z0-9_]*)\[(\d{1,2})\]\.([a-z][a-z0-9_]*)$")
 _INT = re.compile(r"^[+-]?\d+$")
+_GROUPED = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$")
 _FLOAT = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 
 
@@ -57,16 +58,17 @@ class Widget:
 
 def widgets(
     form: FormSpec, values: Mapping[str, Any], errors: Mapping[str, str], organisations: Sequence[tuple[str, str]],
-    extra_rows: Mapping[str, int] | None = None,
+    min_rows: Mapping[str, int] | None = None,
 ) -> list[Widget]:
-    """The inputs of `form`, filled with `values` (as posted) and the `errors` by field path."""
-    rows = extra_rows or {}
+    """The inputs of `form`, filled with `values` (as posted) and the `errors` by field path; a list of records
+    shows its rows, a blank one to add another, and at least `min_rows[name]` rows."""
+    rows = min_rows or {}
     return [_widget(spec, spec.id, values.get(spec.id), errors, organisations, rows) for spec in form.fields]
 
 
 def _widget(
     spec: FieldSpec, name: str, value: Any, errors: Mapping[str, str], organisations: Sequence[tuple[str, str]],
-    extra_rows: Mapping[str, int],
+    min_rows: Mapping[str, int],
 ) -> Widget:
     widget = Widget(name, spec, value, errors.get(name))
     if spec.type in ("choice", "multi_choice"):
@@ -77,11 +79,12 @@ def _widget(
         widget.options = list(organisations)
     elif spec.type == "records":
         rows = value if isinstance(value, list) else []
-        count = min(MAX_ROWS, max(len(rows) + extra_rows.get(name, 0), spec.min_items or 0, 1) + BLANK_ROWS)
+        usual = max(len(rows), spec.min_items or 0, 1) + BLANK_ROWS
+        count = min(MAX_ROWS, max(usual, min_rows.get(name, 0)))
         for index in range(count):
             row = rows[index] if index < len(rows) and isinstance(rows[index], dict) else {}
             widget.rows.append([
-                _widget(sub, f"{name}[{index}].{sub.id}", row.get(sub.id), errors, organisations, extra_rows)
+                _widget(sub, f"{name}[{index}].{sub.id}", row.get(sub.id), errors, organisations, min_rows)
                 for sub in spec.fields or []
             ])
     return widget
@@ -118,6 +121,16 @@ def posted_values(form: FormSpec, posted: Sequence[tuple[str, str]]) -> dict[str
     return values
 
 
+def posted_row_counts(posted: Sequence[tuple[str, str]]) -> dict[str, int]:
+    """How many rows of each list of records the posted form showed (its highest row index, plus one)."""
+    counts: dict[str, int] = {}
+    for key, _ in posted:
+        found = _INDEXED.match(key)
+        if found:
+            counts[found.group(1)] = max(counts.get(found.group(1), 0), int(found.group(2)) + 1)
+    return counts
+
+
 def form_data(form: FormSpec, values: Mapping[str, Any], timezone: tzinfo) -> dict[str, Any]:
     """Typed form data for the engine from posted values: blanks left out (so a missing required field is named),
     numbers parsed, a local date and time given the jurisdiction's offset, empty rows of records dropped.
@@ -150,10 +163,13 @@ def _typed(fields: Sequence[FieldSpec], values: Mapping[str, Any], timezone: tzi
 
 def _scalar(spec: FieldSpec, raw: str, timezone: tzinfo) -> Any:
     if spec.type == "number":
-        if _INT.match(raw):
-            return int(raw)
-        if _FLOAT.match(raw) and not spec.integer:
-            return float(raw)
+        number = raw.replace(",", "") if _GROUPED.match(raw) else raw  # "3,200" as typed in the United States
+        if len(number) > 30:  # no field takes a number this long; the engine names the field
+            return raw
+        if _INT.match(number):
+            return int(number)
+        if _FLOAT.match(number) and not spec.integer:
+            return float(number)
         return raw
     if spec.type == "datetime":
         try:

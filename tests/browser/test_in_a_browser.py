@@ -144,7 +144,7 @@ def test_a_nurse_records_the_birth_by_keyboard_alone(person: Any, live_server: A
     for group, choice in (("Withdrawal signs", "none"), ("Infant toxicology", "not done"),
                           ("Parent toxicology", "not done"), ("Fetal alcohol spectrum disorder concern", "no"),
                           ("Infant substance-affected", "no"), ("Safety concern", "no")):
-        page.get_by_role("group", name=group, exact=True).get_by_label(choice, exact=True).focus()
+        page.get_by_role("radiogroup", name=group, exact=True).get_by_label(choice, exact=True).focus()
         page.keyboard.press("Space")
     page.get_by_label("Birth weight (grams)").focus()
     page.keyboard.press("Enter")
@@ -172,7 +172,7 @@ def test_cps_takes_a_case_from_identification_to_plan_agreed_through_the_forms(p
     page.get_by_label("Gestational age (weeks)").fill("36")
     page.get_by_label("Identified by").select_option(label="cps")
     page.get_by_role("group", name="Substances").get_by_label("opioids").check()
-    page.get_by_role("group", name="On medication for opioid use disorder").get_by_label("yes").check()
+    page.get_by_role("radiogroup", name="On medication for opioid use disorder").get_by_label("yes").check()
     page.get_by_label("Planned delivery hospital").select_option("city-hospital")
     page.get_by_label("Lead CPS organisation").select_option("county-cps")
     page.get_by_role("button", name="Open a case").last.click()

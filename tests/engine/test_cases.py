@@ -21,7 +21,7 @@ from engine import (
     StaleVersion,
     UnknownAction,
 )
-from engine.cases import CASES, DEADLINES, EVENTS
+from engine.cases import CASES, DEADLINES, EVENTS, IdempotencyConflict
 from tests.factories import ACTORS, action_data, identification
 from tests.pathway import ROUTES, drive, open_case, take
 
@@ -280,3 +280,17 @@ def test_an_evening_birth_is_discharged_on_the_jurisdictions_calendar_day(cases:
     case = take(cases, clock, case, "record_birth", born_at="2026-11-03T01:30:00+00:00")
     case = take(cases, clock, case, "notify_cps")
     assert take(cases, clock, case, "discharge", discharged_on="2026-11-02").state == "follow_up"
+
+
+def test_opening_with_the_same_idempotency_key_opens_one_case(cases: Cases, clock: FixedClock) -> None:
+    data = identification(clock.now().date())
+    first = cases.open(ACTORS["cps"], "charm-posc", data, idempotency_key="k1")
+    again = cases.open(ACTORS["cps"], "charm-posc", data, idempotency_key="k1")
+    other = cases.open(ACTORS["cps"], "charm-posc", data, idempotency_key="k2")
+    assert again["id"] == first["id"] != other["id"]
+    with cases.db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(CASES)).scalar() == 2
+    with pytest.raises(IdempotencyConflict):
+        cases.open(ACTORS["cps"], "charm-posc", {**data, "last_name": "Other"}, idempotency_key="k1")
+    # Keys belong to their user: another user's "k1" is a new request.
+    assert cases.open(ACTORS["prenatal"], "charm-posc", data, idempotency_key="k1")["id"] != first["id"]

@@ -4,6 +4,8 @@ signing in and out, CSRF, the lookup, the case page, every action's form, field 
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,7 +16,7 @@ from tests.api.conftest import Api
 from tests.api.test_disclosure_matrix import MATRIX, PLAN_VALUES, SITUATIONS, TREATMENT_VALUES, Story
 from tests.factories import ACTION_ROLE, identification
 from tests.pathway import ROUTES
-from tests.web.conftest import Web, flatten
+from tests.web.conftest import Browser, Web, flatten
 
 HOMES = {
     "hospital": "/ui/lookup", "cps": "/ui/worklist", "treatment": "/ui/worklist", "peer": "/ui/worklist",
@@ -70,7 +72,8 @@ def test_the_session_cookie_is_http_only_same_site_and_secure_over_https(web: We
     answer = client.post("/ui/sign-in", data={"api_key": web.api.key["cps"], "csrf_token": token})
     cookie = next(c for c in answer.headers.get_list("set-cookie") if c.startswith("posc_session="))
     attributes = {a.strip().split("=")[0].lower() for a in cookie.split(";")[1:]}
-    assert {"httponly", "path", "max-age"} <= attributes
+    assert {"httponly", "path"} <= attributes
+    assert "max-age" not in attributes and "expires" not in attributes  # it ends with the browser
     assert "samesite=lax" in cookie.lower() and "path=/ui" in cookie.lower()
     assert ("secure" in attributes) is secure
     assert web.api.key["cps"] not in cookie  # the cookie is a session token, never the API key
@@ -390,15 +393,21 @@ def test_a_form_submitted_twice_is_recorded_once(web: Web, api: Api) -> None:
     assert [e["action"] for e in events_of(api, case["id"])] == ["open_case", "refer_to_treatment"]
 
 
-def test_more_rows_for_a_list_keep_what_was_typed_and_record_nothing(web: Web, api: Api) -> None:
+@pytest.mark.parametrize("typed", ["Alex Rivera", ""])
+def test_more_rows_for_a_list_keep_what_was_typed_and_record_nothing(web: Web, api: Api, typed: str) -> None:
     case = api.drive(api.open_case(), ROUTES["meeting_scheduled"])
     cps = web.sign_in("cps")
     path = f"/ui/cases/{case['id']}/actions/record_planning_meeting"
     before = cps.get(path).text
-    answer = cps.submit(path, [("participants[0].name", "Alex Rivera"), ("_more_participants", "1")])
+    shown = before.count("Participants, row")
+    # As a browser posts it: every input of every row shown, typed in or not.
+    rows = [(f"participants[{i}].{sub}", typed if (i, sub) == (0, "name") else "")
+            for i in range(shown) for sub in ("name", "role", "organisation")]
+    answer = cps.submit(path, [*rows, ("_more_participants", "1")])
     assert answer.status_code == 200
-    assert 'value="Alex Rivera"' in answer.text
-    assert answer.text.count("Participants, row") == before.count("Participants, row") + 1
+    assert answer.text.count("Participants, row") == shown + 1
+    if typed:
+        assert f'value="{typed}"' in answer.text
     assert len(events_of(api, case["id"])) == 1 + len(ROUTES["meeting_scheduled"])
 
 
@@ -448,3 +457,115 @@ def test_figures_for_analysts_and_a_clear_refusal_for_others(web: Web, api: Api)
     bad = analyst.get("/ui/reports?from=2026-13-01")
     assert bad.status_code == 422 and "Enter a date" in bad.text
     assert web.sign_in("hospital").get("/ui/reports").status_code == 403
+
+
+# --- second thoughts: double clicks, changes meanwhile, sessions that end mid-form ---------------------------------
+
+
+def test_opening_a_case_twice_by_double_click_opens_one(web: Web, api: Api) -> None:
+    cps = web.sign_in("cps")
+    _, hidden = cps.form("/ui/cases/new")
+    fields = [*hidden.items(), *flatten(identification(api.today(), last_name="Twice"))]
+    first, second = cps.post("/ui/cases/new", fields), cps.post("/ui/cases/new", fields)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["location"] == second.headers["location"]
+    nurse = web.sign_in("hospital")
+    found = nurse.submit("/ui/lookup", [("last_name", "Twice"), ("date_of_birth", "1996-04-12")])
+    assert found.text.count("Case reference") == 1
+
+
+def test_a_form_for_an_action_the_case_has_moved_past_says_so_and_leads_back(web: Web, api: Api) -> None:
+    case = api.drive(api.open_case(), ROUTES["in_treatment"])
+    cps = web.sign_in("cps")
+    path = f"/ui/cases/{case['id']}/actions/schedule_planning_meeting"
+    _, hidden = cps.form(path)
+    api.act(case, "schedule_planning_meeting")  # a colleague scheduled it meanwhile
+    due = identification(api.today())["due_date"]
+    answer = cps.post(path, [*hidden.items(), ("meeting_date", due), ("location", "Clinic"),
+                             ("invitees[0].role", "parent")])
+    assert answer.status_code == 409
+    assert "The case changed" in answer.text and "moved to meeting scheduled" in answer.text
+    assert f'href="/ui/cases/{case["id"]}"' in answer.text
+    assert [e["action"] for e in events_of(api, case["id"])].count("schedule_planning_meeting") == 1
+
+
+def test_a_form_posted_after_the_session_ended_is_kept_through_a_new_sign_in(web: Web, api: Api) -> None:
+    case = api.open_case()
+    prenatal = web.sign_in("prenatal")
+    path = f"/ui/cases/{case['id']}/actions/refer_to_treatment"
+    _, hidden = prenatal.form(path)
+    api.clock.advance(timedelta(minutes=45))  # the form took a while
+    typed = [("referred_on", api.today().isoformat()), ("provider_org", "recovery-clinic"),
+             ("level_of_care", "outpatient"), ("priority_requested", "yes")]
+    ended = prenatal.post(path, [*hidden.items(), *typed])
+    assert ended.status_code == 401
+    assert "Your session ended while you were filling in this form" in ended.text
+    assert 'name="carried:level_of_care" value="outpatient"' in ended.text
+    assert len(events_of(api, case["id"])) == 1
+    carried = re.findall(r'name="(carried:[^"]+)" value="([^"]*)"', ended.text)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', ended.text).group(1)  # type: ignore[union-attr]
+    back = prenatal.post("/ui/sign-in", [("api_key", api.key["prenatal"]), ("csrf_token", token), ("next", path),
+                                         *carried])
+    assert back.status_code == 200 and "You are signed in again" in back.text
+    _, again = re.findall(r'name="csrf_token" value="([^"]+)"', back.text)  # sign-out's, then the form's
+    resubmitted = re.findall(r'<input type="hidden" name="((?!csrf_token)[^"]+)" value="([^"]*)"', back.text)
+    done = prenatal.post(path, [("csrf_token", again), *resubmitted])
+    assert done.status_code == 303
+    assert [e["action"] for e in events_of(api, case["id"])] == ["open_case", "refer_to_treatment"]
+
+
+def test_numbers_are_read_as_people_type_them_and_absurd_ones_are_refused_cleanly(web: Web, api: Api) -> None:
+    case = api.drive(api.open_case(), ROUTES["plan_agreed"])
+    nurse = web.sign_in("hospital")
+    huge = nurse.act(case["id"], "record_birth", birth_weight_grams="9" * 5000)
+    assert huge.status_code == 422 and "must be a whole number" in field_block(huge.text, "f-birth_weight_grams")
+    grouped = nurse.act(case["id"], "record_birth", birth_weight_grams="3,200")
+    assert grouped.status_code == 303, grouped.text[:1500]
+    birth = next(e for e in events_of(api, case["id"]) if e["action"] == "record_birth")
+    assert birth["data"]["birth_weight_grams"] == 3200
+
+
+def test_a_confirmation_is_shown_only_for_what_was_really_recorded(web: Web, api: Api) -> None:
+    case = api.drive(api.open_case(), ROUTES["referred"])
+    cps = web.sign_in("cps")
+    assert "Recorded: Refer to treatment." in cps.get(f"/ui/cases/{case['id']}?done=refer_to_treatment").text
+    assert "Recorded:" not in cps.get(f"/ui/cases/{case['id']}?done=close_case").text
+
+
+def test_an_oversized_post_to_a_page_is_refused_with_the_pages_headers(web: Web) -> None:
+    cps = web.sign_in("cps")
+    answer = cps.post("/ui/lookup", [("last_name", "x" * 300_000)])
+    assert answer.status_code == 413
+    assert answer.headers["cache-control"] == "no-store" and answer.headers["x-frame-options"] == "DENY"
+
+
+def test_cookies_can_be_marked_secure_behind_a_tls_proxy(web: Web) -> None:
+    web.app.state.services.settings.secure_cookies = True
+    client = web.client("http://testserver")
+    page = client.get("/ui/sign-in")
+    assert all("secure" in c.lower() for c in page.headers.get_list("set-cookie"))
+
+
+def test_a_double_click_racing_itself_records_once_and_both_clicks_succeed(web: Web, api: Api) -> None:
+    """The two posts of a double click arrive together: on PostgreSQL the second waits on the first's row lock and
+    then finds the case changed; asked again with the same key, the engine answers with the first's result."""
+    case = api.open_case()
+    prenatal = web.sign_in("prenatal")
+    path = f"/ui/cases/{case['id']}/actions/refer_to_treatment"
+    _, hidden = prenatal.form(path)
+    fields = [*hidden.items(), ("referred_on", api.today().isoformat()), ("provider_org", "recovery-clinic"),
+              ("level_of_care", "outpatient"), ("priority_requested", "yes")]
+    twin = web.client()
+    twin.cookies.set("posc_session", prenatal.client.cookies["posc_session"], path="/ui")
+    clicks = [prenatal, Browser(twin, api, "prenatal")]
+    start = threading.Barrier(2)
+
+    def click(browser: Browser) -> int:
+        start.wait()
+        status: int = browser.post(path, fields).status_code
+        return status
+
+    with ThreadPoolExecutor(2) as pool:
+        statuses = list(pool.map(click, clicks))
+    assert statuses == [303, 303]
+    assert [e["action"] for e in events_of(api, case["id"])] == ["open_case", "refer_to_treatment"]
