@@ -24,15 +24,26 @@ ServicesDep = Annotated[Services, Depends(services)]
 _bearer = HTTPBearer(auto_error=False, description="An API key from `posc users add` or `posc serve --demo`.")
 
 
-def current_user(
-    svc: ServicesDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> UserRecord:
+async def api_key(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
+    """The key as sent (checked by `user_of`). `async` and free of I/O, so that a sync endpoint can check it in
+    its own worker thread instead of costing the request a second thread hop."""
     if credentials is None or not credentials.credentials.strip():
         raise HTTPException(401, "send an API key as `Authorization: Bearer <key>`")
-    user = authenticate(svc.db, credentials.credentials.strip())
+    return credentials.credentials.strip()
+
+
+ApiKey = Annotated[str, Depends(api_key)]
+
+
+def user_of(svc: Services, key: str) -> UserRecord:
+    user = authenticate(svc.db, key)
     if user is None:
         raise HTTPException(401, "the API key is unknown or revoked")
     return user
+
+
+def current_user(svc: ServicesDep, key: ApiKey) -> UserRecord:
+    return user_of(svc, key)
 
 
 CurrentUser = Annotated[UserRecord, Depends(current_user)]
