@@ -27,8 +27,8 @@ from pathlib import Path
 
 import httpx
 
-from api.demo import action_data, load_demo
-from engine import Cases, Database, SystemClock, load_catalogue
+from api.demo import DemoUser, action_data, load_demo
+from engine import CaseRecord, Cases, Database, SystemClock, load_catalogue
 
 
 def free_port() -> int:
@@ -78,29 +78,38 @@ def post_script(folder: Path, body: dict[str, object]) -> Path:
     return path
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def options(description: str | None, connections: int) -> argparse.Namespace:
+    """The benchmarks' command line (run length, repeats, wrk's connections and threads); wrk must be there."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--connections", type=int, default=connections)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
+    return args
+
+
+def demo_database(folder: Path) -> tuple[str, dict[str, DemoUser], CaseRecord]:
+    """A SQLite file in `folder` with the demo data: its URL, the demo users by role, and a case at `notified`."""
+    url = f"sqlite:///{folder / 'bench.db'}"
+    db = Database(url)
+    db.ensure_schema()
+    clock = SystemClock()
+    cases = Cases(db, load_catalogue(), clock)
+    users = {u.role: u for u in load_demo(db, cases, clock)}
+    target = next(c for c in (cases.get(i) for i in _case_ids(db)) if c.state == "notified")
+    db.dispose()
+    return url, users, target
+
+
+def main() -> None:
+    args = options(__doc__, connections=50)
     with tempfile.TemporaryDirectory() as folder_name:
         folder = Path(folder_name)
-        url = f"sqlite:///{folder / 'bench.db'}"
-        db = Database(url)
-        db.ensure_schema()
+        url, users, target = demo_database(folder)
         clock = SystemClock()
-        cases = Cases(db, load_catalogue(), clock)
-        users = {u.role: u for u in load_demo(db, cases, clock)}
-        from engine.users import authenticate
-
-        cps = authenticate(db, users["cps"].api_key)
-        assert cps is not None
-        target = next(c for c in (cases.get(i) for i in _case_ids(db)) if c.state == "notified")
-        db.dispose()
         env = {**os.environ, "POSC_DATABASE_URL": url}
         posc_port, bare_port = free_port(), free_port()
         uvicorn = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]

@@ -10,10 +10,8 @@ access-log row, and the HTML), then the lookup page as a nurse sees it, `GET /ui
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
-import shutil
 import statistics
 import sys
 import tempfile
@@ -21,9 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from api.demo import load_demo
-from bench.http import _case_ids, free_port, start, wrk
-from engine import Cases, Database, SystemClock, load_catalogue
+from bench.http import demo_database, free_port, options, start, wrk
 
 
 def session_cookie(base: str, api_key: str) -> str:
@@ -43,24 +39,10 @@ def wrk_with_cookie(url: str, seconds: int, threads: int, connections: int, cook
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
-    if not shutil.which("wrk"):
-        raise SystemExit("wrk is needed: apt-get install wrk")
+    args = options(__doc__, connections=20)
     with tempfile.TemporaryDirectory() as folder_name:
         folder = Path(folder_name)
-        url = f"sqlite:///{folder / 'bench.db'}"
-        db = Database(url)
-        db.ensure_schema()
-        clock = SystemClock()
-        cases = Cases(db, load_catalogue(), clock)
-        users = {u.role: u for u in load_demo(db, cases, clock)}
-        target = next(c for c in (cases.get(i) for i in _case_ids(db)) if c.state == "notified")
-        db.dispose()
+        url, users, target = demo_database(folder)
         env = {**os.environ, "POSC_DATABASE_URL": url, "POSC_TICK_SECONDS": "0"}
         port = free_port()
         uvicorn = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]

@@ -33,6 +33,8 @@ _EVENTS = select(EVENTS).where(EVENTS.c.case_id == bindparam("b_case")).order_by
 MAX_PAGE = 200
 #: Who may read the de-identified outcome figures (CONTRACT.md).
 REPORT_ROLES = ("analyst", "cps", "admin")
+#: Who may look a parent up at delivery (CONTRACT.md).
+LOOKUP_ROLES = ("hospital", "cps")
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,13 @@ class CaseQueries:
             }
         self._log(actor, case_id, "page", tiers)
         return page
+
+    def workflow_of(self, actor: Actor, case_id: str) -> CompiledWorkflow:
+        """The workflow version a case runs on, for a caller who may know the case (404 otherwise). It discloses
+        nothing of the case, so it is not an audited read."""
+        with self.db.read() as conn:
+            _, workflow, _ = self._open(conn, actor, case_id)
+        return workflow
 
     def events(self, actor: Actor, case_id: str) -> list[dict[str, Any]]:
         with self.db.read() as conn:
@@ -218,7 +227,7 @@ class CaseQueries:
     ) -> list[dict[str, Any]]:
         """Exact match on the lookup fields, for delivery: reference, plan in place, lead contact; nothing else.
         `with_access` adds the caller's own tiers on each match (empty: the case itself stays closed to them)."""
-        if actor.role not in ("hospital", "cps"):
+        if actor.role not in LOOKUP_ROLES:
             raise Forbidden(f"the {actor.role} role may not look up cases")
         answers: list[dict[str, Any]] = []
         with self.db.read() as conn:

@@ -41,16 +41,14 @@ from engine.definitions.compiled import CompiledWorkflow
 from engine.definitions.forms import FormSpec
 from engine.diagram import mermaid
 from engine.documents import to_pdf
-from engine.errors import FieldError
 from engine.organisations import list_organisations
+from engine.queries import LOOKUP_ROLES, REPORT_ROLES
 from engine.sessions import WebSessionRecord, end_session, start_session
 from engine.users import UserRecord
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False, default_response_class=HTMLResponse)
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 TEMPLATES.env.globals.update(label=present.choice_label, day=present.day, local_input=local_input)
-#: Roles that may look a parent up at delivery (the engine refuses the others).
-LOOKUP_ROLES = ("hospital", "cps")
 #: The pages each role starts on.
 HOME = {"hospital": "lookup", "analyst": "reports", "admin": "workflows"}
 
@@ -286,32 +284,38 @@ async def take_action(request: Request, svc: ServicesDep, session: SignedIn, act
     posted = await _posted(request, session)
     case_id = case_id_of(request)
     fields = dict(posted)
-    page = svc.queries.page(session.user.actor, case_id)
-    workflow = svc.catalogue.workflow(page["case"]["workflow"], page["case"]["workflow_version"])
+    actor = session.user.actor
+    workflow = svc.queries.workflow_of(actor, case_id)
     compiled = workflow.actions.get(action)
     if compiled is None:
         raise HTTPException(404, f"this case has no action {action!r}")
     spec = compiled.form.spec
     values = posted_values(spec, posted)
     version, key = fields.get("version"), fields.get("idempotency_key") or None
+
+    def again(**shown: Any) -> HTMLResponse:  # the form once more, as the case is now
+        page = svc.queries.page(actor, case_id)
+        shown = {"version": version, "key": key, **shown}
+        return _action_form(request, svc, session, page, action, values=values, **shown)
+
     rows = _more_rows(posted)
     if rows:  # "Add another row" asked for, not a submission
-        return _action_form(request, svc, session, page, action, values=values, min_rows=rows, version=version,
-                            key=key)
+        return again(min_rows=rows)
     expected = int(version) if version and version.isdigit() and len(version) < 10 else None
     data = form_data(spec, values, workflow.timezone)
     try:
         try:
-            svc.cases.act(session.user.actor, case_id, action, data, expected_version=expected, idempotency_key=key)
+            svc.cases.act(actor, case_id, action, data, expected_version=expected, idempotency_key=key)
         except StaleVersion:
             # A double click can lose the race to its own first click, which may have just committed: asked
             # again with the same key, the engine answers with that first click's result if so.
-            svc.cases.act(session.user.actor, case_id, action, data, expected_version=expected, idempotency_key=key)
+            svc.cases.act(actor, case_id, action, data, expected_version=expected, idempotency_key=key)
     except StaleVersion:
         return _stale(request, svc, session, case_id, action, values)
-    except (InvalidForm, NotAvailable, IdempotencyConflict) as refused:
-        return _action_form(request, svc, session, page, action, values=values, refused=refused, version=version,
-                            key=key if not isinstance(refused, IdempotencyConflict) else None)
+    except IdempotencyConflict as refused:
+        return again(refused=refused, key=None)  # a new key for the corrected submission
+    except (InvalidForm, NotAvailable) as refused:
+        return again(refused=refused)
     return RedirectResponse(f"{PREFIX}/cases/{case_id}?done={action}", status_code=303)
 
 
@@ -398,9 +402,12 @@ def reports(
             period[key] = date.fromisoformat(raw) if raw else default
         except ValueError:
             errors[key] = "Enter a date (YYYY-MM-DD)."
-    if not errors and period["from"] > period["to"]:
-        errors["to"] = "The end of the period must not be before its start."
-    report = None if errors else svc.queries.capta_report(session.user.actor, period["from"], period["to"])
+    report = None
+    if not errors:
+        try:
+            report = svc.queries.capta_report(session.user.actor, period["from"], period["to"])
+        except InvalidForm as refused:  # the period itself, as the engine judges it
+            errors = {e.field: f"The period {e.message}." for e in refused.errors}
     values = {"from": start or period.get("from", ""), "to": end or period.get("to", "")}
     return render(request, "reports.html", session, status=422 if errors else 200, report=report, errors=errors,
                   values=values)
@@ -456,25 +463,14 @@ def _form_page(
         reasons = [refused.message]
     organisations = [(o.id, o.name) for o in list_organisations(svc.db)]
     shown = widgets(spec, values or {}, errors, organisations, min_rows)
-    known = _paths(shown)
-    summary = [FieldError(f, m) for f, m in errors.items() if f not in known]
     if status is None:
         status = 422 if errors else (409 if reasons else 200)
     return render(
         request, "action.html", session, status=status, form=spec, title=title, case=case, option=option,
-        widgets=shown, errors=errors, reasons=reasons, unplaced=summary, zone=workflow.timezone,
+        widgets=shown, errors=errors, reasons=reasons, zone=workflow.timezone,
         version=version or (str(case["version"]) if case else ""), idempotency_key=key or secrets.token_urlsafe(16),
         labels=_labels(shown),
     )
-
-
-def _paths(shown: list[Any]) -> set[str]:
-    found: set[str] = set()
-    for widget in shown:
-        found.add(widget.name)
-        for row in widget.rows:
-            found |= _paths(row)
-    return found
 
 
 def _labels(shown: list[Any]) -> dict[str, tuple[str, str]]:
@@ -508,15 +504,14 @@ def _require_role(session: WebSessionRecord, roles: tuple[str, ...], what: str) 
 def _nav(svc: Services, user: UserRecord | None) -> list[tuple[str, str]]:
     if user is None:
         return []
-    case_roles = {r for w in svc.catalogue.latest() for r in w.spec.roles}
     items: list[tuple[str, str]] = []
     if user.role in LOOKUP_ROLES:
         items.append(("lookup", "Lookup"))
-    if user.role in case_roles:
+    if user.role in svc.queries.case_roles:
         items += [("worklist", "Worklist"), ("cases", "Cases")]
     if _can_open(svc, user):
         items.append(("cases/new", "Open a case"))
     items.append(("workflows", "Pathway"))
-    if user.role in ("analyst", "cps", "admin"):
+    if user.role in REPORT_ROLES:
         items.append(("reports", "Figures"))
     return items

@@ -14,7 +14,7 @@ import pytest
 
 from tests.api.conftest import Api
 from tests.api.test_disclosure_matrix import MATRIX, PLAN_VALUES, SITUATIONS, TREATMENT_VALUES, Story
-from tests.factories import ACTION_ROLE, identification
+from tests.factories import ACTION_ROLE, action_data, identification
 from tests.pathway import ROUTES
 from tests.web.conftest import Browser, Web, flatten
 
@@ -27,6 +27,11 @@ HOMES = {
 def events_of(api: Api, case_id: str) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = api.get(f"/cases/{case_id}/events", "cps").json()
     return found
+
+
+def referral(api: Api) -> list[tuple[str, str]]:
+    """A valid treatment referral form, as a browser posts it."""
+    return flatten(action_data("refer_to_treatment", api.clock.now(), api.today()))
 
 
 def field_block(html: str, dom_id: str) -> str:
@@ -162,8 +167,7 @@ def test_a_forged_post_changes_nothing(web: Web, api: Api, forgery: str) -> None
         fields["csrf_token"] = "x" * 43
     else:
         headers["origin"] = "https://evil.example"
-    data = [*fields.items(), ("referred_on", api.today().isoformat()), ("provider_org", "recovery-clinic"),
-            ("level_of_care", "outpatient"), ("priority_requested", "yes")]
+    data = [*fields.items(), *referral(api)]
     answer = browser.post(f"/ui/cases/{case['id']}/actions/refer_to_treatment", data, headers)
     assert answer.status_code == 403
     assert len(events_of(api, case["id"])) == 1
@@ -372,8 +376,7 @@ def test_a_form_submitted_after_someone_else_changed_the_case_is_refused(web: We
     path = f"/ui/cases/{case['id']}/actions/refer_to_treatment"
     _, hidden = prenatal.form(path)
     api.act(case, "record_consent")  # someone else, meanwhile
-    fields = [("referred_on", api.today().isoformat()), ("provider_org", "recovery-clinic"),
-              ("level_of_care", "outpatient"), ("priority_requested", "yes")]
+    fields = referral(api)
     answer = prenatal.post(path, [*hidden.items(), *fields])
     assert answer.status_code == 409
     assert "Someone else updated this case" in answer.text
@@ -385,8 +388,7 @@ def test_a_form_submitted_twice_is_recorded_once(web: Web, api: Api) -> None:
     prenatal = web.sign_in("prenatal")
     path = f"/ui/cases/{case['id']}/actions/refer_to_treatment"
     _, hidden = prenatal.form(path)
-    fields = [*hidden.items(), ("referred_on", api.today().isoformat()), ("provider_org", "recovery-clinic"),
-              ("level_of_care", "outpatient"), ("priority_requested", "yes")]
+    fields = [*hidden.items(), *referral(api)]
     first = prenatal.post(path, fields)
     second = prenatal.post(path, fields)  # a double click
     assert first.status_code == second.status_code == 303
@@ -495,8 +497,7 @@ def test_a_form_posted_after_the_session_ended_is_kept_through_a_new_sign_in(web
     path = f"/ui/cases/{case['id']}/actions/refer_to_treatment"
     _, hidden = prenatal.form(path)
     api.clock.advance(timedelta(minutes=45))  # the form took a while
-    typed = [("referred_on", api.today().isoformat()), ("provider_org", "recovery-clinic"),
-             ("level_of_care", "outpatient"), ("priority_requested", "yes")]
+    typed = referral(api)
     ended = prenatal.post(path, [*hidden.items(), *typed])
     assert ended.status_code == 401
     assert "Your session ended while you were filling in this form" in ended.text
@@ -553,8 +554,7 @@ def test_a_double_click_racing_itself_records_once_and_both_clicks_succeed(web: 
     prenatal = web.sign_in("prenatal")
     path = f"/ui/cases/{case['id']}/actions/refer_to_treatment"
     _, hidden = prenatal.form(path)
-    fields = [*hidden.items(), ("referred_on", api.today().isoformat()), ("provider_org", "recovery-clinic"),
-              ("level_of_care", "outpatient"), ("priority_requested", "yes")]
+    fields = [*hidden.items(), *referral(api)]
     twin = web.client()
     twin.cookies.set("posc_session", prenatal.client.cookies["posc_session"], path="/ui")
     clicks = [prenatal, Browser(twin, api, "prenatal")]
@@ -569,3 +569,9 @@ def test_a_double_click_racing_itself_records_once_and_both_clicks_succeed(web: 
         statuses = list(pool.map(click, clicks))
     assert statuses == [303, 303]
     assert [e["action"] for e in events_of(api, case["id"])] == ["open_case", "refer_to_treatment"]
+
+
+def test_a_period_the_engine_refuses_is_named_beside_its_field(web: Web) -> None:
+    answer = web.sign_in("analyst").get("/ui/reports?from=2026-11-10&to=2026-11-01")
+    assert answer.status_code == 422
+    assert re.search(r'id="period-to-error">The period must not be before from.<', answer.text)
