@@ -9,11 +9,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import problems, web
+from api import logs, problems, web
+from api.caching import NoStore
 from api.limits import BodySizeLimit
 from api.routes import cases, desk, meta
 from api.services import Services
 from engine import Catalogue, Clock, Database, Settings
+
+log = logging.getLogger("posc.app")
 
 
 def create_app(
@@ -24,11 +27,16 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        logs.configure_unless_configured()  # started as `uvicorn --factory api.app:create_app`, not `posc serve`
         stop = threading.Event()
         worker = None
         if services.settings.tick_seconds > 0:
             worker = threading.Thread(target=_tick_forever, args=(services, stop), name="posc-tick", daemon=True)
             worker.start()
+        workflows = ", ".join(f"{w.id} v{w.version}" for w in services.catalogue.latest())
+        every = f"every {services.settings.tick_seconds:g} s" if worker else "off"
+        log.info("posc started: workflows %s; %s database; deadline processing %s", workflows,
+                 services.db.dialect, every)
         yield
         stop.set()
         if worker is not None:
@@ -45,6 +53,8 @@ def create_app(
     for router in (meta.router, cases.router, desk.router):
         app.include_router(router)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(problems.UnexpectedErrors)  # outside the size limit, which answers its own refusals
+    app.add_middleware(NoStore)  # outside: a 500 and a 413 are marked too
     web.install(app)  # after: its security headers then cover every answer under /ui, a 413 included
     return app
 

@@ -136,10 +136,12 @@ def serve(
     """Run the HTTP API (uvicorn). With --demo, an empty database first gets demo organisations, users and cases."""
     import uvicorn
 
+    from api import logs
     from api.app import create_app
     from api.demo import is_empty, load_demo
     from engine import PoscError
 
+    logs.configure()  # before anything logs: time, level and logger on every line; no query strings, no values
     try:
         application = create_app()
     except PoscError as exc:
@@ -154,7 +156,7 @@ def serve(
         else:
             typer.echo("The database already has data: demo data not loaded (add users with `posc users add`).")
     typer.echo(f"Serving posc on http://{host}:{port} (API docs at /docs)")
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    uvicorn.run(application, host=host, port=port, log_config=logs.config())
 
 
 @users_app.command("add")
@@ -163,15 +165,24 @@ def users_add(
     role: Annotated[str, typer.Option(help="cps, treatment, peer, prenatal, hospital, analyst or admin.")],
     org: Annotated[str, typer.Option(help="Organisation id, a slug such as county-cps.")],
     org_name: Annotated[str | None, typer.Option(help="The organisation's full name, if it is new.")] = None,
+    org_kind: Annotated[str | None, typer.Option(
+        "--org-kind", metavar="KIND",
+        help="The organisation's kind, if it is new: cps, treatment, hospital, prenatal, peer, state or admin "
+        "(default: the kind of the role; analyst: state).",
+    )] = None,
 ) -> None:
-    """Create a user (and the organisation if new); print only the new API key."""
+    """Create a user (and the organisation if new); print only the new API key. The role must suit the
+    organisation's kind (an analyst belongs to a state organisation)."""
     from engine import Database, InvalidForm, SchemaOutOfDate, Settings, SystemClock
     from engine.users import add_user
 
     try:
         database = Database.from_settings(Settings())
         database.ensure_schema()
-        _, key = add_user(database, SystemClock(), name=name, role=role, organisation=org, organisation_name=org_name)
+        _, key = add_user(
+            database, SystemClock(), name=name, role=role, organisation=org, organisation_name=org_name,
+            organisation_kind=org_kind,
+        )
     except InvalidForm as exc:
         raise fail("; ".join(f"{e.field}: {e.message}" for e in exc.errors)) from None
     except SchemaOutOfDate as exc:

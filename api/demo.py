@@ -22,6 +22,17 @@ ORGANISATIONS = {
     "city-hospital": "City Hospital",
     "valley-hospital": "Valley Hospital",
 }
+#: The kind of each organisation (`engine.ORGANISATION_KINDS`), the analysts' and administrators' included.
+KINDS = {
+    "county-cps": "cps",
+    "recovery-clinic": "treatment",
+    "peer-network": "peer",
+    "prenatal-clinic": "prenatal",
+    "city-hospital": "hospital",
+    "valley-hospital": "hospital",
+    "state-analytics": "state",
+    "posc-admin": "admin",
+}
 ROLE_ORGANISATION = {
     "cps": "county-cps",
     "treatment": "recovery-clinic",
@@ -199,12 +210,15 @@ def is_empty(db: Database) -> bool:
 def load_demo(db: Database, cases: Cases, clock: Clock) -> list[DemoUser]:
     """Loads organisations, one user per role and the demo cases; returns the users with their API keys."""
     for org_id, name in ORGANISATIONS.items():
-        ensure_organisation(db, clock, org_id, name, CONTACTS.get(org_id))
+        ensure_organisation(db, clock, org_id, name, CONTACTS.get(org_id), kind=KINDS[org_id])
     users = []
     actors: dict[str, Actor] = {}
     for role, person in DEMO_PEOPLE.items():
         org_id, org_name = _EXTRA_ORGANISATION.get(role, (ROLE_ORGANISATION.get(role, ""), None))
-        user, key = add_user(db, clock, name=person, role=role, organisation=org_id, organisation_name=org_name)
+        user, key = add_user(
+            db, clock, name=person, role=role, organisation=org_id, organisation_name=org_name,
+            organisation_kind=KINDS[org_id],
+        )
         users.append(DemoUser(person, role, org_id, key))
         actors[role] = user.actor
     for changes, route in DEMO_CASES:

@@ -68,7 +68,7 @@ class CaseView(BaseModel):
     workflow: str
     workflow_version: int
     version: int
-    state: str
+    state: str | None = Field(description="The specific state, where the caller may see it (minimum necessary); otherwise null and only the phase is shown")
     phase: str
     terminal: bool
     plan_in_place: bool
@@ -86,7 +86,7 @@ class CaseView(BaseModel):
 class CaseSummary(BaseModel):
     id: str
     workflow: str
-    state: str
+    state: str | None = Field(description="The specific state, where the caller may see it (minimum necessary); otherwise null and only the phase is shown")
     phase: str
     plan_in_place: bool
     tiers: list[str]
@@ -112,8 +112,8 @@ class EventView(BaseModel):
     seq: int
     action: str
     form: str | None
-    from_state: str | None
-    to_state: str
+    from_state: str | None = Field(description="The state before, where the caller may see it")
+    to_state: str | None = Field(description="The state after, where the caller may see it")
     actor: str
     actor_role: str
     organisation: str
@@ -145,7 +145,7 @@ class LookupResult(BaseModel):
 
 class WorkItem(DeadlineView):
     case: str
-    state: str
+    state: str | None = Field(description="The specific state, where the caller may see it (minimum necessary); otherwise null and only the phase is shown")
 
 
 class Worklist(BaseModel):
@@ -164,6 +164,14 @@ class WorkflowSummary(BaseModel):
     id: str
     version: int
     title: str
+
+
+class OrganisationSummary(BaseModel):
+    """An organisation one may name on a form: its id, name and kind (what it is; fields accept only their kinds)."""
+
+    id: str = Field(examples=["county-cps"])
+    name: str = Field(examples=["County Child Protective Services"])
+    kind: str = Field(examples=["cps"], description="cps, treatment, hospital, prenatal, peer, state or admin")
 
 
 class Problem(BaseModel):

@@ -1,20 +1,26 @@
 """Errors as RFC 9457 problem details: the one place that maps the engine's error vocabulary to HTTP.
 
 No problem body carries a stack trace, SQL, or data the caller may not see: only the engine's own messages, which
-are written for the caller.
+are written for the caller. An unexpected exception is logged by its type, the route's template and the place in
+our code where it happened, never by its message (a database error's message repeats SQL and can repeat values),
+and it goes no further: Starlette and uvicorn would print it whole.
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.logs import type_name
 from engine import (
     Forbidden,
     GuardFailed,
@@ -107,8 +113,64 @@ def _http(request: Request, exc: StarletteHTTPException) -> Response:
 
 
 def _unexpected(request: Request, exc: Exception) -> Response:
-    log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    """The last resort (Starlette's server-error middleware), for an error outside `UnexpectedErrors`."""
+    log_unexpected(request.scope, exc)
     return _answer(request, 500, "Internal error", "the server could not complete the request")
+
+
+class UnexpectedErrors:
+    """ASGI middleware: an exception no handler took is logged (`log_unexpected`) and answered with a 500 here,
+    instead of being passed on to Starlette's server-error middleware, which re-raises it for uvicorn to print
+    with its message."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:
+            log_unexpected(scope, exc)
+            if started:  # too late for a 500: the answer ends cut short
+                return
+            try:
+                response = _answer(Request(scope, receive), 500, "Internal error",
+                                   "the server could not complete the request")
+            except Exception:
+                response = problem(500, "Internal error", "the server could not complete the request")
+            await response(scope, receive, send)
+
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def log_unexpected(scope: Scope, exc: BaseException) -> None:
+    """Logs an unexpected error as `unexpected <type> on <method> <route template> at <our file:line>`: no
+    exception message, no path as requested (it holds a case reference; its query string can hold search terms),
+    no traceback (its frames' variables hold the request's data)."""
+    route = getattr(scope.get("route"), "path", None) or "(no route)"
+    cause = exc.__cause__ or exc.__context__ or getattr(exc, "orig", None)
+    caused = f" (from {type_name(cause)})" if isinstance(cause, BaseException) else ""
+    log.error("unexpected %s%s on %s %s%s", type_name(exc), caused, scope.get("method", ""), route, _where(exc))
+
+
+def _where(exc: BaseException) -> str:
+    """The innermost frame of the traceback in our own code (not a library's)."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        path = Path(frame.filename)
+        if path.is_absolute() and _ROOT in path.parents and "site-packages" not in path.parts:
+            return f" at {path.relative_to(_ROOT)}:{frame.lineno} in {frame.name}"
+    return ""
 
 
 def install(app: FastAPI) -> None:

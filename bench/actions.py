@@ -27,7 +27,7 @@ from sqlalchemy import create_engine, insert, text, update
 
 from engine import Cases, Database, FixedClock, ensure_organisation, load_catalogue
 from engine.cases import CASES, EVENTS
-from tests.factories import ACTORS, ORGANISATIONS, action_data, identification, local_date
+from tests.factories import ACTORS, KINDS, ORGANISATIONS, action_data, identification, local_date
 
 PG_URL = os.environ.get("POSC_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SCHEMA = "posc_bench"
@@ -44,7 +44,7 @@ def prepare(url: str) -> tuple[Cases, FixedClock]:
     database.ensure_schema()
     clock = FixedClock(datetime(2026, 11, 2, 15, tzinfo=UTC))
     for org_id, name in ORGANISATIONS.items():
-        ensure_organisation(database, clock, org_id, name)
+        ensure_organisation(database, clock, org_id, name, kind=KINDS[org_id])
     return Cases(database, load_catalogue(), clock), clock
 
 

@@ -42,9 +42,10 @@ def generate(db: Database, count: int, batch: int = 5000) -> None:
     organisations = Organisation.__table__  # type: ignore[attr-defined]
     with db.write() as conn:
         conn.execute(insert(organisations), [
-            {"id": f"cps-{i}", "name": f"CPS agency {i}", "contact": None, "created_at": NOW} for i in range(ORGS)
-        ] + [{"id": "hospital-1", "name": "Hospital", "contact": None, "created_at": NOW},
-             {"id": "clinic-1", "name": "Clinic", "contact": None, "created_at": NOW}])
+            {"id": f"cps-{i}", "name": f"CPS agency {i}", "contact": None, "kind": "cps", "created_at": NOW}
+            for i in range(ORGS)
+        ] + [{"id": "hospital-1", "name": "Hospital", "contact": None, "kind": "hospital", "created_at": NOW},
+             {"id": "clinic-1", "name": "Clinic", "contact": None, "kind": "prenatal", "created_at": NOW}])
     for start in range(0, count, batch):
         cases, events, parties, deadlines = [], [], [], []
         for i in range(start, min(start + batch, count)):

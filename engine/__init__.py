@@ -34,13 +34,16 @@ _EXPORTS = {
     "NotFound": "engine.errors",
     "PoscError": "engine.errors",
     "StaleVersion": "engine.errors",
+    "ORGANISATION_KINDS": "engine.organisations",
     "OrganisationRecord": "engine.organisations",
     "ensure_organisation": "engine.organisations",
+    "list_organisations": "engine.organisations",
     "Settings": "engine.settings",
     "Database": "engine.store",
     "SchemaOutOfDate": "engine.store",
 }
 __all__ = [
+    "ORGANISATION_KINDS",
     "SYSTEM_ROLE",
     "ActionOption",
     "Actor",
@@ -69,6 +72,7 @@ __all__ = [
     "UnknownAction",
     "check_files",
     "ensure_organisation",
+    "list_organisations",
     "load_catalogue",
 ]
 
@@ -99,6 +103,6 @@ if TYPE_CHECKING:
         PoscError,
         StaleVersion,
     )
-    from engine.organisations import OrganisationRecord, ensure_organisation
+    from engine.organisations import ORGANISATION_KINDS, OrganisationRecord, ensure_organisation, list_organisations
     from engine.settings import Settings
     from engine.store import Database, SchemaOutOfDate

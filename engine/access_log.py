@@ -12,17 +12,37 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Iterable
 from concurrent.futures import Future
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Connection, insert
 
+from engine.access import ordered
+from engine.actor import Actor
 from engine.store.database import Database
 from engine.store.tables import AccessLog
 
 ACCESS_LOG = AccessLog.__table__  # type: ignore[attr-defined]
 _INSERT = insert(ACCESS_LOG)
 log = logging.getLogger("posc.access_log")
+
+
+def access_row(actor: Actor, case_id: str | None, what: str, tiers: Iterable[str], at: datetime) -> dict[str, Any]:
+    """One line of the accounting of disclosures: who read which tiers of which case, when (never what was
+    searched for or shown: that would be personal data)."""
+    return {
+        "case_id": case_id, "actor_id": actor.id, "actor_role": actor.role, "organisation": actor.organisation,
+        "what": what, "tiers": ",".join(ordered(tiers)), "at": at,
+    }
+
+
+def record_in(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Records disclosures inside a write transaction that is already open (an action's answer): they commit, or
+    roll back, with it."""
+    if rows:
+        conn.execute(_INSERT, rows)
 
 
 class AccessLogWriter:

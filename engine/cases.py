@@ -19,6 +19,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from engine import deadlines
+from engine.access import Access, decide
+from engine.access_log import access_row, record_in
 from engine.actor import Actor
 from engine.chain import GENESIS, event_hash, verify_chain
 from engine.clock import Clock
@@ -26,7 +28,6 @@ from engine.definitions.catalogue import Catalogue
 from engine.definitions.checks import OPEN_EVENT
 from engine.definitions.compiled import CompiledAction, CompiledWorkflow
 from engine.definitions.forms import CompiledForm
-from engine.disclosure import tiers_from_consents, tiers_from_parties
 from engine.errors import (
     FieldError,
     Forbidden,
@@ -39,6 +40,7 @@ from engine.errors import (
 )
 from engine.fold import Folded, apply, case_values, replay
 from engine.guards import ConsentView, GuardContext, as_date
+from engine.organisations import kinds_of
 from engine.store.database import Database
 from engine.store.tables import Case, CaseParty, Consent, Deadline, Event, IdempotencyRecord, Organisation
 from engine.views import case_view
@@ -70,7 +72,11 @@ CONSENT_PARTY = "consent:"
 _FORGET_CONSENTED = delete(PARTIES).where(
     PARTIES.c.case_id == bindparam("b_case"), PARTIES.c.party.like(bindparam("b_prefix"))
 )
-_KNOWN_ORGANISATIONS = select(ORGANISATIONS.c.id).where(ORGANISATIONS.c.id.in_(bindparam("b_ids", expanding=True)))
+
+
+_KIND = select(ORGANISATIONS.c.kind).where(ORGANISATIONS.c.id == bindparam("b_id"))
+#: Why an action is refused when the caller may not see the state that refuses it.
+NOT_AT_THIS_STAGE = "not available at this stage of the case"
 
 
 class UnknownAction(NotFound):
@@ -146,7 +152,8 @@ class Cases:
         self.db = db
         self.catalogue = catalogue
         self.clock = clock
-        self._known_organisations: set[str] = set()
+        self._known_organisations: dict[str, str] = {}  # organisation id -> kind
+        self._kinds: dict[str, str] = {}
 
     # --- opening ---
 
@@ -157,45 +164,63 @@ class Cases:
 
     def open(
         self, actor: Actor, workflow_id: str, data: Any, *, idempotency_key: str | None = None
-    ) -> dict[str, Any]:
-        """Opens a case and returns it as the opener may see it (their own submission: not an audited read).
-        With an idempotency key, a repeat of the same submission (a double click) returns the case the first one
-        opened and opens no other; the same key with different data is refused."""
+    ) -> tuple[dict[str, Any], bool]:
+        """Opens a case and returns it as the opener may see it, and whether this answer is a replay. The answer is
+        a disclosure like any read and is recorded in the access log in the same transaction.
+
+        With an idempotency key, a repeat of the same submission (a retry, a double click) opens nothing and
+        answers with the case the first one opened, rendered afresh at the caller's access of this moment; the same
+        key with different data is refused."""
         fingerprint = _fingerprint("", f"open:{workflow_id}", data, None)
         try:
             with self.db.write() as conn:
                 if idempotency_key is not None:
                     prior = self._prior(conn, actor, idempotency_key, fingerprint)
                     if prior is not None:
-                        return prior
+                        return self._answer(conn, actor, prior, "replay"), True
                 record = self._open_case(conn, actor, workflow_id, data)
-                workflow = self.catalogue.workflow(record.workflow_id, record.workflow_version)
-                tiers = self.tiers(workflow, actor, record.parties, lambda: [])
-                view = case_view(conn, workflow, record.__dict__, tiers, record.opened_at)
                 if idempotency_key is not None:
-                    conn.execute(insert(IDEMPOTENCY), {
-                        "actor_id": actor.id, "key": idempotency_key, "fingerprint": fingerprint,
-                        "case_id": record.id, "response": _jsonable(view), "created_at": record.opened_at,
-                    })
-                return view
+                    self._remember(conn, actor, idempotency_key, fingerprint, record.id, record.opened_at)
+                return self._answer(conn, actor, record.id, "open"), False
         except IntegrityError:
             # The same submission, racing this one, was committed first (PostgreSQL): answer as its replay.
             if idempotency_key is None:
                 raise
-            with self.db.read() as conn:
+            with self.db.write() as conn:
                 prior = self._prior(conn, actor, idempotency_key, fingerprint)
-            if prior is None:
-                raise
-            return prior
+                if prior is None:
+                    raise
+                return self._answer(conn, actor, prior, "replay"), True
 
     @staticmethod
-    def _prior(conn: Connection, actor: Actor, key: str, fingerprint: str) -> dict[str, Any] | None:
+    def _prior(conn: Connection, actor: Actor, key: str, fingerprint: str) -> str | None:
+        """The case a request with this key acted on, if the caller sent it before."""
         prior = conn.execute(_IDEMPOTENT, {"b_actor": actor.id, "b_key": key}).mappings().first()
         if prior is None:
             return None
         if prior["fingerprint"] != fingerprint:
             raise IdempotencyConflict("this Idempotency-Key was already used for a different request; use a new key")
-        return dict(prior["response"])
+        return str(prior["case_id"])
+
+    @staticmethod
+    def _remember(conn: Connection, actor: Actor, key: str, fingerprint: str, case_id: str, at: datetime) -> None:
+        """Stores what was done (which request, which case), never the answer: a repeat is answered afresh, at the
+        caller's access when it repeats, so a revoked consent holds for retries too."""
+        conn.execute(insert(IDEMPOTENCY), {
+            "actor_id": actor.id, "key": key, "fingerprint": fingerprint, "case_id": case_id,
+            "response": {}, "created_at": at,
+        })
+
+    def _answer(self, conn: Connection, actor: Actor, case_id: str, what: str) -> dict[str, Any]:
+        """The case as the caller may see it now, recorded as a disclosure in this transaction. A replay to a
+        caller who may no longer know the case is refused as if it did not exist."""
+        row = _load(conn, case_id)
+        access = self.access(conn, actor, row)
+        if not access and what == "replay":
+            raise NotFound(f"no case {case_id!r}")
+        now = self.clock.now()
+        record_in(conn, [access_row(actor, case_id, what, access.tiers, now)])
+        return case_view(conn, access, row, now)
 
     def _open_case(self, conn: Connection, actor: Actor, workflow_id: str, data: Any) -> CaseRecord:
         workflow = self.catalogue.workflow(workflow_id)
@@ -203,7 +228,7 @@ class Cases:
         _check_role(actor, opening)
         clean = opening.form.validate(data)
         now = self.clock.now()
-        self._check_organisations(conn, opening.form, clean)
+        self._check_organisations(conn, opening.form, clean, actor)
         ctx = self._guard_context(conn, workflow, opening, "", clean, {}, None, now)
         _refuse_on_guards(opening, ctx, workflow.initial)
         case_id = new_reference()
@@ -237,36 +262,41 @@ class Cases:
             return [EventRecord(**_event_fields(r)) for r in _events(conn, case_id)]
 
     def actions(self, actor: Actor, case_id: str) -> list[ActionOption]:
-        """Every action of the current state, with `allowed` for this actor now and the reasons when not.
-        Guards that depend on the form's data are left to the moment the action is taken."""
+        """The actions of the current state the caller's role may take, with `allowed` now and the reasons when
+        not. Guards that depend on the form's data are left to the moment the action is taken."""
         with self.db.read() as conn:
             row = _load(conn, case_id)
-            workflow = self._workflow(row)
-            now = self.clock.now()
-            consents = _memo(lambda: active_consents(conn, case_id, workflow.today(now)))
-            if not self.tiers(workflow, actor, row["parties"], consents):
+            access = self.access(conn, actor, row)
+            if not access:
                 raise NotFound(f"no case {case_id!r}")
-            return self.options(conn, actor, row, workflow, now, consents)
+            return self.options(conn, access, row, self.clock.now())
 
-    def options(
-        self, conn: Connection, actor: Actor, row: RowMapping, workflow: CompiledWorkflow, now: datetime,
-        consents: Callable[[], list[ConsentView]],
-    ) -> list[ActionOption]:
-        """The actions of the case's current state for an actor who may know the case (see `actions`)."""
-        state = row["state"]
+    def options(self, conn: Connection, access: Access, row: RowMapping, now: datetime) -> list[ActionOption]:
+        """The actions the reader's role may take on the case (see `actions`). Where the reader may not see the
+        case's state, the options are those of the whole phase, and those the state does not allow say only that
+        they are not available at this stage: the list never gives the hidden state away."""
+        workflow, actor, state = access.workflow, access.actor, row["state"]
+        consents = _memo(lambda: active_consents(conn, row["id"], workflow.today(now)))
         ctx = self._guard_context(conn, workflow, None, state, None, row["data"], row, now, consents)
+        shown_state = access.state(state)
+        phase_states = {s for s in workflow.states if workflow.phase(s) == row["phase"]}
         options = []
         for action in workflow.actions.values():
-            if state not in action.sources:
+            if actor.role not in action.roles:
                 continue
-            reasons = [] if actor.role in action.roles else [_role_reason(actor, action)]
-            for compiled in action.guards:
-                if not compiled.guard.uses_form and compiled.applies(state, None):
-                    reasons.extend(compiled.reasons(ctx))
-            options.append(ActionOption(
-                action.name, action.title, action.form.id, tuple(action.targets_from(state)),
-                not reasons, tuple(reasons),
-            ))
+            if state in action.sources:
+                reasons = [
+                    reason for compiled in action.guards if not compiled.guard.uses_form
+                    and compiled.applies(state, None) for reason in compiled.reasons(ctx)
+                ]
+            elif shown_state is None and action.sources & phase_states:
+                reasons = [NOT_AT_THIS_STAGE]
+            else:
+                continue
+            targets = tuple(t for t in action.targets_from(state) if access.sees_state(t))
+            options.append(
+                ActionOption(action.name, action.title, action.form.id, targets, not reasons, tuple(reasons))
+            )
         return options
 
     def verify(self, case_id: str) -> list[str]:
@@ -289,47 +319,37 @@ class Cases:
     ) -> CaseRecord:
         """Validates, guards and takes one action; appends exactly one event. Any refusal changes nothing."""
         with self.db.write() as conn:
-            return self._take(conn, actor, case_id, action, data, expected_version)[0]
+            return self._take(conn, actor, case_id, action, data, expected_version)
 
     def act(
         self, actor: Actor, case_id: str, action: str, data: Any, *, expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> tuple[dict[str, Any], bool]:
-        """Takes an action and returns the case as the caller may see it, and whether this is a replay.
+        """Takes an action and returns the case as the caller may see it, and whether this is a replay. The answer
+        is a disclosure and is recorded in the access log in the action's own transaction.
 
-        With an idempotency key, a repeat of the same request returns the first answer and changes nothing; the
-        same key with a different request is refused."""
+        With an idempotency key, a repeat of the same request changes nothing and is answered afresh at the
+        caller's access of this moment (a caller who lost access gets 404); the same key with a different request
+        is refused."""
         fingerprint = _fingerprint(case_id, action, data, expected_version)
         with self.db.write() as conn:
             if idempotency_key is not None:
-                prior = conn.execute(_IDEMPOTENT, {"b_actor": actor.id, "b_key": idempotency_key}).mappings().first()
+                prior = self._prior(conn, actor, idempotency_key, fingerprint)
                 if prior is not None:
-                    self._require_access(conn, actor, case_id)  # a replay discloses nothing the caller lost
-                    if prior["fingerprint"] != fingerprint:
-                        raise IdempotencyConflict(
-                            "this Idempotency-Key was already used for a different request; use a new key"
-                        )
-                    return dict(prior["response"]), True
-            record, tiers = self._take(conn, actor, case_id, action, data, expected_version)
-            workflow = self.catalogue.workflow(record.workflow_id, record.workflow_version)
-            view = case_view(conn, workflow, record.__dict__, tiers, record.updated_at)
+                    return self._answer(conn, actor, prior, "replay"), True
+            record = self._take(conn, actor, case_id, action, data, expected_version)
             if idempotency_key is not None:
-                conn.execute(insert(IDEMPOTENCY), {
-                    "actor_id": actor.id, "key": idempotency_key, "fingerprint": fingerprint, "case_id": case_id,
-                    "response": _jsonable(view), "created_at": record.updated_at,
-                })
-        return view, False
+                self._remember(conn, actor, idempotency_key, fingerprint, case_id, record.updated_at)
+            return self._answer(conn, actor, case_id, "action"), False
 
     def _take(
         self, conn: Connection, actor: Actor, case_id: str, action: str, data: Any, expected_version: int | None
-    ) -> tuple[CaseRecord, set[str]]:
+    ) -> CaseRecord:
         row = _load(conn, case_id, for_update=True)
         workflow = self._workflow(row)
         now = self.clock.now()
-        today = workflow.today(now)
-        consents = _memo(lambda: active_consents(conn, case_id, today))
-        tiers = self.tiers(workflow, actor, row["parties"], consents)
-        if not tiers:
+        access = self.access(conn, actor, row)
+        if not access:
             raise NotFound(f"no case {case_id!r}")
         if expected_version is not None and row["version"] != expected_version:
             raise StaleVersion(
@@ -341,13 +361,16 @@ class Cases:
         _check_role(actor, compiled)
         state = row["state"]
         if state not in compiled.sources:
+            if not access.sees_state(state):
+                raise NotAvailable(f"{action} is not available", [NOT_AT_THIS_STAGE])
             allowed_from = ", ".join(sorted(compiled.sources))
             raise NotAvailable(
                 f"{action} is not available in state {state}",
                 [f"the case is in state {state}; {action} can be taken from {allowed_from}"],
             )
         clean = compiled.form.validate(data)
-        self._check_organisations(conn, compiled.form, clean)
+        self._check_organisations(conn, compiled.form, clean, actor, workflow.spec.actions[action].own_organisation)
+        consents = _memo(lambda: active_consents(conn, case_id, workflow.today(now)))
         ctx = self._guard_context(conn, workflow, compiled, state, clean, row["data"], row, now, consents)
         _refuse_on_guards(compiled, ctx, state)
         to_state = workflow.fire(action, state, clean)
@@ -372,44 +395,61 @@ class Cases:
             data=clean, values=case_values(row["data"], folded.facts), parties=folded.parties,
             previous_parties=before.parties, now=now,
         )
-        record = _record_from(case_id, workflow, row["data"], folded, row["opened_at"], now)
-        if any(e in compiled.effects for e in ("record_consent", "revoke_consent")) or folded.parties != before.parties:
-            tiers = self.tiers(workflow, actor, folded.parties, _memo(lambda: active_consents(conn, case_id, today)))
-        return record, tiers
+        return _record_from(case_id, workflow, row["data"], folded, row["opened_at"], now)
 
-    def _require_access(self, conn: Connection, actor: Actor, case_id: str) -> None:
-        row = _load(conn, case_id)
+    def access(
+        self, conn: Connection, actor: Actor, row: Mapping[Any, Any],
+        consents: Callable[[], list[ConsentView]] | None = None,
+    ) -> Access:
+        """The one access decision (`engine.access.decide`) for this actor on this case, now."""
         workflow = self._workflow(row)
-        today = workflow.today(self.clock.now())
-        if not self.tiers(workflow, actor, row["parties"], _memo(lambda: active_consents(conn, case_id, today))):
-            raise NotFound(f"no case {case_id!r}")
+        if consents is None:
+            today = workflow.today(self.clock.now())
+            consents = _memo(lambda: active_consents(conn, row["id"], today))
+        return decide(workflow, actor, row["parties"], consents, lambda org: self.kind_of(conn, org))
 
-    @staticmethod
-    def tiers(
-        workflow: CompiledWorkflow, actor: Actor, parties: Mapping[str, str], consents: Callable[[], list[ConsentView]]
-    ) -> set[str]:
-        """The caller's disclosure tiers on a case: from its parties first, consents only when needed."""
-        tiers = tiers_from_parties(workflow, actor, parties)
-        if actor.role in workflow.spec.roles and tiers != {"status", "plan", "treatment"}:
-            tiers |= tiers_from_consents(actor, consents())
-        return tiers
+    def kind_of(self, conn: Connection, organisation: str) -> str | None:
+        """An organisation's kind. Kinds never change, so each is read once."""
+        kind = self._kinds.get(organisation)
+        if kind is None:
+            kind = conn.execute(_KIND, {"b_id": organisation}).scalar()
+            if kind is not None:
+                self._kinds[organisation] = kind
+        return kind
 
     # --- pieces ---
 
-    def _check_organisations(self, conn: Connection, form: CompiledForm, clean: Mapping[str, Any]) -> None:
-        """Every organisation the data names must exist. Organisations are never deleted, so the ones seen once
-        are remembered and only new names cost a query."""
-        named = form.organisations(dict(clean))
-        unseen = {org for _, org in named} - self._known_organisations
-        if not unseen:
-            return
-        found = set(conn.execute(_KNOWN_ORGANISATIONS, {"b_ids": sorted(unseen)}).scalars())
-        self._known_organisations |= found
-        errors = [FieldError(path, f"unknown organisation {org!r}") for path, org in named if org in unseen - found]
+    def _check_organisations(
+        self, conn: Connection, form: CompiledForm, clean: Mapping[str, Any], actor: Actor,
+        own_organisation: Sequence[str] = (),
+    ) -> None:
+        """Every organisation the data names must exist and be of a kind its field accepts; and where the actor's
+        own organisation is of a kind an `own_organisation` field accepts, that field must name it (a treatment
+        program records admissions only for itself). Organisations are never deleted and their kinds never change,
+        so each one seen is remembered with its kind and only new names cost a query."""
+        named = form.organisations_with_kinds(dict(clean))
+        unseen = {org for _, org, _ in named} - self._known_organisations.keys()
+        if own_organisation and actor.organisation not in self._known_organisations:
+            unseen.add(actor.organisation)
+        if unseen:
+            self._known_organisations.update(kinds_of(conn, unseen))
+        errors = []
+        for path, org, kinds in named:
+            kind = self._known_organisations.get(org)
+            if kind is None:
+                errors.append(FieldError(path, f"unknown organisation {org!r}"))
+            elif kind not in kinds:
+                message = f"{org} is {_a(kind)} organisation; this field takes {_a(_either(kinds))} organisation"
+                errors.append(FieldError(path, message))
+        wrong = {error.field for error in errors}
+        own_kind = self._known_organisations.get(actor.organisation)
+        errors.extend(_not_own_organisation(
+            form, clean, actor, own_kind, [f for f in own_organisation if f not in wrong]
+        ))
         if errors:
             raise InvalidForm(form.id, errors)
 
-    def _workflow(self, row: RowMapping) -> CompiledWorkflow:
+    def _workflow(self, row: Mapping[Any, Any]) -> CompiledWorkflow:
         return self.catalogue.workflow(row["workflow_id"], row["workflow_version"])
 
     def _guard_context(
@@ -455,6 +495,38 @@ def _fingerprint(case_id: str, action: str, data: Any, expected_version: int | N
 
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v)))
+
+
+#: How a message names an organisation of each case role.
+_ORGANISATION_NOUN = {
+    "cps": "CPS office", "treatment": "treatment program", "hospital": "hospital", "prenatal": "prenatal clinic",
+    "peer": "peer organisation",
+}
+
+
+def _not_own_organisation(
+    form: CompiledForm, clean: Mapping[str, Any], actor: Actor, own_kind: str | None, fields: Sequence[str]
+) -> list[FieldError]:
+    """The `own_organisation` fields that name another organisation than the actor's, where the actor's own
+    organisation (of kind `own_kind`) is of a kind the field accepts. An actor of another kind, where a workflow
+    lets one take the action, names the organisation it records for."""
+    noun = _ORGANISATION_NOUN.get(own_kind or "", f"{own_kind} organisation")
+    errors = []
+    for field_id in fields:
+        spec = form.spec.field(field_id)
+        if spec is None or own_kind not in (spec.kinds or ()) or clean.get(field_id) in (None, actor.organisation):
+            continue
+        errors.append(FieldError(field_id, f"{_a(noun)} records {_a(form.spec.title.lower())} only for itself "
+                                           f"(your organisation is {actor.organisation})"))
+    return errors
+
+
+def _either(kinds: Sequence[str]) -> str:
+    return kinds[0] if len(kinds) == 1 else f"{', '.join(kinds[:-1])} or {kinds[-1]}"
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
 
 
 def _check_role(actor: Actor, action: CompiledAction) -> None:

@@ -15,8 +15,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from engine.access import PLAN, STATUS, TREATMENT, Access
 from engine.definitions.compiled import CompiledWorkflow
-from engine.disclosure import PLAN, STATUS, TREATMENT, visible_fields
 from engine.errors import Forbidden, NotFound
 
 KINDS = ("plan-of-safe-care", "hospital-summary")
@@ -55,7 +55,7 @@ def party_tier(workflow: CompiledWorkflow, key: str) -> str:
 
 
 def contacts(
-    workflow: CompiledWorkflow, parties: Mapping[str, str], tiers: set[str],
+    workflow: CompiledWorkflow, parties: Mapping[str, str], tiers: frozenset[str],
     directory: Mapping[str, Mapping[str, Any] | None],
 ) -> list[tuple[str, Mapping[str, Any]]]:
     """The case's parties the reader may know about, with their contact lines."""
@@ -69,12 +69,17 @@ def contacts(
 
 
 def render(
-    kind: str, workflow: CompiledWorkflow, case: Mapping[Any, Any], plans: Sequence[Mapping[Any, Any]],
-    birth: Mapping[Any, Any] | None, tiers: set[str], version: int | None,
+    kind: str, access: Access, case: Mapping[Any, Any], plans: Sequence[Mapping[Any, Any]],
+    birth: Mapping[Any, Any] | None, version: int | None,
     directory: Mapping[str, Mapping[str, Any] | None],
 ) -> str:
     """A case document as HTML: the Plan of Safe Care (version `version`, default the latest) or the one-page
-    hospital summary for delivery."""
+    hospital summary for delivery, with only what the reader may see."""
+    workflow, tiers = access.workflow, access.tiers
+    plan_in_place = bool(plans)  # the status tier: whether a plan is in place, not what it says
+    plans = [p for p in plans if access.sees_event(p["action"])]
+    if birth is not None and not access.sees_event(birth["action"]):
+        birth = None
     if kind not in KINDS:
         raise NotFound(f"no document {kind!r}; documents: {', '.join(KINDS)}")
     if kind == "plan-of-safe-care" and PLAN not in tiers:
@@ -86,10 +91,10 @@ def render(
         raise NotFound(f"this case has plan versions 1 to {len(plans)}, not {number}")
     event = plans[number - 1] if plans else None
     action = workflow.actions[event["action"]] if event else None
-    plan = visible_fields(action.form, event["data"], tiers) if event and action and PLAN in tiers else {}
+    plan = access.fields(action.form, event["data"]) if event and action and PLAN in tiers else {}
     infant = {}
     if birth is not None and PLAN in tiers:
-        infant = visible_fields(workflow.actions[birth["action"]].form, birth["data"], tiers)
+        infant = access.fields(workflow.actions[birth["action"]].form, birth["data"])
     if "born_at" in infant:
         infant["born_at"] = _local_time(infant["born_at"], workflow.timezone)
     recorded_by = directory.get(event["organisation"]) if event else None
@@ -98,8 +103,8 @@ def render(
         "recorded_at": event["occurred_at"] if event else case["opened_at"],
         "recorded_by": recorded_by["name"] if recorded_by else (event["organisation"] if event else ""),
         "action_title": action.title if action else "",
-        "plan": plan, "plan_disclosed": PLAN in tiers, "infant": infant,
-        "person": visible_fields(workflow.open.form, case["data"], tiers),
+        "plan": plan, "plan_disclosed": PLAN in tiers, "infant": infant, "plan_in_place": plan_in_place,
+        "person": access.fields(workflow.open.form, case["data"]),
         "contacts": contacts(workflow, case["parties"], tiers, directory),
         "treatment_withheld": TREATMENT not in tiers,
     }

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, exists, select, tuple_
 
-from engine.access_log import AccessLogWriter
+from engine.access import PLAN, STATUS, Access, findable
+from engine.access_log import AccessLogWriter, access_row
 from engine.actor import Actor
-from engine.cases import CASES, CONSENTS, EVENTS, PARTIES, Cases, _memo, active_consents, lookup_key
+from engine.cases import CASES, CONSENTS, EVENTS, PARTIES, Cases, lookup_key
 from engine.definitions.catalogue import Catalogue
 from engine.definitions.compiled import CompiledWorkflow
-from engine.disclosure import STATUS, ordered
 from engine.documents import render
 from engine.errors import FieldError, Forbidden, InvalidForm, NotFound
 from engine.guards import ConsentView
@@ -73,53 +73,52 @@ class CaseQueries:
 
     def view(self, actor: Actor, case_id: str) -> dict[str, Any]:
         with self.db.read() as conn:
-            row, workflow, tiers = self._open(conn, actor, case_id)
-            view = case_view(conn, workflow, row, tiers, self.cases.clock.now())
-        self._log(actor, case_id, "view", tiers)
+            row, access = self._open(conn, actor, case_id)
+            view = case_view(conn, access, row, self.cases.clock.now())
+        self._log(actor, case_id, "view", access)
         return view
 
     def page(self, actor: Actor, case_id: str) -> dict[str, Any]:
         """What a case's web page shows, read in one transaction and recorded as one disclosure: the case, its
         history, every deadline it has had, the plan's versions, and the actions of its state for this caller."""
         with self.db.read() as conn:
-            row, workflow, tiers = self._open(conn, actor, case_id)
+            row, access = self._open(conn, actor, case_id)
+            workflow = access.workflow
             now = self.cases.clock.now()
-            events = event_views(workflow, conn.execute(_EVENTS, {"b_case": case_id}).mappings().all(), tiers)
+            events = event_views(access, conn.execute(_EVENTS, {"b_case": case_id}).mappings().all())
             plan_actions = {a.name for a in workflow.actions.values() if "new_plan_version" in a.effects}
             page = {
-                "case": case_view(conn, workflow, row, tiers, now),
+                "case": case_view(conn, access, row, now),
                 "events": events,
-                "deadlines": deadline_history(conn, workflow, case_id, now),
+                "deadlines": deadline_history(conn, access, case_id, now),
                 "plan_versions": [
                     {"version": number, "at": e["occurred_at"], "action": e["action"]}
                     for number, e in enumerate((e for e in events if e["action"] in plan_actions), start=1)
-                ],
-                "actions": self.cases.options(
-                    conn, actor, row, workflow, now,
-                    _memo(lambda: active_consents(conn, case_id, workflow.today(now))),
-                ),
+                ] if PLAN in access.tiers else [],
+                "actions": self.cases.options(conn, access, row, now),
             }
-        self._log(actor, case_id, "page", tiers)
+        self._log(actor, case_id, "page", access)
         return page
 
     def workflow_of(self, actor: Actor, case_id: str) -> CompiledWorkflow:
         """The workflow version a case runs on, for a caller who may know the case (404 otherwise). It discloses
         nothing of the case, so it is not an audited read."""
         with self.db.read() as conn:
-            _, workflow, _ = self._open(conn, actor, case_id)
-        return workflow
+            _, access = self._open(conn, actor, case_id)
+        return access.workflow
 
     def events(self, actor: Actor, case_id: str) -> list[dict[str, Any]]:
         with self.db.read() as conn:
-            _, workflow, tiers = self._open(conn, actor, case_id)
-            shown = event_views(workflow, conn.execute(_EVENTS, {"b_case": case_id}).mappings().all(), tiers)
-        self._log(actor, case_id, "events", tiers)
+            _, access = self._open(conn, actor, case_id)
+            shown = event_views(access, conn.execute(_EVENTS, {"b_case": case_id}).mappings().all())
+        self._log(actor, case_id, "events", access)
         return shown
 
     def document(self, actor: Actor, case_id: str, kind: str, version: int | None = None) -> str:
         """A case document as HTML at the caller's tiers; recorded as a disclosure only once it is given."""
         with self.db.read() as conn:
-            row, workflow, tiers = self._open(conn, actor, case_id)
+            row, access = self._open(conn, actor, case_id)
+            workflow = access.workflow
             plan_actions = [a.name for a in workflow.actions.values() if "new_plan_version" in a.effects]
             events = conn.execute(
                 select(EVENTS).where(EVENTS.c.case_id == case_id, EVENTS.c.action.in_([*plan_actions, "record_birth"]))
@@ -129,17 +128,17 @@ class CaseQueries:
             directory = {org: organisation_contact(conn, org) for org in named}
         plans = [e for e in events if e["action"] in plan_actions]
         births = [e for e in events if e["action"] == "record_birth"]
-        html = render(kind, workflow, row, plans, births[-1] if births else None, tiers, version, directory)
-        self._log(actor, case_id, "document", tiers)
+        html = render(kind, access, row, plans, births[-1] if births else None, version, directory)
+        self._log(actor, case_id, "document", access)
         return html
 
     def disclosures(self, actor: Actor, case_id: str) -> list[dict[str, Any]]:
         """The accounting of disclosures: who read which tier of the case, when. Lead organisation only."""
         with self.db.read() as conn:
-            row, workflow, tiers = self._open(conn, actor, case_id)
-            if row["parties"].get(workflow.spec.escalate_to) != actor.organisation:
+            _, access = self._open(conn, actor, case_id)
+            if not access.lead:
                 raise Forbidden("only the lead organisation of a case may list its disclosures")
-        self._log(actor, case_id, "disclosures", tiers)
+        self._log(actor, case_id, "disclosures", access)
         with self.db.read() as conn:
             rows = conn.execute(
                 select(ACCESS_LOG).where(ACCESS_LOG.c.case_id == case_id).order_by(ACCESS_LOG.c.at, ACCESS_LOG.c.id)
@@ -177,18 +176,19 @@ class CaseQueries:
         with self.db.read() as conn:
             rows = conn.execute(query.order_by(CASES.c.id).limit(size + 1)).mappings().all()
             page, more = rows[:size], len(rows) > size
-            consents = _consents_by_case(conn, {r["id"]: self._workflow(r).today(now) for r in page})
             items = []
-            for row in page:
-                workflow = self._workflow(row)
-                held: list[ConsentView] = consents.get(row["id"], [])
-                tiers = self.cases.tiers(workflow, actor, row["parties"], _memo(lambda held=held: held))  # type: ignore[misc]
-                if tiers:
-                    items.append({
-                        "id": row["id"], "workflow": row["workflow_id"], "state": row["state"], "phase": row["phase"],
-                        "plan_in_place": int(row["facts"].get("plan_version") or 0) >= 1,
-                        "tiers": ordered(tiers), "updated_at": row["updated_at"],
-                    })
+            logged: list[dict[str, Any]] = []
+            for row, access in self._decide_many(conn, actor, page, now):
+                # A filter on the state matches only where the caller may see the state.
+                if not access or (state and not access.sees_state(row["state"])):
+                    continue
+                items.append({
+                    "id": row["id"], "workflow": row["workflow_id"], "state": access.state(row["state"]),
+                    "phase": row["phase"], "plan_in_place": int(row["facts"].get("plan_version") or 0) >= 1,
+                    "tiers": access.ordered_tiers(), "updated_at": row["updated_at"],
+                })
+                logged.append(access_row(actor, row["id"], "list", access.tiers, now))
+        self.access_log.record(logged)
         return Page(items, encode_cursor([page[-1]["id"]]) if more and page else None)
 
     def worklist(
@@ -200,7 +200,7 @@ class CaseQueries:
         now = self.cases.clock.now()
         after = decode_cursor(cursor, 2)
         query = (
-            select(DEADLINES, CASES.c.state, CASES.c.workflow_id, CASES.c.workflow_version)
+            select(DEADLINES, CASES.c.state, CASES.c.workflow_id, CASES.c.workflow_version, CASES.c.parties)
             .join(CASES, CASES.c.id == DEADLINES.c.case_id)
             .where(DEADLINES.c.owner_org == actor.organisation, DEADLINES.c.status == "open",
                    DEADLINES.c.opened_at <= now)
@@ -214,11 +214,19 @@ class CaseQueries:
         size = max(1, min(limit, MAX_PAGE))
         with self.db.read() as conn:
             rows = conn.execute(query.order_by(DEADLINES.c.due_at, DEADLINES.c.id).limit(size + 1)).mappings().all()
-        page, more = rows[:size], len(rows) > size
-        items = []
-        for row in page:
-            workflow = self.catalogue.workflow(row["workflow_id"], row["workflow_version"])
-            items.append({"case": row["case_id"], "state": row["state"], **deadline_view(workflow, row, now)})
+            page, more = rows[:size], len(rows) > size
+            cases = [{**r, "id": r["case_id"]} for r in page]
+            items = []
+            logged: list[dict[str, Any]] = []
+            for row, access in self._decide_many(conn, actor, cases, now):
+                if not access or (state and not access.sees_state(row["state"])):
+                    continue
+                items.append({
+                    "case": row["case_id"], "state": access.state(row["state"]),
+                    **deadline_view(access.workflow, row, now),
+                })
+                logged.append(access_row(actor, row["case_id"], "worklist", access.tiers, now))
+        self.access_log.record(logged)
         last = page[-1] if page else None
         return Page(items, encode_cursor([last["due_at"].isoformat(), last["id"]]) if more and last else None)
 
@@ -230,6 +238,8 @@ class CaseQueries:
         if actor.role not in LOOKUP_ROLES:
             raise Forbidden(f"the {actor.role} role may not look up cases")
         answers: list[dict[str, Any]] = []
+        logged: list[tuple[str, Access]] = []
+        now = self.cases.clock.now()
         with self.db.read() as conn:
             for workflow in self.catalogue.latest():
                 key = lookup_key(workflow, {
@@ -239,17 +249,23 @@ class CaseQueries:
                     continue
                 for row in conn.execute(select(CASES).where(CASES.c.lookup_key == key)).mappings():
                     case_workflow = self._workflow(row)
+                    consents = _consents_by_case(conn, {row["id"]: case_workflow.today(now)}).get(row["id"], [])
+                    access = self.cases.access(conn, actor, row, _given(consents))
+                    if not findable(access, row["state"], row["parties"], consents, self._kind_of(conn)):
+                        continue
                     answers.append({
                         "id": row["id"],
                         "plan_in_place": int(row["facts"].get("plan_version") or 0) >= 1,
                         "lead_contact": organisation_contact(conn, row["parties"].get(case_workflow.spec.escalate_to)),
                     })
                     if with_access:
-                        now = self.cases.clock.now()
-                        held = _memo(lambda: active_consents(conn, row["id"], case_workflow.today(now)))  # noqa: B023
-                        answers[-1]["tiers"] = ordered(self.cases.tiers(case_workflow, actor, row["parties"], held))
+                        answers[-1]["tiers"] = access.ordered_tiers()
+                    logged.append((row["id"], access))
         # Every lookup is recorded, matched or not (without what was searched for: that would be personal data).
-        self._log_many(actor, [a["id"] for a in answers] or [None], "lookup", {STATUS} if answers else set())
+        self.access_log.record(
+            [access_row(actor, case_id, "lookup", {STATUS}, now) for case_id, _ in logged]
+            or [access_row(actor, None, "lookup", set(), now)]
+        )
         return answers
 
     def capta_report(self, actor: Actor, start: date, end: date) -> dict[str, Any]:
@@ -260,30 +276,28 @@ class CaseQueries:
 
     # --- pieces ---
 
-    def _open(self, conn: Connection, actor: Actor, case_id: str) -> tuple[RowMapping, CompiledWorkflow, set[str]]:
+    def _open(self, conn: Connection, actor: Actor, case_id: str) -> tuple[RowMapping, Access]:
         row = conn.execute(_SELECT_CASE, {"b_id": case_id}).mappings().first()
         if row is None:
             raise NotFound(f"no case {case_id!r}")
-        workflow = self._workflow(row)
-        now = self.cases.clock.now()
-        tiers = self.cases.tiers(
-            workflow, actor, row["parties"], _memo(lambda: active_consents(conn, case_id, workflow.today(now)))
-        )
-        if not tiers:
+        access = self.cases.access(conn, actor, row)
+        if not access:
             raise NotFound(f"no case {case_id!r}")
-        return row, workflow, tiers
+        return row, access
 
-    def _log(self, actor: Actor, case_id: str, what: str, tiers: set[str]) -> None:
-        self._log_many(actor, [case_id], what, tiers)
+    def _decide_many(
+        self, conn: Connection, actor: Actor, rows: Sequence[Mapping[Any, Any]], now: datetime
+    ) -> list[tuple[Mapping[Any, Any], Access]]:
+        """The access decision for each of many cases, their active consents read in one query."""
+        consents = _consents_by_case(conn, {r["id"]: self._workflow(r).today(now) for r in rows})
+        return [(row, self.cases.access(conn, actor, row, _given(consents.get(row["id"], [])))) for row in rows]
 
-    def _log_many(self, actor: Actor, case_ids: list[str | None], what: str, tiers: set[str]) -> None:
-        """Records the reads; returns only once they are committed (a read that is not recorded fails)."""
-        at = self.cases.clock.now()
-        self.access_log.record([
-            {"case_id": case_id, "actor_id": actor.id, "actor_role": actor.role, "organisation": actor.organisation,
-             "what": what, "tiers": ",".join(ordered(tiers)), "at": at}
-            for case_id in case_ids
-        ])
+    def _kind_of(self, conn: Connection) -> Callable[[str], str | None]:
+        return lambda org: self.cases.kind_of(conn, org)
+
+    def _log(self, actor: Actor, case_id: str, what: str, access: Access) -> None:
+        """Records the read; returns only once it is committed (a read that is not recorded fails)."""
+        self.access_log.record([access_row(actor, case_id, what, access.tiers, self.cases.clock.now())])
 
     def _workflow(self, row: Mapping[Any, Any]) -> CompiledWorkflow:
         return self.catalogue.workflow(row["workflow_id"], row["workflow_version"])
@@ -309,6 +323,10 @@ def _consents_by_case(conn: Connection, today_of: Mapping[str, date]) -> dict[st
                 ConsentView(frozenset(r["organisations"]), frozenset(r["categories"]), r["signed_on"], r["expires_on"])
             )
     return found
+
+
+def _given(consents: list[ConsentView]) -> Callable[[], list[ConsentView]]:
+    return lambda: consents
 
 
 def _parse_time(value: str) -> Any:

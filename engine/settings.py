@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -11,11 +12,16 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./posc.db"
     #: Seconds a SQLite writer waits for the write lock before giving up.
     sqlite_busy_timeout: float = 30.0
-    #: Echo SQL statements (debugging only; never in production: statements carry no personal data,
-    #: but parameters would).
+    #: Echo SQL statements (debugging only). Statements carry no personal data, and their parameters, which do,
+    #: are hidden (the engine is created with `hide_parameters`).
     echo_sql: bool = False
     #: How often `posc serve` processes due deadlines in the background (seconds); 0 switches it off.
     tick_seconds: float = 60.0
     #: Mark the pages' cookies `Secure` even when the request reached the server over plain HTTP (a TLS proxy in
     #: front that uvicorn does not trust for `X-Forwarded-Proto`).
     secure_cookies: bool = False
+    #: The key that ties a page's forms to the browser that was shown them (so that a form posted after its
+    #: session ended is carried through a new sign-in only for that browser and person). Unset, each process makes
+    #: its own at start-up: set one shared key when several processes serve the pages, or a form posted to another
+    #: process, or after a restart, is not carried (the person types it again).
+    form_proof_key: SecretStr | None = None

@@ -17,13 +17,18 @@ from sqlalchemy import bindparam, insert, select, update
 from engine.actor import Actor
 from engine.clock import Clock
 from engine.errors import FieldError, InvalidForm, NotFound
-from engine.organisations import ensure_organisation
+from engine.organisations import ensure_organisation, find_organisation, kind_problem
 from engine.store.database import Database
 from engine.store.tables import User
 
 USERS = User.__table__  # type: ignore[attr-defined]
 #: Roles a person can have (PATHWAY.md): the case roles, plus outcome analysts and administrators.
 ROLES = ("cps", "treatment", "peer", "prenatal", "hospital", "analyst", "admin")
+#: The kind of organisation each role belongs to (a case role to its own kind, analysts to the state's office).
+ROLE_ORGANISATION_KIND = {
+    "cps": "cps", "treatment": "treatment", "peer": "peer", "prenatal": "prenatal", "hospital": "hospital",
+    "analyst": "state", "admin": "admin",
+}
 _BY_KEY_ID = select(USERS).where(USERS.c.key_id == bindparam("b_key_id"))
 
 
@@ -44,9 +49,14 @@ def _digest(secret: str) -> str:
 
 
 def add_user(
-    db: Database, clock: Clock, *, name: str, role: str, organisation: str, organisation_name: str | None = None
+    db: Database, clock: Clock, *, name: str, role: str, organisation: str, organisation_name: str | None = None,
+    organisation_kind: str | None = None,
 ) -> tuple[UserRecord, str]:
-    """Creates a user (and the organisation if new); returns the user and the API key, shown only this once."""
+    """Creates a user (and the organisation if new); returns the user and the API key, shown only this once.
+
+    A new organisation is of `organisation_kind`, or by default of the kind the role belongs to (`analyst`:
+    `state`). The role must suit the organisation's kind, and a kind contradicting an existing organisation's is
+    refused; a refused user leaves no new organisation behind."""
     errors = []
     if not name.strip():
         errors.append(FieldError("name", "must not be empty"))
@@ -54,7 +64,16 @@ def add_user(
         errors.append(FieldError("role", f"must be one of {', '.join(ROLES)}"))
     if errors:
         raise InvalidForm("user", errors)
-    ensure_organisation(db, clock, organisation, organisation_name)
+    existing = find_organisation(db, organisation)
+    kind = organisation_kind or (existing.kind if existing is not None else ROLE_ORGANISATION_KIND[role])
+    problem = kind_problem(organisation, kind, existing)
+    if problem is None and ROLE_ORGANISATION_KIND[role] != kind:
+        user, belongs = _a(f"{role} user"), _a(f"{ROLE_ORGANISATION_KIND[role]} organisation")
+        problem = FieldError("role", f"{user} cannot belong to {organisation}, {_a(kind)} organisation "
+                             f"({user} belongs to {belongs})")
+    if problem is not None:
+        raise InvalidForm("user", [problem])
+    ensure_organisation(db, clock, organisation, organisation_name, kind=kind)
     user_id, key_id, secret = f"u_{secrets.token_hex(8)}", secrets.token_hex(8), secrets.token_urlsafe(32)
     with db.write() as conn:
         conn.execute(insert(USERS), {
@@ -62,6 +81,10 @@ def add_user(
             "key_hash": _digest(secret), "created_at": clock.now(), "revoked_at": None,
         })
     return UserRecord(user_id, name.strip(), role, organisation), f"posc_{key_id}_{secret}"
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
 
 
 def authenticate(db: Database, api_key: str) -> UserRecord | None:

@@ -1,4 +1,5 @@
-"""What a caller is shown of a case, built at their disclosure tiers (shared by reads and by actions)."""
+"""What a caller is shown of a case, built from the one access decision (`engine.access`), shared by reads and by
+the answers to actions."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, select
 
+from engine.access import Access
 from engine.deadlines import ESCALATION_PREFIX
 from engine.definitions.compiled import CompiledWorkflow
-from engine.disclosure import ordered, visible_fields, withheld_fields
 from engine.guards import as_date
 from engine.store.tables import Deadline, Organisation
 
@@ -49,47 +50,51 @@ def deadline_view(workflow: CompiledWorkflow, row: Mapping[Any, Any], now: datet
     }
 
 
-def deadline_history(
-    conn: Connection, workflow: CompiledWorkflow, case_id: str, now: datetime
-) -> list[dict[str, Any]]:
-    """Every deadline the case has had, in the order they opened: open, met (on time or late), missed, cancelled."""
+def deadline_history(conn: Connection, access: Access, case_id: str, now: datetime) -> list[dict[str, Any]]:
+    """Every deadline the case has had that the reader may see, in the order they opened: open, met (on time or
+    late), missed, cancelled."""
     found = []
     for row in conn.execute(_ALL_DEADLINES, {"b_case": case_id}).mappings():
+        if not access.sees_deadline(row["owner_org"]):
+            continue
         closed = row["closed_at"]
         found.append({
-            **deadline_view(workflow, row, now), "status": row["status"], "closed_at": closed,
+            **deadline_view(access.workflow, row, now), "status": row["status"], "closed_at": closed,
             "late": row["status"] == "met" and closed is not None and closed > row["due_at"],
         })
     return found
 
 
-def case_view(
-    conn: Connection, workflow: CompiledWorkflow, case: Mapping[Any, Any], tiers: set[str], now: datetime
-) -> dict[str, Any]:
-    """The case at the caller's tiers: status always; opening data field by field; open deadlines. With no tier
-    (a caller whose own action just ended their access, such as revoking consent) only the reference and version."""
-    if not tiers:
+def case_view(conn: Connection, access: Access, case: Mapping[Any, Any], now: datetime) -> dict[str, Any]:
+    """The case as the reader may see it: the coordination view (reference, phase, due date, plan in place, lead
+    contact, the reader's own deadlines), the state where the reader may see it, opening data field by field. With
+    no access at all (a caller whose own action just ended it, such as revoking consent) only the reference and
+    version."""
+    workflow = access.workflow
+    if not access:
         return {
             "id": case["id"], "workflow": workflow.id, "workflow_version": workflow.version, "version": case["version"],
-            "state": "", "phase": "", "terminal": False, "plan_in_place": False, "plan_version": 0,
+            "state": None, "phase": "", "terminal": False, "plan_in_place": False, "plan_version": 0,
             "lead_contact": None, "tiers": [], "data": {}, "withheld": [], "deadlines": [], "windows": [],
             "opened_at": case["opened_at"], "updated_at": case["updated_at"],
         }
     deadlines = [
         deadline_view(workflow, r, now) for r in conn.execute(_OPEN_DEADLINES, {"b_case": case["id"]}).mappings()
+        if access.sees_deadline(r["owner_org"])
     ]
     lead = case["parties"].get(workflow.spec.escalate_to)
+    shown = access.fields(workflow.open.form, case["data"])
     return {
         "id": case["id"], "workflow": workflow.id, "workflow_version": workflow.version, "version": case["version"],
-        "state": case["state"], "phase": case["phase"], "terminal": workflow.is_terminal(case["state"]),
+        "state": access.state(case["state"]), "phase": case["phase"], "terminal": workflow.is_terminal(case["state"]),
         "plan_in_place": int(case["facts"].get("plan_version") or 0) >= 1,
         "plan_version": int(case["facts"].get("plan_version") or 0),
         "lead_contact": organisation_contact(conn, lead),
-        "tiers": ordered(tiers),
-        "data": visible_fields(workflow.open.form, case["data"], tiers),
-        "withheld": withheld_fields(workflow.open.form, case["data"], tiers),
+        "tiers": access.ordered_tiers(),
+        "data": shown,
+        "withheld": access.withheld(workflow.open.form, case["data"]),
         "deadlines": deadlines,
-        "windows": windows(workflow, visible_fields(workflow.open.form, case["data"], tiers)),
+        "windows": windows(workflow, shown),
         "opened_at": case["opened_at"], "updated_at": case["updated_at"],
     }
 
@@ -112,17 +117,22 @@ def windows(workflow: CompiledWorkflow, values: Mapping[str, Any]) -> list[dict[
     return found
 
 
-def event_views(workflow: CompiledWorkflow, events: Sequence[RowMapping], tiers: set[str]) -> list[dict[str, Any]]:
+def event_views(access: Access, events: Sequence[RowMapping]) -> list[dict[str, Any]]:
+    """The events the reader may see, each with the fields and states the reader may see."""
+    workflow = access.workflow
     shown = []
     for event in events:
+        if not access.sees_event(event["action"]):
+            continue
         action = workflow.actions.get(event["action"])
         form = action.form if action else (workflow.open.form if event["form"] == workflow.open.form.id else None)
-        # System events (a missed deadline) carry only status-tier facts: which deadline, when it was due.
-        data = visible_fields(form, event["data"], tiers) if form else dict(event["data"])
+        # System events (a missed deadline) carry only which deadline and when it was due.
+        data = access.fields(form, event["data"]) if form else dict(event["data"])
         shown.append({
-            "seq": event["seq"], "action": event["action"], "form": event["form"], "from_state": event["from_state"],
-            "to_state": event["to_state"], "actor": event["actor_id"], "actor_role": event["actor_role"],
+            "seq": event["seq"], "action": event["action"], "form": event["form"],
+            "from_state": access.state(event["from_state"]), "to_state": access.state(event["to_state"]),
+            "actor": event["actor_id"], "actor_role": event["actor_role"],
             "organisation": event["organisation"], "occurred_at": event["occurred_at"], "data": data,
-            "withheld": withheld_fields(form, event["data"], tiers) if form else [],
+            "withheld": access.withheld(form, event["data"]) if form else [],
         })
     return shown

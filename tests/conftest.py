@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from engine import Cases, Catalogue, Database, FixedClock, ensure_organisation, load_catalogue
-from tests.factories import ORGANISATIONS
+from tests.factories import KINDS, ORGANISATIONS
 
 POSTGRES_URL = os.environ.get("POSC_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
-_PG_SCHEMA = "posc_test"
+#: One schema per test process, so that runs in parallel (or a run beside a server) never empty each other's tables.
+_PG_SCHEMA = f"posc_test_{os.getpid()}"
 START = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 
 
@@ -41,6 +42,10 @@ def postgres_database() -> Iterator[Database | None]:
     database.ensure_schema()
     yield database
     database.dispose()
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {_PG_SCHEMA} CASCADE"))
+    admin.dispose()
 
 
 def empty_postgres(database: Database) -> None:
@@ -76,5 +81,5 @@ def today(clock: FixedClock) -> date:
 @pytest.fixture
 def cases(db: Database, catalogue: Catalogue, clock: FixedClock) -> Cases:
     for org_id, name in ORGANISATIONS.items():
-        ensure_organisation(db, clock, org_id, name)
+        ensure_organisation(db, clock, org_id, name, kind=KINDS[org_id])
     return Cases(db, catalogue, clock)

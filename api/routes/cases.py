@@ -40,11 +40,17 @@ def _expected_version(if_match: str | None) -> int | None:
 
 
 @router.post("", status_code=201)
-def open_case(body: OpenCase, user: CurrentUser, svc: ServicesDep, response: Response) -> CaseView:
-    """Opens a case on a workflow with its opening form (identification)."""
-    view = svc.cases.open(user.actor, body.workflow, body.data)
+def open_case(
+    body: OpenCase, user: CurrentUser, svc: ServicesDep, response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> CaseView:
+    """Opens a case on a workflow with its opening form (identification). With an `Idempotency-Key`, a repeat
+    opens nothing and answers with the case the first request opened (`Idempotent-Replayed: true`)."""
+    view, replayed = svc.cases.open(user.actor, body.workflow, body.data, idempotency_key=idempotency_key)
     response.headers["Location"] = f"/cases/{view['id']}"
     response.headers["ETag"] = etag(view["version"])
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return CaseView.model_validate(view)
 
 

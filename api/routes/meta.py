@@ -1,14 +1,15 @@
-"""Health, the caller, and the loaded definitions (workflows, forms, diagrams)."""
+"""Health, the caller, the loaded definitions (workflows, forms, diagrams), and the organisations forms name."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
 from api.deps import CurrentUser, ServicesDep
-from api.models import PROBLEMS, Me, WorkflowSummary
+from api.models import PROBLEMS, Me, OrganisationSummary, WorkflowSummary
+from engine import ORGANISATION_KINDS, list_organisations
 from engine.diagram import mermaid
 
 router = APIRouter(responses=PROBLEMS)
@@ -68,3 +69,15 @@ def diagram(workflow_id: str, user: CurrentUser, svc: ServicesDep, version: int 
 def form(form_id: str, user: CurrentUser, svc: ServicesDep) -> dict[str, Any]:
     """The form's JSON Schema: field ids, types, allowed values, required, and each field's tier (`x-tier`)."""
     return svc.catalogue.form(form_id).json_schema()
+
+
+@router.get("/organisations", tags=["definitions"])
+def organisations(
+    user: CurrentUser, svc: ServicesDep,
+    kind: Annotated[str | None, Query(
+        max_length=16, description=f"Only organisations of this kind: {', '.join(ORGANISATION_KINDS)}",
+    )] = None,
+) -> list[OrganisationSummary]:
+    """Every organisation by name, or those of one kind: what the organisation fields of forms may name (each field
+    declares the kinds it accepts as `x-organisation-kinds` in `GET /forms/{form}`). An unknown kind is a 422."""
+    return [OrganisationSummary(id=o.id, name=o.name, kind=o.kind) for o in list_organisations(svc.db, kind)]

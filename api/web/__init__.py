@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
-from api.web.pages import TEMPLATES, render, router, sign_in_form
+from api.web.pages import TEMPLATES, carry_through_sign_in, render, router
 from api.web.session import PREFIX, SignInRequired
 
 STATIC = Path(__file__).parent / "static"
@@ -42,12 +42,10 @@ def install(app: FastAPI) -> None:
 
 
 async def _sign_in(request: Request, exc: SignInRequired) -> Response:
-    if exc.resume:  # a long form posted after its session ended: keep what was typed through the new sign-in
+    if exc.resume:  # a long form posted after its session ended: kept through the new sign-in if it is this browser's
         form = await request.form(max_files=0, max_fields=2000)
-        carried = [(k, v) for k, v in form.multi_items() if isinstance(v, str) and k != "csrf_token"]
-        notice = ("Your session ended while you were filling in this form. Sign in again to submit it: what you "
-                  "typed is kept on this page until you do.")
-        return sign_in_form(request, exc.next_path, error=None, notice=notice, status=401, carried=carried)
+        posted = [(k, v) for k, v in form.multi_items() if isinstance(v, str) and k != "csrf_token"]
+        return carry_through_sign_in(request, exc.next_path, posted)
     return RedirectResponse(f"{PREFIX}/sign-in?next={quote(exc.next_path, safe='/')}", status_code=303)
 
 

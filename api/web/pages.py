@@ -23,25 +23,38 @@ from api.deps import ServicesDep
 from api.services import Services
 from api.web import present
 from api.web.session import (
+    FORM_PROOF,
     PREFIX,
     SignedIn,
+    browser_token,
     check_csrf,
     check_sign_in_token,
     clear_session_cookie,
+    form_proof,
+    proven_user,
+    remember_browser,
     remember_sign_in_token,
     resumable,
     safe_next,
     set_session_cookie,
     sign_in_token,
 )
-from api.web.widgets import errors_by_field, form_data, local_input, posted_row_counts, posted_values, widgets
+from api.web.widgets import (
+    choice_label,
+    errors_by_field,
+    form_data,
+    local_input,
+    posted_row_counts,
+    posted_values,
+    widgets,
+)
 from engine import InvalidForm, NotAvailable, PoscError, StaleVersion
 from engine.cases import IdempotencyConflict
 from engine.definitions.compiled import CompiledWorkflow
-from engine.definitions.forms import FormSpec
+from engine.definitions.forms import FieldSpec, FormSpec
 from engine.diagram import mermaid
 from engine.documents import to_pdf
-from engine.organisations import list_organisations
+from engine.organisations import OrganisationRecord, list_organisations
 from engine.queries import LOOKUP_ROLES, REPORT_ROLES
 from engine.sessions import WebSessionRecord, end_session, start_session
 from engine.users import UserRecord
@@ -61,6 +74,7 @@ def render(
     user = session.user if session else None
     response = TEMPLATES.TemplateResponse(request, template, {
         "user": user, "csrf": session.csrf_token if session else "", "nav": _nav(svc, user), "prefix": PREFIX,
+        "form_proof": form_proof(request, user.id) if user else "",
         "when": lambda v: present.when(v, zone), "now": svc.clock.now(),
         "relative": lambda v: present.relative(v, svc.clock.now()), **context,
     }, status_code=status)
@@ -93,17 +107,105 @@ async def sign_in(request: Request, svc: ServicesDep) -> Response:
         error = "Enter your API key." if not api_key else "That API key is unknown or has been revoked."
         return sign_in_form(request, target, error=error, status=401, carried=carried)
     token, session = started
-    if carried and resumable(target):
-        # Back from a session that ended mid-form: offer to submit what was typed, with the new session's token.
-        response: Response = render(request, "resume.html", session, target=target, carried=carried)
+    # The browser keeps its token (forms open in other tabs keep their proofs); a browser without one gets one.
+    browser = browser_token(request) or secrets.token_urlsafe(32)
+    kept = _kept(request, svc, session, target, carried)
+    response: Response
+    if kept is not None:
+        # Back from a session that ended mid-form: show what was typed, to submit with the new session's token.
+        response = render(
+            request, "resume.html", session, target=target, rows=kept,
+            carried=[(k, v) for k, v in carried if k != FORM_PROOF],
+            form_proof=form_proof(request, session.user.id, browser),
+        )
+    elif carried:  # not this browser's form, or not this person's: nothing of it is kept
+        response = RedirectResponse(_home(session.user), status_code=303)
     else:
         response = RedirectResponse(_home(session.user) if target == PREFIX + "/" else target, status_code=303)
     set_session_cookie(response, request, token)
+    remember_browser(response, request, browser)
     return response
 
 
 #: Hidden fields of the sign-in page that carry a form's values through a new sign-in.
 CARRIED = "carried:"
+#: Posted fields that are the form's machinery, not what the person typed (not listed on the resume page).
+_MACHINERY = frozenset({"csrf_token", "version", "idempotency_key", FORM_PROOF})
+#: Field types whose values are shown with their label rather than as posted.
+_CHOICES = ("choice", "multi_choice")
+
+
+def carry_through_sign_in(request: Request, next_path: str, posted: list[tuple[str, str]]) -> HTMLResponse:
+    """The answer to a long form posted after its session ended: the sign-in page, carrying what was typed only if
+    the form proves it was shown on this browser (`FORM_PROOF`); a post forged on another site carries nothing."""
+    if proven_user(request, dict(posted).get(FORM_PROOF, "")) is None:
+        notice = ("Your session ended before this form was submitted, and the form was not kept: sign in and fill "
+                  "it in again. Nothing was recorded.")
+        return sign_in_form(request, next_path, error=None, notice=notice, status=401)
+    notice = ("Your session ended while you were filling in this form. Sign in again to submit it: what you "
+              "typed is kept on this page until you do, and shown to you before it is recorded.")
+    return sign_in_form(request, next_path, error=None, notice=notice, status=401, carried=posted)
+
+
+def _kept(
+    request: Request, svc: Services, session: WebSessionRecord, target: str, carried: list[tuple[str, str]]
+) -> list[tuple[str, str]] | None:
+    """What the resume page lists of a carried form, (label, value) per field typed; None if the form is not to be
+    resumed: none carried, not a form worth resuming, made on another browser or for another person, or no longer
+    one the person may submit."""
+    if not carried or not resumable(target):
+        return None
+    if proven_user(request, dict(carried).get(FORM_PROOF, "")) != session.user.id:
+        return None
+    spec = _form_at(svc, session, target)
+    if spec is None:
+        return None
+    organisations = {o.id: o.name for o in list_organisations(svc.db)}
+    return _typed_rows(spec, carried, organisations)
+
+
+def _form_at(svc: Services, session: WebSessionRecord, target: str) -> FormSpec | None:
+    """The form a resumable page's address posts (`resumable`), if the person may still see it."""
+    if target == f"{PREFIX}/cases/new":
+        return svc.catalogue.latest()[0].open.form.spec
+    case_id, _, action = target.removeprefix(f"{PREFIX}/cases/").partition("/actions/")
+    try:
+        compiled = svc.queries.workflow_of(session.user.actor, case_id).actions.get(action)
+    except PoscError:
+        return None
+    return compiled.form.spec if compiled else None
+
+
+def _typed_rows(
+    spec: FormSpec, carried: list[tuple[str, str]], organisations: dict[str, str]
+) -> list[tuple[str, str]]:
+    """Every carried field that holds a value, labelled as on the form (a name the form does not know is shown as
+    posted); the values of a field ticked more than once are listed together."""
+    rows: dict[str, list[str]] = {}
+    for name, raw in carried:
+        value = raw.strip()
+        if name in _MACHINERY or name.startswith("_more_") or not value:
+            continue
+        label, field = _field_at(spec, name)
+        if field is not None and field.type in _CHOICES:
+            value = choice_label(value)
+        elif field is not None and field.type == "organisation":
+            value = organisations.get(value, value)
+        rows.setdefault(label, []).append(value)
+    return [(label, ", ".join(values)) for label, values in rows.items()]
+
+
+def _field_at(spec: FormSpec, name: str) -> tuple[str, FieldSpec | None]:
+    """A posted name's label and field: `substances`, or `participants[0].role` in a list of records."""
+    parent, _, rest = name.partition("[")
+    field = spec.field(parent)
+    if field is None or not rest:
+        return (field.label, field) if field is not None else (name, None)
+    index, _, sub_id = rest.partition("].")
+    sub = next((f for f in field.fields or [] if f.id == sub_id), None)
+    if sub is None or not index.isdigit():
+        return name, None
+    return f"{field.label}, row {int(index) + 1}: {sub.label}", sub
 
 
 def sign_in_form(
@@ -230,7 +332,7 @@ async def open_case(request: Request, svc: ServicesDep, session: SignedIn) -> Re
         return _form_page(request, svc, session, workflow, spec, title=workflow.open.title, values=values,
                           min_rows=rows, key=key)
     try:
-        view = svc.cases.open(
+        view, _ = svc.cases.open(
             session.user.actor, workflow.id, form_data(spec, values, workflow.timezone), idempotency_key=key
         )
     except (InvalidForm, NotAvailable, IdempotencyConflict) as refused:
@@ -461,8 +563,11 @@ def _form_page(
         reasons = list(refused.reasons)
     elif isinstance(refused, PoscError):
         reasons = [refused.message]
-    organisations = [(o.id, o.name) for o in list_organisations(svc.db)]
-    shown = widgets(spec, values or {}, errors, organisations, min_rows)
+    known = list_organisations(svc.db)
+    if values is None:  # a new form
+        values = _own_organisation_defaults(spec, session.user, known)
+    organisations = [(o.id, o.name, o.kind) for o in known]
+    shown = widgets(spec, values, errors, organisations, min_rows)
     if status is None:
         status = 422 if errors else (409 if reasons else 200)
     return render(
@@ -471,6 +576,20 @@ def _form_page(
         version=version or (str(case["version"]) if case else ""), idempotency_key=key or secrets.token_urlsafe(16),
         labels=_labels(shown),
     )
+
+
+def _own_organisation_defaults(
+    spec: FormSpec, user: UserRecord, known: list[OrganisationRecord]
+) -> dict[str, Any]:
+    """A new form names the person's own organisation in each organisation field that takes only its kind: a CPS
+    worker opening a case leads it from their own office, a treatment program admits to itself."""
+    own = next((o for o in known if o.id == user.organisation), None)
+    if own is None:
+        return {}
+    return {
+        field.id: own.id for field in spec.fields
+        if field.type == "organisation" and not field.many and field.kinds == [own.kind]
+    }
 
 
 def _labels(shown: list[Any]) -> dict[str, tuple[str, str]]:

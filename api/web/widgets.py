@@ -57,17 +57,18 @@ class Widget:
 
 
 def widgets(
-    form: FormSpec, values: Mapping[str, Any], errors: Mapping[str, str], organisations: Sequence[tuple[str, str]],
-    min_rows: Mapping[str, int] | None = None,
+    form: FormSpec, values: Mapping[str, Any], errors: Mapping[str, str],
+    organisations: Sequence[tuple[str, str, str]], min_rows: Mapping[str, int] | None = None,
 ) -> list[Widget]:
     """The inputs of `form`, filled with `values` (as posted) and the `errors` by field path; a list of records
-    shows its rows, a blank one to add another, and at least `min_rows[name]` rows."""
+    shows its rows, a blank one to add another, and at least `min_rows[name]` rows. `organisations` are
+    (id, name, kind): an organisation field offers only those of the kinds it accepts."""
     rows = min_rows or {}
     return [_widget(spec, spec.id, values.get(spec.id), errors, organisations, rows) for spec in form.fields]
 
 
 def _widget(
-    spec: FieldSpec, name: str, value: Any, errors: Mapping[str, str], organisations: Sequence[tuple[str, str]],
+    spec: FieldSpec, name: str, value: Any, errors: Mapping[str, str], organisations: Sequence[tuple[str, str, str]],
     min_rows: Mapping[str, int],
 ) -> Widget:
     widget = Widget(name, spec, value, errors.get(name))
@@ -76,7 +77,7 @@ def _widget(
     elif spec.type == "yes_no":
         widget.options = [("yes", "yes"), ("no", "no")]
     elif spec.type == "organisation":
-        widget.options = list(organisations)
+        widget.options = [(org, org_name) for org, org_name, kind in organisations if kind in (spec.kinds or ())]
     elif spec.type == "records":
         rows = value if isinstance(value, list) else []
         usual = max(len(rows), spec.min_items or 0, 1) + BLANK_ROWS

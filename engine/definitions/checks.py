@@ -22,6 +22,12 @@ OPEN_GROUP = "*open"
 #: The event that opens a case (its first event).
 OPEN_EVENT = "open_case"
 EFFECTS = frozenset({"record_consent", "revoke_consent", "new_plan_version"})
+#: The event the engine records when a deadline is missed.
+SYSTEM_EVENT = "deadline_missed"
+TIERS = ("status", "plan", "treatment")
+PARTY_PREFIX = "party:"
+#: Organisation kinds that take part in cases (the others are `state` for analysts and `admin`).
+PARTY_KINDS = ("cps", "treatment", "hospital", "prenatal", "peer")
 #: Case values the engine keeps itself, beside the opening form's fields and `record`ed facts.
 BUILTIN_CASE_KEYS = {"plan_version": "plan version", "opened_by_org": "identifying organisation"}
 
@@ -72,6 +78,7 @@ class WorkflowChecker:
     def run(self) -> list[str]:
         self.check_phases_and_states()
         self.check_parties()
+        self.check_disclosure_rules()
         self.check_open()
         for name in self.spec.actions:
             self.check_action(name)
@@ -117,6 +124,45 @@ class WorkflowChecker:
                 self.add(("parties", role), f"parties: unknown role {role!r}")
             if key not in self.case_keys:
                 self.add(("parties", role), f"parties: {role}: the case holds no value {key!r}")
+
+    def check_disclosure_rules(self) -> None:
+        """Minimum necessary and role ceilings name real states, events, parties, tiers, forms and fields."""
+        spec = self.spec
+        events = {OPEN_EVENT, SYSTEM_EVENT, *spec.actions}
+        for kind in spec.consent_first:
+            if kind not in PARTY_KINDS:
+                self.add(("consent_first",), f"consent_first: {kind!r} is not an organisation kind that takes part "
+                         f"in cases ({', '.join(PARTY_KINDS)})")
+        rules = spec.minimum_necessary
+        for group, names, known in (("states", rules.states, spec.states), ("events", rules.events, events)):
+            for name, audience in names.items():
+                at: Location = ("minimum_necessary", group, name)
+                if name not in known:
+                    self.add(at, f"minimum_necessary: {group}: {name!r} is not one of the workflow's {group}")
+                if not audience:
+                    self.add(at, f"minimum_necessary: {group}: {name} is shown to nobody; name a tier or a party")
+                for who in audience:
+                    if who.startswith(PARTY_PREFIX):
+                        if who.removeprefix(PARTY_PREFIX) not in spec.parties:
+                            self.add(at, f"minimum_necessary: {who!r} is not one of the parties")
+                    elif who not in TIERS:
+                        self.add(at, f"minimum_necessary: {who!r} is neither a tier ({', '.join(TIERS)}) "
+                                 f"nor a party (party:<role>)")
+        for role, ceiling in spec.ceilings.items():
+            at = ("ceilings", role)
+            if role not in spec.roles and ceiling.case_data:
+                self.add(at, f"ceilings: {role!r} is not a case role (only case_data: false applies to other roles)")
+            for index, state in enumerate(ceiling.states):
+                if state not in spec.states:
+                    self.add((*at, "states", index), f"ceilings: {role}: unknown state {state!r}")
+            for index, event in enumerate(ceiling.events):
+                if event not in events:
+                    self.add((*at, "events", index), f"ceilings: {role}: unknown event {event!r}")
+            for index, pair in enumerate(ceiling.fields):
+                form_id, _, field_id = pair.partition(".")
+                form = self.forms.get(form_id)
+                if form is None or form.spec.field(field_id) is None:
+                    self.add((*at, "fields", index), f"ceilings: {role}: {pair!r} is not a form field (write form.field)")
 
     def check_open(self) -> None:
         opening = self.spec.open
@@ -164,6 +210,7 @@ class WorkflowChecker:
             if effect not in EFFECTS:
                 known = ", ".join(sorted(EFFECTS))
                 self.add((*at, "effects", index), f"action {name}: unknown effect {effect!r} (known: {known})")
+        self.check_own_organisation(at, name, action.own_organisation, form)
 
     def check_reachability(self) -> None:
         spec = self.spec
@@ -301,6 +348,20 @@ class WorkflowChecker:
             for bad in expand_states(self.spec, ref.in_states)[1]:
                 self.add((*where, "in_states"), f"guard {ref.guard}: unknown state {bad!r}")
             self.check_when((*where, "when"), ref.when, form, ref.guard)
+
+    def check_own_organisation(self, at: Location, name: str, fields: list[str], form: CompiledForm | None) -> None:
+        """`own_organisation` names single organisation fields of the action's form (top-level ones: the engine
+        compares each with the actor's organisation)."""
+        if form is None:
+            return
+        for index, field_id in enumerate(fields):
+            field = form.spec.field(field_id)
+            if field is None:
+                self.add((*at, "own_organisation", index), f"action {name}: own_organisation: form {form.id} has no "
+                         f"field {field_id!r}")
+            elif field.type != "organisation" or field.many:
+                self.add((*at, "own_organisation", index), f"action {name}: own_organisation: {form.id}.{field_id} "
+                         "is not an organisation field naming one organisation")
 
     def check_record(self, at: Location, record: dict[str, str], form: CompiledForm | None) -> None:
         for fact, field_id in record.items():

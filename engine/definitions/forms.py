@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -22,6 +22,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     create_model,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -34,6 +35,11 @@ FieldType = Literal[
     "text", "date", "datetime", "number", "yes_no", "choice", "multi_choice", "organisation", "records"
 ]
 ORGANISATION_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+#: What an organisation is (set when it is created, never changed): `state` is the analysts' office.
+OrganisationKind = Literal["cps", "treatment", "hospital", "prenatal", "peer", "state", "admin"]
+ORGANISATION_KINDS: tuple[OrganisationKind, ...] = get_args(OrganisationKind)
+#: The kinds of organisation that take part in cases (the others are `state` and `admin`).
+PARTY_KINDS: tuple[OrganisationKind, ...] = ("cps", "treatment", "hospital", "prenatal", "peer")
 _IDENT = r"^[a-z][a-z0-9_]*$"
 
 
@@ -59,6 +65,22 @@ class FieldSpec(BaseModel):
     min_items: Annotated[int, Field(ge=0)] | None = None
     max_items: Annotated[int, Field(ge=1)] | None = None
     fields: list[FieldSpec] | None = None
+    #: The organisation kinds an organisation field accepts (required on every organisation field).
+    kinds: list[StrictStr] | None = None
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, kinds: list[str] | None) -> list[str] | None:
+        if kinds is None:
+            return None
+        if not kinds:
+            raise ValueError(f"`kinds` must name at least one organisation kind ({', '.join(ORGANISATION_KINDS)})")
+        for kind in kinds:
+            if kind not in ORGANISATION_KINDS:
+                raise ValueError(f"unknown organisation kind {kind!r} (kinds: {', '.join(ORGANISATION_KINDS)})")
+        if len(set(kinds)) != len(kinds):
+            raise ValueError("`kinds` has duplicate values")
+        return kinds
 
     @model_validator(mode="after")
     def _keys_fit_the_type(self) -> FieldSpec:
@@ -82,6 +104,11 @@ class FieldSpec(BaseModel):
             raise ValueError(f"`max_length` and `multiline` apply only to text fields, not {kind}")
         if self.many and kind != "organisation":
             raise ValueError("`many` applies only to organisation fields")
+        if kind == "organisation" and self.kinds is None:
+            known = ", ".join(ORGANISATION_KINDS)
+            raise ValueError(f"an organisation field needs `kinds`: the organisation kinds it accepts ({known})")
+        if kind != "organisation" and self.kinds is not None:
+            raise ValueError(f"`kinds` applies only to organisation fields, not {kind}")
         listy = kind in ("multi_choice", "records") or self.many
         if not listy and (self.min_items is not None or self.max_items is not None):
             raise ValueError("`min_items` and `max_items` apply only to lists")
@@ -219,7 +246,9 @@ class CompiledForm:
         self.spec = spec
         self.id = spec.id
         self.model = compile_model(spec.id, spec.fields, spec.id)
-        self.organisation_paths = _organisation_paths(spec.fields, ())
+        #: Where organisation ids sit in the data, and the organisation kinds each place accepts.
+        self.organisation_fields = _organisation_fields(spec.fields, ())
+        self.organisation_paths = [path for path, _ in self.organisation_fields]
 
     def validate(self, data: Any) -> dict[str, Any]:
         """Returns the submission as JSON-ready data (optional fields left out when absent), or raises
@@ -234,9 +263,16 @@ class CompiledForm:
 
     def organisations(self, clean: dict[str, Any]) -> list[tuple[str, str]]:
         """Every (field path, organisation id) in validated data, for the existence check."""
-        found: list[tuple[str, str]] = []
-        for path in self.organisation_paths:
-            _collect(clean, path, "", found)
+        return [(shown, org) for shown, org, _ in self.organisations_with_kinds(clean)]
+
+    def organisations_with_kinds(self, clean: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...]]]:
+        """Every (field path, organisation id, kinds the field accepts) in validated data, for the check that each
+        named organisation exists and is of a kind its field accepts."""
+        found: list[tuple[str, str, tuple[str, ...]]] = []
+        for path, kinds in self.organisation_fields:
+            named: list[tuple[str, str]] = []
+            _collect(clean, path, "", named)
+            found.extend((shown, org, kinds) for shown, org in named)
         return found
 
     def json_schema(self) -> dict[str, Any]:
@@ -254,17 +290,33 @@ class CompiledForm:
             prop["x-type"] = spec.type
             if spec.identifying:
                 prop["x-identifying"] = True
+            _annotate_kinds(schema, prop, spec, self.id)
         return schema
 
 
-def _organisation_paths(fields: list[FieldSpec], prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
-    paths: list[tuple[str, ...]] = []
+def _annotate_kinds(schema: dict[str, Any], prop: dict[str, Any], spec: FieldSpec, form_id: str) -> None:
+    """`x-organisation-kinds` on each organisation field, those inside lists of records included (a record's
+    model is named after its form and field, as `compile_model` names it)."""
+    if spec.type == "organisation":
+        prop["x-organisation-kinds"] = list(spec.kinds or [])
+    elif spec.type == "records":
+        name = f"{form_id}.{spec.id}".replace(".", "__")
+        record = schema.get("$defs", {}).get(name, {}).get("properties", {})
+        for sub in spec.fields or []:
+            if sub.id in record:
+                _annotate_kinds(schema, record[sub.id], sub, form_id)
+
+
+def _organisation_fields(
+    fields: list[FieldSpec], prefix: tuple[str, ...]
+) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    found: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
     for spec in fields:
         if spec.type == "organisation":
-            paths.append((*prefix, spec.id))
+            found.append(((*prefix, spec.id), tuple(spec.kinds or ())))
         elif spec.type == "records":
-            paths.extend(_organisation_paths(spec.fields or [], (*prefix, spec.id)))
-    return paths
+            found.extend(_organisation_fields(spec.fields or [], (*prefix, spec.id)))
+    return found
 
 
 def _collect(value: Any, path: tuple[str, ...], shown: str, found: list[tuple[str, str]]) -> None:

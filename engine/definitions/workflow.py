@@ -132,6 +132,9 @@ class ActionSpec(_Strict):
     #: Case facts copied from the form data: fact name → form field.
     record: dict[Ident, Ident] = Field(default_factory=dict)
     effects: list[Ident] = Field(default_factory=list)
+    #: Organisation fields of the form that must name the actor's own organisation when it is of a kind the field
+    #: accepts (a treatment program records admissions only for itself).
+    own_organisation: list[Ident] = Field(default_factory=list)
 
     @field_validator("from_", mode="before")
     @classmethod
@@ -176,6 +179,29 @@ class DeadlineSpec(_Strict):
     owner: StrictStr
 
 
+class MinimumNecessarySpec(_Strict):
+    """Who sees the specific state of a case, and the events of each action (PATHWAY, "Minimum necessary").
+
+    An audience lists tiers (`status`, `plan`, `treatment`) and parties (`party:hospital`: the organisation playing
+    that role on the case). States and events not listed are shown at `status`."""
+
+    states: dict[Ident, list[StrictStr]] = Field(default_factory=dict)
+    events: dict[Ident, list[StrictStr]] = Field(default_factory=dict)
+
+
+class CeilingSpec(_Strict):
+    """What a role never sees, whatever a consent says."""
+
+    #: False: no case data at all (analysts, administrators).
+    case_data: StrictBool = True
+    states: list[Ident] = Field(default_factory=list)
+    events: list[Ident] = Field(default_factory=list)
+    #: `form.field` pairs.
+    fields: list[StrictStr] = Field(default_factory=list)
+    #: False: closed cases (CPS history) are never found by this role's lookups.
+    closed_cases: StrictBool = True
+
+
 class WorkflowSpec(_Strict):
     id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
     version: Annotated[StrictInt, Field(ge=1)]
@@ -194,6 +220,11 @@ class WorkflowSpec(_Strict):
     lookup: list[Ident] = Field(default_factory=list)
     #: Which disclosure tiers each party of a case sees (`opened_by` is the identifying organisation).
     disclosure: dict[Ident, list[Literal["status", "plan", "treatment"]]] = Field(default_factory=dict)
+    #: Organisation kinds whose cases are visible to others only through consent (42 CFR Part 2 programs).
+    consent_first: list[Ident] = Field(default_factory=list)
+    minimum_necessary: MinimumNecessarySpec = Field(default_factory=MinimumNecessarySpec)
+    #: Role ceilings, by role.
+    ceilings: dict[Ident, CeilingSpec] = Field(default_factory=dict)
     open: OpenSpec
     actions: dict[Ident, ActionSpec]
     deadlines: dict[Ident, DeadlineSpec] = Field(default_factory=dict)

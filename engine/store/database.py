@@ -105,13 +105,17 @@ class Database:
 
 
 def _create_engine(url: str, busy_timeout: float, echo: bool) -> Engine:
+    # Parameters carry case data (names, dates of birth, substances): `hide_parameters` keeps them out of SQL
+    # errors' messages and of the statement echo, so no log or traceback can repeat them.
     if not url.startswith("sqlite"):
-        return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return create_engine(
+            url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=20
+        )
     # Enough pooled connections for every request thread (uvicorn's pool has 40) plus the access-log writer:
     # connections beyond the pool are opened and closed per use, and each opening re-runs the pragmas below.
     engine = create_engine(
-        url, echo=echo, connect_args={"check_same_thread": False, "timeout": busy_timeout}, pool_size=64,
-        max_overflow=16,
+        url, echo=echo, hide_parameters=True, connect_args={"check_same_thread": False, "timeout": busy_timeout},
+        pool_size=64, max_overflow=16,
     )
 
     @event.listens_for(engine, "connect")

@@ -27,6 +27,8 @@ class Organisation(SQLModel, table=True):
     name: str = Field(max_length=200)
     #: How partners reach the organisation (a duty line, a shared mailbox): the "lead CPS contact".
     contact: str | None = Field(default=None, max_length=200)
+    #: What the organisation is (`engine.organisations.ORGANISATION_KINDS`); set on creation, never changed.
+    kind: str = Field(max_length=16)
     created_at: datetime = _time()
 
 

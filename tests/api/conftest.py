@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.demo import CONTACTS, ORGANISATIONS, ROLE_ORGANISATION
+from api.demo import CONTACTS, KINDS, ORGANISATIONS, ROLE_ORGANISATION
 from engine import Catalogue, Database, FixedClock, ensure_organisation
 from engine.users import add_user
 from tests.factories import ACTION_ROLE, action_data, identification, local_date
@@ -63,7 +63,7 @@ class Api:
 @pytest.fixture
 def api(db: Database, catalogue: Catalogue, clock: FixedClock) -> Iterator[Api]:
     for org_id, name in ORGANISATIONS.items():
-        ensure_organisation(db, clock, org_id, name, CONTACTS.get(org_id))
+        ensure_organisation(db, clock, org_id, name, CONTACTS.get(org_id), kind=KINDS[org_id])
     keys = {}
     for role in ROLES:
         organisation = ROLE_ORGANISATION.get(role) or OTHER_ORGANISATIONS[role]

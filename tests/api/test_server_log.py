@@ -1,6 +1,8 @@
 """`posc serve --demo` as a user runs it: a real server process on a free port, a whole demo session over HTTP, and
 then its entire output (stdout and stderr, uvicorn's access log included) searched for the demo parents' names and
-dates of birth, which must never reach a log (PATHWAY.md: identifying fields never appear in logs or URLs)."""
+dates of birth, which must never reach a log (PATHWAY.md: identifying fields never appear in logs or URLs). And the
+same server with a database that fails while a new parent's data is in flight: the failure is logged, the data is
+not; a query string never reaches the access log."""
 
 from __future__ import annotations
 
@@ -10,12 +12,13 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from api.demo import DEMO_CASES
+from api.demo import DEMO_CASES, identification, local_date
 
 REPO = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 30
@@ -114,14 +117,17 @@ def session(base: str, keys: dict[str, str]) -> dict[str, Any]:
     return seen
 
 
-def test_a_demo_session_leaves_no_identifying_data_in_the_server_output(tmp_path: Path) -> None:
+def serve(tmp_path: Path, run: Any, *, python: list[str] | None = None, env: dict[str, str] | None = None) -> str:
+    """Runs `posc serve --demo` (or `python` with the same arguments) on a free port, calls `run(base, keys)`
+    while it serves, stops it, and returns its whole output (stdout and stderr)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     output = tmp_path / "server.log"
-    env = {**os.environ, "POSC_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
+    env = {**os.environ, "POSC_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}", **(env or {})}
+    command = python or [sys.executable, "-m", "api.cli"]
     with output.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--demo", "--port", str(port)],
+            [*command, "serve", "--demo", "--port", str(port)],
             cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT,
         )
         try:
@@ -129,10 +135,15 @@ def test_a_demo_session_leaves_no_identifying_data_in_the_server_output(tmp_path
             keys = {m["role"]: m["key"] for m in KEY_LINE.finditer(output.read_text(errors="replace"))}
             assert set(keys) == {"cps", "treatment", "peer", "prenatal", "hospital", "analyst", "admin"}, \
                 output.read_text(errors="replace")
-            seen = session(base, keys)
+            run(base, keys)
         finally:
             stop(process)
-    text = output.read_text(errors="replace")
+    return output.read_text(errors="replace")
+
+
+def test_a_demo_session_leaves_no_identifying_data_in_the_server_output(tmp_path: Path) -> None:
+    seen: dict[str, Any] = {}
+    text = serve(tmp_path, lambda base, keys: seen.update(session(base, keys)))
     assert "Traceback" not in text, text
     first = next(iter(seen["names"]))
     assert f'"GET /cases/{first} HTTP/1.1" 200' in text, text  # uvicorn's access log was captured
@@ -140,3 +151,62 @@ def test_a_demo_session_leaves_no_identifying_data_in_the_server_output(tmp_path
     leaked = [secret for secret in SECRETS if secret in text]
     assert not leaked, f"the server output contains {leaked}:\n{text}"
     assert {p["last_name"] for p, _ in DEMO_CASES} == set(seen["names"].values())
+
+
+#: A server whose database refuses any statement with POSC_TEST_FAIL_ON in its parameters, with an error whose
+#: message repeats the data in flight (as a database's "duplicate key" error can), given in POSC_TEST_FAIL_WITH.
+FAILING_SERVER = """
+import os, sys
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Engine
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def refuse(conn, cursor, statement, parameters, context, executemany):
+    if os.environ["POSC_TEST_FAIL_ON"] in repr(parameters):  # (on SQLite, the case data is a JSON string)
+        detail = os.environ["POSC_TEST_FAIL_WITH"]
+        raise exc.IntegrityError(statement, parameters, Exception(f"duplicate key: Key (data)=({detail})"))
+
+
+from api.cli import main
+sys.argv = ["posc", *sys.argv[1:]]
+main()
+"""
+#: The parent whose data is in flight when the database fails.
+PARENT = {"first_name": "Wilhelmina", "last_name": "Zzyzxquist", "date_of_birth": "1987-10-29",
+          "substances": ["sedatives", "stimulants"]}
+_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (?P<level>[A-Z]+) (?P<logger>[\w.]+): (?P<message>.*)$",
+                   re.MULTILINE)
+
+
+def test_a_database_error_is_logged_without_the_data_and_paths_without_their_query(tmp_path: Path) -> None:
+    answers: dict[str, httpx.Response] = {}
+
+    def run(base: str, keys: dict[str, str]) -> None:
+        with httpx.Client(base_url=base, timeout=10) as client:
+            headers = {"Authorization": f"Bearer {keys['prenatal']}"}
+            body = {"workflow": "charm-posc", "data": identification(local_date(datetime.now(UTC)), **PARENT)}
+            answers["open"] = client.post("/cases", json=body, headers=headers)
+            answers["search"] = client.get("/cases", params={"state": "marker123"}, headers=headers)
+            answers["page"] = client.get("/ui/sign-in", params={"next": "/ui/cases?state=marker456"})
+
+    text = serve(tmp_path, run, python=[sys.executable, "-c", FAILING_SERVER],
+                 env={"POSC_TEST_FAIL_ON": PARENT["last_name"], "POSC_TEST_FAIL_WITH": repr(PARENT)})
+    assert answers["open"].status_code == 500, answers["open"].text
+    assert answers["open"].headers["cache-control"] == "no-store"
+    assert answers["search"].status_code in (200, 422) and answers["page"].status_code == 200
+
+    secrets = [PARENT["first_name"], PARENT["last_name"], PARENT["date_of_birth"], *PARENT["substances"]]
+    leaked = [secret for secret in secrets if secret in text]
+    assert not leaked, f"the server output contains {leaked}:\n{text}"
+    assert "Traceback" not in text and "duplicate key" not in text and "INSERT" not in text, text
+    lines = [m.groupdict() for m in _LINE.finditer(text)]
+    errors = [line for line in lines if line["level"] == "ERROR"]
+    assert any(line["logger"] == "posc.api" and "unexpected sqlalchemy.exc.IntegrityError" in line["message"]
+               and "on POST /cases" in line["message"] for line in errors), text
+    assert any(line["logger"] == "posc.app" and line["level"] == "INFO" for line in lines), text  # posc's own INFO
+    access = [line["message"] for line in lines if line["logger"] == "uvicorn.access"]
+    assert any('"GET /cases HTTP/1.1" ' in line for line in access), text
+    assert any('"GET /ui/sign-in HTTP/1.1" 200' in line for line in access), text
+    assert any('"POST /cases HTTP/1.1" 500' in line for line in access), text
+    assert "marker123" not in text and "marker456" not in text, text

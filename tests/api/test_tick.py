@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from engine import CaseRecord, Cases, Catalogue, Database, FixedClock, Settings, ensure_organisation, load_catalogue
 from tests.conftest import START
-from tests.factories import ORGANISATIONS
+from tests.factories import KINDS, ORGANISATIONS
 from tests.pathway import open_case
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,7 +31,7 @@ def test_posc_tick_marks_missed_deadlines_once(tmp_path: Path) -> None:
     database.ensure_schema()
     clock = FixedClock(START)
     for org_id, name in ORGANISATIONS.items():
-        ensure_organisation(database, clock, org_id, name)
+        ensure_organisation(database, clock, org_id, name, kind=KINDS[org_id])
     case = open_case(Cases(database, load_catalogue(), clock), clock)
     database.dispose()
     later = (START + timedelta(days=15)).isoformat()
@@ -58,7 +58,7 @@ def overdue_case(tmp_path: Path) -> tuple[Database, Catalogue, FixedClock, Cases
     database.ensure_schema()
     clock = FixedClock(START)
     for org_id, name in ORGANISATIONS.items():
-        ensure_organisation(database, clock, org_id, name)
+        ensure_organisation(database, clock, org_id, name, kind=KINDS[org_id])
     catalogue = load_catalogue()
     cases = Cases(database, catalogue, clock)
     case = open_case(cases, clock)

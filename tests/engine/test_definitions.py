@@ -373,7 +373,7 @@ BREAKAGES = {
     ),
     "missing key": Breakage(
         "    title: Refer to treatment\n", "",
-        at="  refer_to_treatment:", message="actions.refer_to_treatment.title: is required",
+        at="^  refer_to_treatment:", message="actions.refer_to_treatment.title: is required",
     ),
     "unknown state in from": Breakage(
         "from: [identified, declined]", "from: [identified, declinde]",
@@ -456,7 +456,7 @@ BREAKAGES = {
     ),
     "conditional branch without an unconditional fallback": Breakage(
         "      - {from: [born_with_plan, born_without_plan], to: cps_assessment}\n", "",
-        at="  notify_cps:",
+        at="^  notify_cps:",
         message="action notify_cps: from born_with_plan no target applies when no `when` condition holds",
     ),
     "unknown effect": Breakage(
@@ -480,6 +480,26 @@ BREAKAGES = {
     "unknown initial state": Breakage(
         "initial: identified", "initial: identifed",
         at="initial: identifed", message="initial state 'identifed' is not a state of this workflow",
+    ),
+    "minimum necessary names an unknown state": Breakage(
+        "    in_treatment: [treatment]\n", "    in_treatmnt: [treatment]\n",
+        at="in_treatmnt: [treatment]", message="minimum_necessary: states: 'in_treatmnt' is not one of the",
+    ),
+    "minimum necessary names an unknown party": Breakage(
+        '    cps_assessment: ["party:cps"]', '    cps_assessment: ["party:court"]',
+        at='cps_assessment: ["party:court"]', message="minimum_necessary: 'party:court' is not one of the parties",
+    ),
+    "an event shown to nobody": Breakage(
+        "    update_plan: [plan]", "    update_plan: []",
+        at="update_plan: []", message="update_plan is shown to nobody",
+    ),
+    "a ceiling on an unknown form field": Breakage(
+        "follow_up_contact.notes", "follow_up_contact.note",
+        at="follow_up_contact.note,", message="ceilings: hospital: 'follow_up_contact.note' is not a form field",
+    ),
+    "consent first for a kind that takes no part in cases": Breakage(
+        "consent_first: [treatment]", "consent_first: [state]",
+        at="consent_first: [state]", message="consent_first: 'state' is not an organisation kind",
     ),
     "state in an unknown phase": Breakage(
         "  closed: {phase: closure,", "  closed: {phase: closing,",

@@ -495,10 +495,11 @@ def test_a_form_posted_after_the_session_ended_is_kept_through_a_new_sign_in(web
     case = api.open_case()
     prenatal = web.sign_in("prenatal")
     path = f"/ui/cases/{case['id']}/actions/refer_to_treatment"
-    _, hidden = prenatal.form(path)
+    page, hidden = prenatal.form(path)
+    proof = re.search(r'name="form_proof" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
     api.clock.advance(timedelta(minutes=45))  # the form took a while
     typed = referral(api)
-    ended = prenatal.post(path, [*hidden.items(), *typed])
+    ended = prenatal.post(path, [*hidden.items(), ("form_proof", proof), *typed])
     assert ended.status_code == 401
     assert "Your session ended while you were filling in this form" in ended.text
     assert 'name="carried:level_of_care" value="outpatient"' in ended.text
@@ -508,6 +509,7 @@ def test_a_form_posted_after_the_session_ended_is_kept_through_a_new_sign_in(web
     back = prenatal.post("/ui/sign-in", [("api_key", api.key["prenatal"]), ("csrf_token", token), ("next", path),
                                          *carried])
     assert back.status_code == 200 and "You are signed in again" in back.text
+    assert "<th scope=\"row\">Level of care</th><td>outpatient</td>" in back.text  # shown before it is recorded
     _, again = re.findall(r'name="csrf_token" value="([^"]+)"', back.text)  # sign-out's, then the form's
     resubmitted = re.findall(r'<input type="hidden" name="((?!csrf_token)[^"]+)" value="([^"]*)"', back.text)
     done = prenatal.post(path, [("csrf_token", again), *resubmitted])
