@@ -134,8 +134,8 @@ def findable(
 ) -> bool:
     """Whether the delivery lookup finds a case for this actor. The lookup answers any hospital or CPS user with
     only the reference, whether a plan is in place and the lead CPS contact, so it may find cases the actor holds no
-    tier on; but never a Part 2 program's case before a consent names another organisation, and never CPS history
-    (a closed case) for a role whose ceiling forbids it."""
+    tier on (a parent may give birth anywhere); but never a Part 2 program's case for an organisation no active
+    consent names, and never CPS history (a closed case) for a role whose ceiling forbids it."""
     workflow = access.workflow
     if not access.ceiling.case_data:
         return False
@@ -143,5 +143,5 @@ def findable(
         return False
     opener = parties.get(OPENED_BY)
     if opener is not None and opener != access.actor.organisation and kind_of(opener) in workflow.spec.consent_first:
-        return any(org != opener for consent in consents for org in consent.organisations)
+        return any(access.actor.organisation in consent.organisations for consent in consents)
     return True

@@ -852,11 +852,18 @@ class Checker:
             self.problem(user, where, f"not a lookup answer: {str(body)[:200]}", "", case)
             return []
         ids = [m.get("id") for m in matches]
+        # The delivery check finds a parent's case for any hospital or CPS office (a parent may give birth anywhere),
+        # with the minimal answer; but never a treatment program's case for an organisation no active consent
+        # names, and never CPS history (a closed case) for hospital staff.
+        today = self.today()
+        named = any(c.active(today) and user.org.id in c.organisations for c in case.consents)
+        part2_closed = case.opener.kind == "treatment" and user.org.id != case.opener.id and not named
+        history = user.org.kind == "hospital" and case.state == "closed"
+        expect = not part2_closed and not history
         holding = self.holding(user, case)
-        expect = bool(holding) and not (user.org.kind == "hospital" and case.state == "closed")
         if case.id in ids and not expect:
-            why = ("hospital staff never see CPS history: the lookup finds only open cases" if holding else
-                   "an organisation that holds no tier on a case cannot learn that it exists")
+            why = ("hospital staff never see CPS history: the lookup finds only open cases" if history else
+                   "consent first: a treatment program's case is found only by organisations a consent names")
             self.problem(user, where, "the lookup finds the case", why, case)
         if expect and case.id not in ids:
             self.problem(user, where, "the lookup does not find the case",

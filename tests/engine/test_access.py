@@ -111,4 +111,5 @@ def test_the_lookup_finds_no_cps_history_for_a_hospital_and_no_part_2_case_befor
     lead = access(catalogue, "cps", "county-cps", PARTIES)
     assert findable(lead, "closed", PARTIES, [], KINDS.get)
     assert not findable(hospital, "identified", PART2, [], KINDS.get)
-    assert findable(hospital, "identified", PART2, [consent("county-cps")], KINDS.get)
+    assert not findable(hospital, "identified", PART2, [consent("county-cps")], KINDS.get)
+    assert findable(hospital, "identified", PART2, [consent("other-hospital")], KINDS.get)
