@@ -81,8 +81,10 @@ def test_opening_a_case_returns_201_with_location_and_etag(api: Api) -> None:
     assert response.headers["location"] == f"/cases/{case['id']}"
     assert response.headers["etag"] == '"v1"'
     assert case["state"] == "identified" and case["tiers"] == ["status"]
-    assert case["withheld"] == ["substances", "on_moud"] and "substances" not in case["data"]
-    assert {d["deadline"] for d in case["deadlines"]} == {"treatment_admission", "consent", "planning_meeting"}
+    assert case["withheld"] == ["identified_by", "substances", "on_moud"] and "substances" not in case["data"]
+    assert case["deadlines"] == []  # the prenatal clinic owns none of the case's deadlines
+    lead = api.get(f"/cases/{case['id']}", "cps").json()  # the lead sees every deadline
+    assert {d["deadline"] for d in lead["deadlines"]} == {"treatment_admission", "consent", "planning_meeting"}
     due = date.fromisoformat(case["data"]["due_date"])
     assert case["windows"] == [{"window": "planning window", "action": "schedule_planning_meeting",
                                 "from": (due - timedelta(days=30)).isoformat(), "to": due.isoformat()}]
@@ -129,7 +131,10 @@ def test_listing_cases_is_scoped_filtered_and_paginated(api: Api) -> None:
     seen = [c["id"] for page in (first, second, third) for c in page["items"]]
     assert sorted(seen) == sorted(c["id"] for c in opened) and third["next_cursor"] is None
     assert "data" not in first["items"][0]  # lists carry no identifying data
-    assert [c["id"] for c in api.get("/cases?state=in_treatment", "cps").json()["items"]] == [opened[0]["id"]]
+    assert [c["id"] for c in api.get("/cases?state=in_treatment", "treatment").json()["items"]] == [opened[0]["id"]]
+    # The lead holds the plan tier, not treatment: it may not see (or filter by) a treatment state.
+    assert api.get("/cases?state=in_treatment", "cps").json()["items"] == []
+    assert {c["state"] for c in api.get("/cases", "cps").json()["items"] if c["id"] == opened[0]["id"]} == {None}
     assert len(api.get("/cases?phase=prenatal", "cps").json()["items"]) == 5
     assert api.get("/cases", "peer").json()["items"] == [
         c for c in api.get("/cases", "peer").json()["items"] if c["id"] == opened[0]["id"]
@@ -149,7 +154,9 @@ def test_available_actions_say_why_not(api: Api) -> None:
     case = api.open_case()
     options = {o["action"]: o for o in api.get(f"/cases/{case['id']}/actions", "cps").json()}
     assert options["transfer_out"]["allowed"] and options["transfer_out"]["target"] == "closed"
-    assert options["record_birth"]["reasons"] == ["the cps role may not record the birth (roles allowed: hospital)"]
+    assert "record_birth" not in options  # another role's action is not offered; trying it says why
+    assert_problem(api.post(f"/cases/{case['id']}/actions/record_birth", "cps", {"data": {}}), 403,
+                   "the cps role may not record the birth (roles allowed: hospital)")
     reasons = options["schedule_planning_meeting"]["reasons"]
     assert "no active consent covers county-cps (lead CPS organisation)" in reasons
 
@@ -208,9 +215,10 @@ def test_events_are_filtered_to_the_callers_tiers(api: Api) -> None:
     case = api.drive(api.open_case(), ["record_consent", "admit_to_treatment"])
     as_treatment = api.get(f"/cases/{case['id']}/events", "treatment").json()
     as_hospital = api.get(f"/cases/{case['id']}/events", "hospital").json()
-    assert [e["action"] for e in as_hospital] == ["open_case", "record_consent", "admit_to_treatment"]
+    # Minimum necessary: the admission is a treatment event; a hospital holding status and plan does not see it.
+    assert [e["action"] for e in as_hospital] == ["open_case", "record_consent"]
     assert as_treatment[2]["data"]["moud"] == "buprenorphine"
-    assert as_hospital[2]["data"] == {} and "moud" in as_hospital[2]["withheld"]
+    assert as_hospital[1]["to_state"] == "identified"
 
 
 def test_the_lead_organisation_gets_the_accounting_of_disclosures(api: Api) -> None:
@@ -219,6 +227,7 @@ def test_the_lead_organisation_gets_the_accounting_of_disclosures(api: Api) -> N
     api.get(f"/cases/{case['id']}/events", "peer")
     entries = api.get(f"/cases/{case['id']}/disclosures", "cps").json()
     assert [(e["organisation"], e["what"], e["tiers"]) for e in entries] == [
+        ("prenatal-clinic", "open", ["status"]), ("prenatal-clinic", "action", ["status", "plan"]),
         ("city-hospital", "view", ["status", "plan"]), ("peer-network", "events", ["status", "plan"]),
         ("county-cps", "disclosures", ["status", "plan"]),
     ]
