@@ -299,6 +299,14 @@ class Cases:
             )
         return options
 
+    @staticmethod
+    def role_refusal(actor: Actor, action: CompiledAction) -> ActionOption | None:
+        """The option as refused by role alone (the action list leaves out other roles' actions; a page asked for
+        one directly says why instead)."""
+        if actor.role in action.roles:
+            return None
+        return ActionOption(action.name, action.title, action.form.id, (), False, (_role_reason(actor, action),))
+
     def verify(self, case_id: str) -> list[str]:
         """Problems found by checking the event chain and replaying the events against the case row."""
         with self.db.read() as conn:

@@ -539,8 +539,10 @@ def _action_form(
 ) -> HTMLResponse:
     case = page["case"]
     workflow = svc.catalogue.workflow(case["workflow"], case["workflow_version"])
-    option = next((o for o in page["actions"] if o.action == action), None)
     compiled = workflow.actions.get(action)
+    option = next((o for o in page["actions"] if o.action == action), None)
+    if option is None and compiled is not None:
+        option = svc.cases.role_refusal(session.user.actor, compiled)
     if option is None or compiled is None:
         raise HTTPException(404, f"{present.choice_label(action)} is not an action of this case in its state")
     return _form_page(

@@ -25,8 +25,13 @@ HOMES = {
 
 
 def events_of(api: Api, case_id: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = api.get(f"/cases/{case_id}/events", "cps").json()
-    return found
+    """What was recorded, whoever may see it (minimum necessary hides some events even from the lead)."""
+    cases = api.client.app.state.services.cases  # type: ignore[attr-defined]
+    return [{"action": e.action, "seq": e.seq, "data": dict(e.data)} for e in cases.history(case_id)]
+
+
+def state_of(api: Api, case_id: str) -> str:
+    return str(api.client.app.state.services.cases.get(case_id).state)  # type: ignore[attr-defined]
 
 
 def referral(api: Api) -> list[tuple[str, str]]:
@@ -219,16 +224,22 @@ def test_the_case_page_shows_status_deadlines_timeline_and_actions_and_is_record
     page = web.sign_in("cps").get(f"/ui/cases/{case['id']}")
     assert page.status_code == 200
     html = page.text
-    assert "in treatment" in html and "admitted to treatment" in html  # the state and its description
-    assert "Admission to treatment" in html and "Met" in html  # a deadline met
+    # The lead holds status and plan: "in treatment" is a treatment-tier state, so it sees the phase only.
+    assert "Not shown to your organisation" in html and "in treatment" not in html
+    assert "Admission to treatment" in html and "Met" in html  # a deadline met (the lead sees every deadline)
     assert "Planning meeting held" in html and "Opens" in html  # a deadline not open yet
-    for title in ("Case opened", "Record universal consent", "Admit to treatment"):
+    for title in ("Case opened", "Record universal consent"):
         assert title in html
+    assert "Admit to treatment" not in html  # a treatment event
     assert f'href="/ui/cases/{case["id"]}/actions/schedule_planning_meeting"' in html
-    assert re.search(r"disabled[^>]*>Record the birth</button>\s*<span[^>]*>Not available: the cps role may not",
-                     html)
+    assert "Record the birth" not in html  # another role's action is not offered
+    treating = web.sign_in("treatment").get(f"/ui/cases/{case['id']}").text
+    assert "in treatment" in treating and "admitted to treatment" in treating  # the state and its description
+    assert "Admit to treatment" in treating
     reads = [d for d in api.get(f"/cases/{case['id']}/disclosures", "cps").json() if d["what"] == "page"]
-    assert [(d["actor_role"], d["tiers"]) for d in reads] == [("cps", ["status", "plan"])]
+    assert [(d["actor_role"], d["tiers"]) for d in reads] == [
+        ("cps", ["status", "plan"]), ("treatment", ["status", "plan", "treatment"]),
+    ]
 
 
 def test_missed_deadlines_show_in_red_on_the_worklist_and_the_case_page(web: Web, api: Api) -> None:
@@ -305,7 +316,7 @@ def test_every_action_of_a_route_can_be_taken_through_its_form(web: Web, api: Ap
         answer = browser.act(case["id"], action)
         assert answer.status_code == 303, f"{action}: {answer.text[:2000]}"
         assert answer.headers["location"] == f"/ui/cases/{case['id']}?done={action}"
-    assert api.get(f"/cases/{case['id']}", "cps").json()["state"] == target
+    assert state_of(api, case["id"]) == target
     assert [e["action"] for e in events_of(api, case["id"])][1:] == ROUTES[target]
 
 
@@ -530,9 +541,11 @@ def test_numbers_are_read_as_people_type_them_and_absurd_ones_are_refused_cleanl
 
 def test_a_confirmation_is_shown_only_for_what_was_really_recorded(web: Web, api: Api) -> None:
     case = api.drive(api.open_case(), ROUTES["referred"])
-    cps = web.sign_in("cps")
-    assert "Recorded: Refer to treatment." in cps.get(f"/ui/cases/{case['id']}?done=refer_to_treatment").text
-    assert "Recorded:" not in cps.get(f"/ui/cases/{case['id']}?done=close_case").text
+    treatment = web.sign_in("treatment")  # the program referred to sees the (treatment-tier) referral
+    assert "Recorded: Refer to treatment." in treatment.get(f"/ui/cases/{case['id']}?done=refer_to_treatment").text
+    assert "Recorded:" not in treatment.get(f"/ui/cases/{case['id']}?done=close_case").text
+    cps = web.sign_in("cps")  # the lead may not see the referral: no confirmation of it either
+    assert "Recorded:" not in cps.get(f"/ui/cases/{case['id']}?done=refer_to_treatment").text
 
 
 def test_an_oversized_post_to_a_page_is_refused_with_the_pages_headers(web: Web) -> None:
