@@ -63,12 +63,16 @@ class WindowView(BaseModel):
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
 
+#: Minimum necessary (docs/who-sees-what.md): some readers see the phase only.
+HIDDEN_STATE = "The specific state, where the caller may see it; otherwise null, and only the phase is shown"
+
+
 class CaseView(BaseModel):
     id: str = Field(examples=["PC-4F7K-2M9X"])
     workflow: str
     workflow_version: int
     version: int
-    state: str | None = Field(description="The specific state, where the caller may see it (minimum necessary); otherwise null and only the phase is shown")
+    state: str | None = Field(description=HIDDEN_STATE)
     phase: str
     terminal: bool
     plan_in_place: bool
@@ -86,7 +90,7 @@ class CaseView(BaseModel):
 class CaseSummary(BaseModel):
     id: str
     workflow: str
-    state: str | None = Field(description="The specific state, where the caller may see it (minimum necessary); otherwise null and only the phase is shown")
+    state: str | None = Field(description=HIDDEN_STATE)
     phase: str
     plan_in_place: bool
     tiers: list[str]
@@ -145,7 +149,7 @@ class LookupResult(BaseModel):
 
 class WorkItem(DeadlineView):
     case: str
-    state: str | None = Field(description="The specific state, where the caller may see it (minimum necessary); otherwise null and only the phase is shown")
+    state: str | None = Field(description=HIDDEN_STATE)
 
 
 class Worklist(BaseModel):

@@ -162,7 +162,8 @@ class WorkflowChecker:
                 form_id, _, field_id = pair.partition(".")
                 form = self.forms.get(form_id)
                 if form is None or form.spec.field(field_id) is None:
-                    self.add((*at, "fields", index), f"ceilings: {role}: {pair!r} is not a form field (write form.field)")
+                    self.add((*at, "fields", index),
+                             f"ceilings: {role}: {pair!r} is not a form field (write form.field)")
 
     def check_open(self) -> None:
         opening = self.spec.open

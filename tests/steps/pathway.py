@@ -157,6 +157,6 @@ def may_not_take(world: World, who: str, action: str, reason: str) -> None:
         reasons = options[action]["reasons"]
     else:  # another role's action is not offered at all: trying it says why (and changes nothing)
         tried = world.api.post(f"/cases/{case_id}/actions/{action}", role(who), {"data": {}})
-        assert tried.status_code in (403, 409), f"{action} is not offered to {who}, yet trying it gave {tried.status_code}"
+        assert tried.status_code in (403, 409), f"{action} is not offered to {who}; trying it gave {tried.status_code}"
         reasons = [*tried.json().get("reasons", []), tried.json().get("detail", "")]
     assert any(reason in r for r in reasons), f"reasons: {reasons}"
