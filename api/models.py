@@ -67,6 +67,13 @@ class WindowView(BaseModel):
 HIDDEN_STATE = "The specific state, where the caller may see it; otherwise null, and only the phase is shown"
 
 
+class LateEntryView(BaseModel):
+    event: str = Field(examples=["open_case"])
+    title: str = Field(examples=["Open a case"])
+    field: str | None = Field(description="The field saying when it happened", examples=["identified_on"])
+    days: int = Field(description="Calendar days between when it happened and when it was entered", examples=[61])
+
+
 class CaseView(BaseModel):
     id: str = Field(examples=["PC-4F7K-2M9X"])
     workflow: str
@@ -83,6 +90,10 @@ class CaseView(BaseModel):
     withheld: list[str] = Field(description="Opening form fields withheld from this caller")
     deadlines: list[DeadlineView]
     windows: list[WindowView] = Field(description="Date windows the pathway enforces for this case")
+    entered_late: list[LateEntryView] = Field(
+        default_factory=list,
+        description="Events entered days after they happened; their deadlines run from when they happened",
+    )
     opened_at: datetime
     updated_at: datetime
 

@@ -381,17 +381,21 @@ class Cases:
         consents = _memo(lambda: active_consents(conn, case_id, workflow.today(now)))
         ctx = self._guard_context(conn, workflow, compiled, state, clean, row["data"], row, now, consents)
         _refuse_on_guards(compiled, ctx, state)
-        to_state = workflow.fire(action, state, clean)
+        to_state = workflow.fire(action, state, clean, ctx.case)
         seq = row["version"] + 1
         content = _event_content(case_id, seq, action, compiled.form.id, state, to_state, actor, now, clean)
         event = {**content, "prev_hash": row["last_hash"], "hash": event_hash(row["last_hash"], content)}
         before = Folded(row["state"], row["phase"], row["version"], row["facts"], row["parties"], row["last_hash"])
         folded = apply(workflow, before, row["data"], event)
-        written = conn.execute(_UPDATE_CASE, {
+        changes = {
             "b_id": case_id, "b_version": row["version"], "state": folded.state, "phase": folded.phase,
             "version": folded.version, "facts": folded.facts, "parties": folded.parties,
             "last_hash": folded.last_hash, "updated_at": now,
-        })
+        }
+        values = case_values(row["data"], folded.facts)
+        if set(compiled.record) & set(workflow.spec.lookup):  # a corrected name: the lookup finds the new one
+            changes["lookup_key"] = lookup_key(workflow, values)
+        written = conn.execute(_UPDATE_CASE, changes)
         if written.rowcount != 1:
             raise StaleVersion(f"case {case_id} changed while this action was being taken")
         conn.execute(_INSERT_EVENT, event)
@@ -400,8 +404,8 @@ class Cases:
             _sync_parties(conn, case_id, before.parties, folded.parties)
         deadlines.record_event(
             conn, workflow, case_id=case_id, seq=seq, event=action, from_state=state, to_state=to_state,
-            data=clean, values=case_values(row["data"], folded.facts), parties=folded.parties,
-            previous_parties=before.parties, now=now,
+            data=clean, values=values, parties=folded.parties, previous_parties=before.parties, now=now,
+            previous_values=case_values(row["data"], row["facts"]) if compiled.record else None,
         )
         return _record_from(case_id, workflow, row["data"], folded, row["opened_at"], now)
 

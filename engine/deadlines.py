@@ -35,6 +35,22 @@ _CLOSE = (
         closed_at=bindparam("b_now"), closed_seq=bindparam("b_seq"),
     )
 )
+#: Meets one deadline when the work was really done (`at`), never before the deadline opened.
+_DONE = bindparam("b_done", type_=DEADLINES.c.closed_at.type)
+_MEET_AT = (
+    update(DEADLINES)
+    .where(*_OPEN_ROWS, DEADLINES.c.name == bindparam("b_name"))
+    .values(
+        status=MET, closed_seq=bindparam("b_seq"),
+        closed_at=case((DEADLINES.c.opened_at > _DONE, DEADLINES.c.opened_at), else_=_DONE),
+    )
+)
+#: Moves the clock of an open deadline whose anchor was corrected.
+_REANCHOR = (
+    update(DEADLINES)
+    .where(*_OPEN_ROWS, DEADLINES.c.name == bindparam("b_name"))
+    .values(opened_at=bindparam("b_opened"), target_at=bindparam("b_target"), due_at=bindparam("b_due"))
+)
 #: Meets one deadline only if it opened early enough (`not_before`).
 _MEET_LATE = (
     update(DEADLINES)
@@ -70,7 +86,11 @@ def opening_time(
     if deadline.opens_on is not None:
         if deadline.opens_on != event or (deadline.opens_to and to_state not in deadline.opens_to):
             return None
-        return now if matches(deadline.opens_when, data) else None
+        if not matches(deadline.opens_when, data):
+            return None
+        if deadline.opens_at is not None:  # the clock starts when it happened, however late it is entered
+            return workflow.moment(data.get(deadline.opens_at, values.get(deadline.opens_at))) or now
+        return now
     if event == OPEN_EVENT and deadline.opens_date is not None:
         anchor: date | None = as_date(values.get(deadline.opens_date))
         if anchor is None:
@@ -82,24 +102,31 @@ def opening_time(
 def record_event(
     conn: Connection, workflow: CompiledWorkflow, *, case_id: str, seq: int, event: str, from_state: str | None,
     to_state: str, data: Mapping[str, Any], values: Mapping[str, Any], parties: Mapping[str, str],
-    previous_parties: Mapping[str, str], now: datetime,
+    previous_parties: Mapping[str, str], now: datetime, previous_values: Mapping[str, Any] | None = None,
 ) -> None:
-    """Meets, cancels, opens and re-owns the case's deadlines for one event."""
+    """Meets, cancels, opens, re-anchors and re-owns the case's deadlines for one event."""
     common = {"b_case": case_id, "b_now": now, "b_seq": seq}
     # Only deadlines that apply in the state the case is leaving can be open now.
     possibly_open = [d for d in workflow.deadlines.values() if from_state in d.applies_in]
     met: list[str] = []
+    met_at: list[str] = []  # met by a statement of their own, at the time the work was done
     for deadline in possibly_open:
         for rule in deadline.met_by:
             if rule.action != event or not matches(rule.when, data):
                 continue
-            if rule.not_before is None:
+            done = workflow.moment(data.get(rule.at)) if rule.at is not None else None
+            if done is not None and rule.not_before is None:
+                conn.execute(_MEET_AT, {**common, "b_name": deadline.name, "b_done": min(done, now)})
+                met_at.append(deadline.name)
+            elif rule.not_before is None:
                 met.append(deadline.name)
             else:
                 earliest = rule.not_before.negated().after(now, workflow.timezone)
                 conn.execute(_MEET_LATE, {**common, "b_name": deadline.name, "b_earliest": earliest})
             break
-    cancelled = [d.name for d in possibly_open if to_state not in d.applies_in and d.name not in met]
+    cancelled = [
+        d.name for d in possibly_open if to_state not in d.applies_in and d.name not in met and d.name not in met_at
+    ]
     # Doing the work of a missed deadline, late, settles its escalation.
     met += [f"{ESCALATION_PREFIX}{d.name}" for d in workflow.deadlines.values()
             if any(r.action == event and matches(r.when, data) for r in d.met_by)]
@@ -107,8 +134,10 @@ def record_event(
         conn.execute(_CLOSE, {**common, "b_names": met + cancelled, "b_met": met or [""]})
     if from_state is not None and workflow.is_terminal(to_state):
         conn.execute(_CLOSE_ALL, common)  # a closed case leaves nothing open, escalations included
+    if previous_values is not None:
+        _reanchor(conn, workflow, possibly_open, met + met_at + cancelled, values, previous_values, common)
     changed = [r for r in parties if previous_parties and parties.get(r) != previous_parties.get(r)]
-    still_open = {d.owner for d in possibly_open if d.name not in met and d.name not in cancelled}
+    still_open = {d.owner for d in possibly_open if d.name not in met + met_at + cancelled}
     reowned = [r for r in changed if r in still_open][:4]
     if reowned:
         slots = {f"b_role_{i}": reowned[i] if i < len(reowned) else "" for i in range(4)}
@@ -130,3 +159,23 @@ def record_event(
         if reopened:  # a deadline that opens again (a second referral) replaces the one still open
             conn.execute(_CLOSE, {**common, "b_names": reopened, "b_met": [""]})
         conn.execute(_INSERT, rows)
+
+
+def _reanchor(
+    conn: Connection, workflow: CompiledWorkflow, possibly_open: list[CompiledDeadline], closed: list[str],
+    values: Mapping[str, Any], previous: Mapping[str, Any], common: Mapping[str, Any],
+) -> None:
+    """A corrected date (identification date, due date) moves the clocks of the open deadlines anchored on it."""
+    for deadline in possibly_open:
+        key = deadline.opens_at or deadline.opens_date
+        if key is None or deadline.name in closed or values.get(key) == previous.get(key):
+            continue
+        anchor = workflow.moment(values.get(key))
+        if anchor is None:
+            continue
+        opened = deadline.offset.after(anchor, workflow.timezone) if deadline.opens_date else anchor
+        conn.execute(_REANCHOR, {
+            **common, "b_name": deadline.name, "b_opened": opened,
+            "b_target": deadline.target.after(opened, workflow.timezone),
+            "b_due": deadline.due.after(opened, workflow.timezone),
+        })

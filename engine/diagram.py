@@ -46,7 +46,10 @@ def mermaid(
     for action in workflow.actions.values():
         for branch in action.branches:
             # Named, never called: the diagram machine only draws them.
-            conditions: Any = [f"{k} = {v if isinstance(v, str) else ' or '.join(v)}" for k, v in branch.when.items()]
+            conditions: Any = [
+                f"{k} = {v if isinstance(v, str) else ' or '.join(v)}"
+                for k, v in {**branch.case_when, **branch.when}.items()
+            ]
             drawn = sorted(s for s in branch.sources if internal or (branch.target not in (None, s)))
             if not drawn:
                 continue

@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from engine.access import PLAN, STATUS, TREATMENT, Access
 from engine.definitions.compiled import CompiledWorkflow
 from engine.errors import Forbidden, NotFound
+from engine.views import current_identification
 
 KINDS = ("plan-of-safe-care", "hospital-summary")
 
@@ -34,9 +35,14 @@ def environment() -> Environment:
 
 
 def _local_time(value: Any, tz: tzinfo) -> str:
-    """An ISO date-time as a reader wants it: local to the jurisdiction, to the minute, with the zone's name."""
-    moment = datetime.fromisoformat(str(value)) if not isinstance(value, datetime) else value
-    local = moment.astimezone(tz)
+    """An ISO date-time as a reader wants it: local to the jurisdiction, to the minute, with the zone's name. A
+    stored value that cannot be read so (not ISO, or outside the calendar once local, as a time stored before forms
+    refused it) is shown exactly as stored."""
+    try:
+        moment = datetime.fromisoformat(str(value)) if not isinstance(value, datetime) else value
+        local = moment.astimezone(tz)
+    except (ValueError, OverflowError):
+        return str(value)
     return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 
@@ -104,7 +110,7 @@ def render(
         "recorded_by": recorded_by["name"] if recorded_by else (event["organisation"] if event else ""),
         "action_title": action.title if action else "",
         "plan": plan, "plan_disclosed": PLAN in tiers, "infant": infant, "plan_in_place": plan_in_place,
-        "person": access.fields(workflow.open.form, case["data"]),
+        "person": access.fields(workflow.open.form, current_identification(workflow, case["data"], case["facts"])),
         "contacts": contacts(workflow, case["parties"], tiers, directory),
         "treatment_withheld": TREATMENT not in tiers,
     }

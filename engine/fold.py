@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.chain import GENESIS
@@ -31,14 +32,18 @@ def case_values(data: Mapping[str, Any], facts: Mapping[str, Any]) -> dict[str, 
     return {**data, **facts}
 
 
+#: The fact holding how many days after the event each late-entered event was entered (`{"open_case": 61}`).
+ENTERED_LATE = "entered_late"
+
+
 def next_facts(
     workflow: CompiledWorkflow, facts: Mapping[str, Any], action: str, organisation: str,
-    data: Mapping[str, Any],
+    data: Mapping[str, Any], occurred_at: datetime | None = None,
 ) -> dict[str, Any]:
     if action == OPEN_EVENT:
         new: dict[str, Any] = {"opened_by_org": organisation, "plan_version": 0}
         new.update({fact: data[f] for fact, f in workflow.open.record.items() if f in data})
-        return new
+        return _entered_late(workflow, new, action, data, occurred_at)
     compiled = workflow.actions.get(action)
     if compiled is None:  # a system event (a missed deadline): no facts change
         return dict(facts)
@@ -46,7 +51,24 @@ def next_facts(
     new.update({fact: data[f] for fact, f in compiled.record.items() if f in data})
     if "new_plan_version" in compiled.effects:
         new["plan_version"] = int(new.get("plan_version") or 0) + 1
-    return new
+    return _entered_late(workflow, new, action, data, occurred_at)
+
+
+def _entered_late(
+    workflow: CompiledWorkflow, facts: dict[str, Any], action: str, data: Mapping[str, Any],
+    occurred_at: datetime | None,
+) -> dict[str, Any]:
+    """Keeps how many calendar days after it happened an event that starts a clock was entered."""
+    field_id = workflow.happened_at.get(action)
+    if field_id is None or occurred_at is None:
+        return facts
+    happened = workflow.moment(data.get(field_id))
+    if happened is None:
+        return facts
+    days = (workflow.today(occurred_at) - workflow.today(happened)).days
+    if days > 0:
+        facts[ENTERED_LATE] = {**facts.get(ENTERED_LATE, {}), action: days}
+    return facts
 
 
 def parties_of(workflow: CompiledWorkflow, values: Mapping[str, Any]) -> dict[str, str]:
@@ -59,7 +81,9 @@ def parties_of(workflow: CompiledWorkflow, values: Mapping[str, Any]) -> dict[st
 
 def apply(workflow: CompiledWorkflow, folded: Folded, opening: Mapping[str, Any], event: Mapping[str, Any]) -> Folded:
     """`folded` advanced by one event; `opening` is the case's opening form data."""
-    facts = next_facts(workflow, folded.facts, event["action"], event["organisation"], event["data"])
+    facts = next_facts(
+        workflow, folded.facts, event["action"], event["organisation"], event["data"], _aware(event["occurred_at"])
+    )
     state = event["to_state"]
     return Folded(
         state=state, phase=workflow.phase(state), version=event["seq"], facts=facts,
@@ -75,3 +99,12 @@ def replay(workflow: CompiledWorkflow, events: Iterable[Mapping[str, Any]]) -> F
             opening = event["data"]
         folded = apply(workflow, folded, opening, event)
     return folded
+
+
+def _aware(value: Any) -> datetime | None:
+    """An event's time, as stored (aware) or as SQLite gives it back (naive UTC)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, RowMapping, bindparam, select
 from engine.access import Access
 from engine.deadlines import ESCALATION_PREFIX
 from engine.definitions.compiled import CompiledWorkflow
+from engine.fold import ENTERED_LATE
 from engine.guards import as_date
 from engine.store.tables import Deadline, Organisation
 
@@ -76,6 +77,7 @@ def case_view(conn: Connection, access: Access, case: Mapping[Any, Any], now: da
             "id": case["id"], "workflow": workflow.id, "workflow_version": workflow.version, "version": case["version"],
             "state": None, "phase": "", "terminal": False, "plan_in_place": False, "plan_version": 0,
             "lead_contact": None, "tiers": [], "data": {}, "withheld": [], "deadlines": [], "windows": [],
+            "entered_late": [],
             "opened_at": case["opened_at"], "updated_at": case["updated_at"],
         }
     deadlines = [
@@ -83,7 +85,8 @@ def case_view(conn: Connection, access: Access, case: Mapping[Any, Any], now: da
         if access.sees_deadline(r["owner_org"])
     ]
     lead = case["parties"].get(workflow.spec.escalate_to)
-    shown = access.fields(workflow.open.form, case["data"])
+    identification = current_identification(workflow, case["data"], case["facts"])
+    shown = access.fields(workflow.open.form, identification)
     return {
         "id": case["id"], "workflow": workflow.id, "workflow_version": workflow.version, "version": case["version"],
         "state": access.state(case["state"]), "phase": case["phase"], "terminal": workflow.is_terminal(case["state"]),
@@ -92,11 +95,34 @@ def case_view(conn: Connection, access: Access, case: Mapping[Any, Any], now: da
         "lead_contact": organisation_contact(conn, lead),
         "tiers": access.ordered_tiers(),
         "data": shown,
-        "withheld": access.withheld(workflow.open.form, case["data"]),
+        "withheld": access.withheld(workflow.open.form, identification),
         "deadlines": deadlines,
         "windows": windows(workflow, shown),
+        "entered_late": entered_late(access, case["facts"]),
         "opened_at": case["opened_at"], "updated_at": case["updated_at"],
     }
+
+
+def current_identification(
+    workflow: CompiledWorkflow, opening: Mapping[str, Any], facts: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The opening form's fields as they stand now: as entered, with any correction (`amend_identification`)."""
+    fields = {f.id for f in workflow.open.form.spec.fields}
+    return {**opening, **{k: v for k, v in facts.items() if k in fields}}
+
+
+def entered_late(access: Access, facts: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The events the reader may see that were entered days after they happened (identification, birth,
+    discharge): their clocks run from when they happened, so such a case can be overdue the moment it is entered."""
+    workflow = access.workflow
+    found = []
+    for event, days in (facts.get(ENTERED_LATE) or {}).items():
+        if not access.sees_event(event):
+            continue
+        action = workflow.actions.get(event)
+        title = action.title if action else workflow.open.title
+        found.append({"event": event, "title": title, "field": workflow.happened_at.get(event), "days": days})
+    return found
 
 
 def windows(workflow: CompiledWorkflow, values: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -195,10 +195,13 @@ class WorkflowChecker:
             if branch.to != SAME and branch.to not in self.spec.states:
                 self.add((*where, "to"), f"action {name}: unknown target state {branch.to!r}")
             self.check_when((*where, "when"), branch.when, form, name)
+            for key in branch.case_when:
+                if key not in self.case_keys:
+                    self.add((*where, "case_when", key), f"action {name}: the case holds no value {key!r}")
             for state in sources:
                 if state in self.spec.states and self.spec.states[state].terminal:
                     self.add((*where, "from"), f"action {name}: {state} is terminal; no action may leave it")
-                if not branch.when:
+                if not branch.when and not branch.case_when:
                     covered.setdefault(state, index)
                 if state not in all_sources:
                     all_sources.append(state)
@@ -252,6 +255,14 @@ class WorkflowChecker:
                 self.check_when((*at, "opens", "when"), opens.when, form, opens.event)
         if opens.date is not None and opens.date not in self.case_keys:
             self.add((*at, "opens", "date"), f"deadline {name}: the case holds no date {opens.date!r}")
+        if opens.at is not None:
+            if opens.event is None:
+                self.add((*at, "opens", "at"), f"deadline {name}: `at` goes with `event` (a date opens with `date`)")
+            elif self.opening_type(opens.event, opens.at) not in ("date", "datetime"):
+                self.add(
+                    (*at, "opens", "at"),
+                    f"deadline {name}: neither the {opens.event} form nor the case holds a date or time {opens.at!r}",
+                )
         for bad in expand_states(spec, opens.to)[1]:
             self.add((*at, "opens", "to"), f"deadline {name}: unknown state {bad!r}")
         spans = {}
@@ -271,7 +282,7 @@ class WorkflowChecker:
         applies, unknown = expand_states(spec, deadline.applies_in)
         for bad in unknown:
             self.add((*at, "applies_in"), f"deadline {name}: unknown state {bad!r} in applies_in")
-        can_meet = False
+        meetable: set[str] = set()
         for index, met in enumerate(deadline.met_by):
             where: Location = (*at, "met_by", index)
             action = spec.actions.get(met.action)
@@ -284,15 +295,62 @@ class WorkflowChecker:
                     Duration.parse(met.not_before)
                 except ValueError as exc:
                     self.add((*where, "not_before"), f"deadline {name}: not_before: {exc}")
-            sources = {s for b in action.branches() for s in expand_states(spec, b.from_)[0]}
-            can_meet = can_meet or bool(sources & set(applies))
-        if not can_meet and applies:
+            if met.at is not None:
+                form = self.forms.get(action.form)
+                found = form.spec.field(met.at) if form else None
+                if found is None or found.type not in ("date", "datetime"):
+                    self.add((*where, "at"), f"deadline {name}: form {action.form} has no date or time {met.at!r}")
+            meetable |= {s for b in action.branches() for s in expand_states(spec, b.from_)[0]}
+        # A deadline runs in every state it applies in, so from each of them the case must be able to reach, through
+        # states it still applies in, a state where it can be met.
+        stranded = self.stranded(set(applies), meetable)
+        if applies and not meetable & set(applies):
             self.add(
                 (*at, "met_by"),
                 f"deadline {name}: nothing can meet it (no met_by action can be taken in a state it applies in)",
             )
+        elif stranded:
+            self.add(
+                (*at, "applies_in"),
+                f"deadline {name}: it keeps running in {', '.join(stranded)}, where nothing can meet it",
+            )
 
     # --- shared pieces ---
+
+    def stranded(self, applies: set[str], meetable: set[str]) -> list[str]:
+        """The states of `applies` from which no path through `applies` reaches a state of `meetable`."""
+        edges: dict[str, set[str]] = {s: set() for s in applies}
+        for action in self.spec.actions.values():
+            for branch in action.branches():
+                for source in expand_states(self.spec, branch.from_)[0]:
+                    if source in applies and branch.to in applies:
+                        edges[source].add(branch.to)
+        can = applies & meetable
+        grew = True
+        while grew:
+            more = {s for s in applies - can if edges[s] & can}
+            can |= more
+            grew = bool(more)
+        return [s for s in self.spec.states if s in applies - can]
+
+    def opening_type(self, event: str, key: str) -> str | None:
+        """The type of the value a deadline's clock starts at: a field of the event's form, else a case value."""
+        action = self.spec.actions.get(event)
+        form = self.forms.get(self.spec.open.form if event == OPEN_EVENT else action.form if action else "")
+        found = form.spec.field(key) if form else None
+        return found.type if found is not None else self.case_key_type(key)
+
+    def case_key_type(self, key: str) -> str | None:
+        """The field type of a value the case holds (an opening field or a fact recorded from a form)."""
+        spec = self.spec
+        sources = [(spec.open.form, {k: k for k in self.case_keys}), (spec.open.form, spec.open.record)]
+        sources += [(a.form, a.record) for a in spec.actions.values()]
+        for form_id, record in sources:
+            form = self.forms.get(form_id)
+            found = form.spec.field(record[key]) if form and key in record else None
+            if found is not None:
+                return found.type
+        return None
 
     def check_roles(self, at: Location, roles: list[str]) -> None:
         for index, role in enumerate(roles):

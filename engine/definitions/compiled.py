@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -54,6 +55,7 @@ class Branch:
     sources: frozenset[str]
     target: str | None  # None: the state does not change
     when: Mapping[str, Any]
+    case_when: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class MetBy:
     action: str
     when: Mapping[str, Any]
     not_before: Duration | None
+    at: str | None = None  # the form field holding when the work was done
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ class CompiledDeadline:
     opens_to: frozenset[str]
     opens_when: Mapping[str, Any]
     opens_date: str | None  # a case date the deadline opens relative to
+    opens_at: str | None  # the case value (a date or time) the clock starts at, for a deadline opened by an event
     offset: Duration
     target: Duration
     due: Duration
@@ -127,6 +131,16 @@ class CompiledWorkflow:
     def initial(self) -> str:
         return self.spec.initial
 
+    @cached_property
+    def happened_at(self) -> Mapping[str, str]:
+        """For each event that starts a clock at the time something really happened (`at`), the field holding that
+        time: how late such an event was entered is kept on the case."""
+        found: dict[str, str] = {}
+        for deadline in self.deadlines.values():
+            if deadline.opens_on is not None and deadline.opens_at is not None:
+                found.setdefault(deadline.opens_on, deadline.opens_at)
+        return found
+
     def phase(self, state: str) -> str:
         return str(self.states[state].phase)
 
@@ -141,12 +155,31 @@ class CompiledWorkflow:
         """Midnight of `day` in the jurisdiction's time zone (aware)."""
         return datetime(day.year, day.month, day.day, tzinfo=self.timezone)
 
-    def fire(self, action: str, state: str, data: Mapping[str, Any]) -> str:
-        """The state `action` leads to from `state` with this data, decided by the shared machine."""
+    def moment(self, value: Any) -> datetime | None:
+        """A stored date or date-time as an aware moment: a date is the start of that day in the jurisdiction.
+        None when there is no value, or it cannot be read as one."""
+        if isinstance(value, datetime):
+            return value if value.tzinfo is not None else value.replace(tzinfo=self.timezone)
+        if isinstance(value, date):
+            return self.start_of_day(value)
+        if not isinstance(value, str):
+            return None
+        try:
+            if "T" in value:
+                return self.moment(datetime.fromisoformat(value))
+            return self.start_of_day(date.fromisoformat(value))
+        except (ValueError, OverflowError):
+            return None
+
+    def fire(
+        self, action: str, state: str, data: Mapping[str, Any], case: Mapping[str, Any] | None = None
+    ) -> str:
+        """The state `action` leads to from `state` with this data (and what the case holds), decided by the
+        shared machine."""
         model = _Firing(state)
         event = self.machine.events.get(action)
         try:
-            moved = event is not None and event.trigger(model, data=data)
+            moved = event is not None and event.trigger(model, data=data, case=case or {})
         except MachineError:
             moved = False
         if not moved:
@@ -184,7 +217,9 @@ def compile_workflow(spec: WorkflowSpec, path: Path, forms: Mapping[str, Compile
             sources = {
                 s for s in expand_states(spec, branch.from_)[0] if s not in covered or s in branch.from_
             }
-            branches.append(Branch(frozenset(sources), None if branch.to == SAME else branch.to, branch.when))
+            branches.append(Branch(
+                frozenset(sources), None if branch.to == SAME else branch.to, branch.when, branch.case_when
+            ))
             if not branch.when:
                 covered |= sources
         actions[name] = CompiledAction(
@@ -199,10 +234,12 @@ def compile_workflow(spec: WorkflowSpec, path: Path, forms: Mapping[str, Compile
         name: CompiledDeadline(
             name=name, title=d.title, source=d.source, opens_on=d.opens.event,
             opens_to=frozenset(expand_states(spec, d.opens.to)[0]), opens_when=d.opens.when,
-            opens_date=d.opens.date, offset=Duration.parse(d.opens.offset), target=Duration.parse(d.target),
+            opens_date=d.opens.date, opens_at=d.opens.at, offset=Duration.parse(d.opens.offset),
+            target=Duration.parse(d.target),
             due=Duration.parse(d.due),
             met_by=tuple(
-                MetBy(m.action, m.when, Duration.parse(m.not_before) if m.not_before else None) for m in d.met_by
+                MetBy(m.action, m.when, Duration.parse(m.not_before) if m.not_before else None, m.at)
+                for m in d.met_by
             ),
             applies_in=frozenset(expand_states(spec, d.applies_in)[0]), owner=d.owner,
         )
@@ -222,14 +259,14 @@ def _build_machine(spec: WorkflowSpec, actions: Mapping[str, CompiledAction]) ->
     )
     for name, action in actions.items():
         for branch in action.branches:
-            conditions = [_condition(branch.when)] if branch.when else []
+            conditions = [_condition(branch.when, branch.case_when)] if branch.when or branch.case_when else []
             sources: Any = sorted(branch.sources)
             machine.add_transition(name, sources, branch.target, conditions=conditions)  # target None: internal
     return machine
 
 
-def _condition(when: Mapping[str, Any]) -> Any:
+def _condition(when: Mapping[str, Any], case_when: Mapping[str, Any]) -> Any:
     def holds(event: Any) -> bool:
-        return matches(when, event.kwargs.get("data") or {})
+        return matches(when, event.kwargs.get("data") or {}) and matches(case_when, event.kwargs.get("case") or {})
 
     return holds

@@ -8,10 +8,12 @@ of fields that are wrong and why.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -41,6 +43,11 @@ ORGANISATION_KINDS: tuple[OrganisationKind, ...] = get_args(OrganisationKind)
 #: The kinds of organisation that take part in cases (the others are `state` and `admin`).
 PARTY_KINDS: tuple[OrganisationKind, ...] = ("cps", "treatment", "hospital", "prenatal", "peer")
 _IDENT = r"^[a-z][a-z0-9_]*$"
+#: The plausible bounds of every date a form accepts, and of every date-time once converted to UTC: no value the
+#: pathway records (a birth, a parent's date of birth, a due date, a meeting) falls outside them, and every value
+#: inside them can be converted to any time zone. A field may narrow them (`earliest`, `latest`), never widen them.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
 
 
 class FieldSpec(BaseModel):
@@ -67,6 +74,28 @@ class FieldSpec(BaseModel):
     fields: list[FieldSpec] | None = None
     #: The organisation kinds an organisation field accepts (required on every organisation field).
     kinds: list[StrictStr] | None = None
+    #: The first and last date a date field accepts (a date-time field: its date in UTC), within the plausible
+    #: bounds every form keeps (1900-01-01 to 2199-12-31). ISO dates.
+    earliest: date | None = None
+    latest: date | None = None
+
+    @field_validator("earliest", "latest", mode="before")
+    @classmethod
+    def _a_plausible_date(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            try:
+                value = date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a real calendar date") from None
+        if not isinstance(value, date) or isinstance(value, datetime):
+            raise ValueError("must be an ISO date (YYYY-MM-DD)")
+        if not EARLIEST_DATE <= value <= LATEST_DATE:
+            raise ValueError(
+                f"{value.isoformat()} is outside the dates any form accepts ({EARLIEST_DATE} to {LATEST_DATE})"
+            )
+        return value
 
     @field_validator("kinds")
     @classmethod
@@ -100,6 +129,10 @@ class FieldSpec(BaseModel):
             raise ValueError(f"`min`, `max` and `integer` apply only to number fields, not {kind}")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError("`min` is greater than `max`")
+        if kind not in ("date", "datetime") and (self.earliest is not None or self.latest is not None):
+            raise ValueError(f"`earliest` and `latest` apply only to date and datetime fields, not {kind}")
+        if self.earliest is not None and self.latest is not None and self.earliest > self.latest:
+            raise ValueError("`earliest` is after `latest`")
         if kind != "text" and (self.max_length is not None or self.multiline):
             raise ValueError(f"`max_length` and `multiline` apply only to text fields, not {kind}")
         if self.many and kind != "organisation":
@@ -177,6 +210,29 @@ def _iso_datetime(value: Any) -> Any:
     return parsed
 
 
+def _within(spec: FieldSpec) -> Callable[[Any], Any]:
+    """The check that a valid date, or date-time (in UTC), falls within the field's bounds: the plausible ones
+    (`EARLIEST_DATE`, `LATEST_DATE`) unless the field narrows them."""
+    earliest, latest = spec.earliest or EARLIEST_DATE, spec.latest or LATEST_DATE
+    zone = " (in UTC)" if spec.type == "datetime" else ""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, datetime):
+            try:
+                day = value.astimezone(UTC).date()
+            except OverflowError:  # before 0001-01-01 or after 9999-12-31 once in UTC: far outside either bound
+                day = date.min if value.year == date.min.year else date.max
+        else:
+            day = value
+        if day < earliest:
+            raise PydanticCustomError("date_too_early", f"must be on or after {earliest.isoformat()}{zone}")
+        if day > latest:
+            raise PydanticCustomError("date_too_late", f"must be on or before {latest.isoformat()}{zone}")
+        return value
+
+    return check
+
+
 def _organisation(value: Any) -> Any:
     if not isinstance(value, str) or not ORGANISATION_ID.fullmatch(value):
         raise PydanticCustomError(
@@ -203,9 +259,9 @@ def _value_type(spec: FieldSpec, form_id: str) -> Any:
             StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=spec.max_length or 2000)
         ]
     if kind == "date":
-        return IsoDate
+        return Annotated[IsoDate, AfterValidator(_within(spec))]
     if kind == "datetime":
-        return IsoDateTime
+        return Annotated[IsoDateTime, AfterValidator(_within(spec))]
     if kind == "number":
         base: Any = StrictInt if spec.integer else StrictInt | StrictFloat
         return Annotated[base, Field(ge=spec.min, le=spec.max)]

@@ -35,13 +35,29 @@ class Source:
         return f"{self.path}:{self.line(location)}: {message}"
 
 
+class _Loader(yaml.SafeLoader):
+    """The safe loader, with a date that is not in the calendar (`earliest: 2027-02-30`, which YAML reads as a
+    date) reported at its line like any other malformed value, instead of escaping as a bare `ValueError`."""
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a real calendar date ({exc})", node.start_mark
+            ) from exc
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
 def read_yaml(path: Path) -> Source:
     """Parses one YAML file; a syntax error becomes a `DefinitionError` pointing at its line."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise DefinitionError([f"{path}:1: cannot read file: {exc.strerror}"]) from exc
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

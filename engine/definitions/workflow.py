@@ -103,6 +103,8 @@ class BranchSpec(_Strict):
     from_: Annotated[list[StrictStr], Field(alias="from", min_length=1)]
     to: StrictStr
     when: When = Field(default_factory=dict)
+    #: Conditions on what the case already holds (`birth_safety_concern: "no"`), besides the form's `when`.
+    case_when: When = Field(default_factory=dict)
 
     @field_validator("from_", mode="before")
     @classmethod
@@ -156,6 +158,9 @@ class OpensSpec(_Strict):
     when: When = Field(default_factory=dict)
     date: Ident | None = None
     offset: StrictStr = "0d"
+    #: With `event`: the clock starts at this case value (as it stands after the event), the time something really
+    #: happened (`identified_on`, `born_at`), not when it was entered. A date starts at the start of that day.
+    at: Ident | None = None
 
 
 class MetBySpec(_Strict):
@@ -163,6 +168,8 @@ class MetBySpec(_Strict):
     when: When = Field(default_factory=dict)
     #: The action meets the deadline only this long after it opened (`83d` for the 90-day follow-up).
     not_before: StrictStr | None = None
+    #: The form field that says when the work was really done (`admitted_on`); without it, when it was entered.
+    at: Ident | None = None
 
 
 class DeadlineSpec(_Strict):

@@ -141,12 +141,14 @@ def test_a_due_date_less_than_30_days_away_opens_the_window_at_once(
 
 
 def test_calendar_days_hold_across_a_daylight_saving_change(cases: Cases, clock: FixedClock) -> None:
-    # 2027-03-14 02:00 New York time springs forward: 09:00 EST on the 10th is 14:00 UTC, 09:00 EDT is 13:00 UTC.
+    # 2027-03-14 02:00 New York time springs forward: midnight EST on the 10th is 05:00 UTC, midnight EDT 04:00 UTC.
+    # The admission clock starts at the start of the identification day, whenever the case is entered.
     clock.set(datetime(2027, 3, 10, 14, 0, tzinfo=UTC))
-    case = open_case(cases, clock, due_date="2027-07-01")
+    case = open_case(cases, clock, due_date="2027-07-01", identified_on="2027-03-10")
     admission = deadlines_of(cases, case.id)["treatment_admission"]
-    assert admission["target_at"] == datetime(2027, 3, 13, 14, 0, tzinfo=UTC)  # 72 hours: elapsed time
-    assert admission["due_at"] == datetime(2027, 3, 17, 13, 0, tzinfo=UTC)  # 7 days: 09:00 local again
+    assert admission["opened_at"] == datetime(2027, 3, 10, 5, 0, tzinfo=UTC)
+    assert admission["target_at"] == datetime(2027, 3, 13, 5, 0, tzinfo=UTC)  # 72 hours: elapsed time
+    assert admission["due_at"] == datetime(2027, 3, 17, 4, 0, tzinfo=UTC)  # 7 days: midnight local again
     planning = deadlines_of(cases, case.id)["planning_meeting"]
     assert planning["opened_at"] == datetime(2027, 6, 1, 4, 0, tzinfo=UTC)  # midnight EDT, 30 days before
     assert planning["due_at"] == datetime(2027, 7, 1, 4, 0, tzinfo=UTC)
@@ -228,3 +230,49 @@ def test_overdue_is_computed_when_read_even_without_a_tick(cases: Cases, clock: 
 
 def test_the_routes_cover_every_state(cases: Cases) -> None:
     assert set(ROUTES) == set(cases.catalogue.workflow("charm-posc").states)
+
+
+# --- clocks start when things happened, not when they were entered ---
+
+
+def test_a_case_entered_long_after_identification_is_overdue_at_once(cases: Cases, clock: FixedClock) -> None:
+    today = clock.now().astimezone(cases.catalogue.workflow("charm-posc").timezone).date()
+    case = open_case(cases, clock, identified_on=(today - timedelta(days=61)).isoformat(),
+                     due_date=(today + timedelta(days=100)).isoformat())
+    admission = deadlines_of(cases, case.id)["treatment_admission"]
+    assert admission["due_at"] < clock.now()  # 7 days after identification, long gone
+    missed = tick(cases.db, cases.catalogue, clock.now())
+    assert {(m.case_id, m.deadline) for m in missed} >= {(case.id, "treatment_admission"), (case.id, "consent")}
+    with cases.db.read() as conn:
+        row = conn.execute(select(cases_table()).where(cases_table().c.id == case.id)).mappings().one()
+    assert row["facts"]["entered_late"] == {"open_case": 61}
+
+
+def test_a_birth_entered_days_late_gets_no_fresh_clock(cases: Cases, clock: FixedClock) -> None:
+    case = drive(cases, clock, open_case(cases, clock), "plan_agreed")
+    born_at = clock.now() - timedelta(days=3)
+    take(cases, clock, case, "record_birth", born_at=born_at.isoformat())
+    notification = deadlines_of(cases, case.id)["capta_notification"]
+    assert notification["opened_at"] == born_at
+    assert notification["due_at"] == born_at + timedelta(hours=48)  # already past: a late notification shows
+    assert notification["due_at"] < clock.now()
+
+
+def test_work_done_on_time_but_entered_late_counts_as_on_time(cases: Cases, clock: FixedClock) -> None:
+    today = clock.now().astimezone(cases.catalogue.workflow("charm-posc").timezone).date()
+    identified = today - timedelta(days=20)
+    case = open_case(cases, clock, identified_on=identified.isoformat(),
+                     due_date=(today + timedelta(days=100)).isoformat())
+    take(cases, clock, case, "record_consent", signed_on=(identified + timedelta(days=1)).isoformat())
+    take(cases, clock, case, "admit_to_treatment", admitted_on=(identified + timedelta(days=2)).isoformat())
+    admission = deadlines_of(cases, case.id)["treatment_admission"]
+    assert admission["status"] == "met"
+    assert admission["closed_at"] <= admission["target_at"]  # admitted within 72 hours, as recorded
+    consent = deadlines_of(cases, case.id)["consent"]
+    assert consent["status"] == "met" and consent["closed_at"] <= consent["target_at"]
+
+
+def cases_table() -> Any:
+    from engine.cases import CASES
+
+    return CASES

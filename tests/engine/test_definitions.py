@@ -433,17 +433,34 @@ BREAKAGES = {
         at="limbo:", message="state limbo: no path reaches it from identified",
     ),
     "deadline nothing can meet": Breakage(
-        "met_by: [{action: admit_to_treatment}]", "met_by: [{action: record_interim_services}]",
+        "met_by: [{action: admit_to_treatment, at: admitted_on}]", "met_by: [{action: record_interim_services}]",
         at="met_by: [{action: record_interim_services}]", within="  re_engagement:",
         message="deadline re_engagement: nothing can meet it (no met_by action can be taken in a state it applies in)",
     ),
     "deadline met by an unknown action": Breakage(
-        "met_by: [{action: notify_cps}]", "met_by: [{action: notify_hospital}]",
+        "met_by: [{action: notify_cps, at: notified_on}]", "met_by: [{action: notify_hospital}]",
         at="notify_hospital", message="deadline capta_notification: unknown action 'notify_hospital' in met_by",
     ),
     "deadline opening on an unknown action": Breakage(
-        "opens: {event: refer_to_treatment}", "opens: {event: refer_treatment}",
+        "opens: {event: refer_to_treatment, at: referred_on}", "opens: {event: refer_treatment}",
         at="refer_treatment}", message="deadline interim_services: unknown action 'refer_treatment'",
+    ),
+    "deadline running where nothing can meet it": Breakage(
+        "applies_in: [disengaged]", "applies_in: [disengaged, declined]",
+        at="applies_in: [disengaged, declined]", within="  re_engagement:",
+        message="deadline re_engagement: it keeps running in declined, where nothing can meet it",
+    ),
+    "deadline clock at a date the case does not hold": Breakage(
+        "opens: {event: open_case, at: identified_on}", "opens: {event: open_case, at: identified_at}",
+        at="at: identified_at", within="  treatment_admission:",
+        message="deadline treatment_admission: neither the open_case form nor the case holds a date or time "
+        "'identified_at'",
+    ),
+    "deadline met at a field that is not a date": Breakage(
+        "met_by: [{action: admit_to_treatment, at: admitted_on}]",
+        "met_by: [{action: admit_to_treatment, at: provider_org}]",
+        at="at: provider_org", within="  re_engagement:",
+        message="deadline re_engagement: form treatment_admission has no date or time 'provider_org'",
     ),
     "deadline due before its target": Breakage(
         "    due: 48h\n", "    due: 12h\n",
