@@ -100,13 +100,20 @@ def guard(
 
 def as_date(value: Any, tz: tzinfo | None = None) -> date | None:
     """The calendar date of a date or a date-time; a date-time's date is taken in `tz` (the jurisdiction's time
-    zone) when given, not in whatever offset it was entered with."""
+    zone) when given, not in whatever offset it was entered with.
+
+    None when there is no value or it cannot be read as one: a stored value that is not an ISO date or date-time, or
+    one whose date in `tz` falls outside the calendar (such as `0001-01-01T00:00:00+14:00`, stored before forms
+    refused it). Guards then have nothing to compare and refuse nothing on it; reads show it as stored."""
     if value is None:
         return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
-    if isinstance(value, datetime):
-        return value.astimezone(tz).date() if tz is not None and value.tzinfo is not None else value.date()
+    try:
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+        if isinstance(value, datetime):
+            return value.astimezone(tz).date() if tz is not None and value.tzinfo is not None else value.date()
+    except (ValueError, OverflowError):
+        return None
     if isinstance(value, date):
         return value
     return None

@@ -103,8 +103,7 @@ class _Course:
         if action == OPEN_EVENT:
             self.opened_at = event["occurred_at"]
         elif action == BIRTH and self.born_on is None:
-            born_at = _moment(data.get("born_at"))
-            self.born_on = self.workflow.today(born_at) if born_at is not None else None
+            self.born_on = _local_day(self.workflow, _moment(data.get("born_at")))
             self.birth_to = event["to_state"]
             self.substance_affected = data.get("substance_affected") == "yes"
         elif action == ADMISSION:
@@ -292,6 +291,17 @@ def _moment(value: Any) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.utcoffset() is not None else None
+
+
+def _local_day(workflow: CompiledWorkflow, moment: datetime | None) -> date | None:
+    """The jurisdiction's calendar day of a stored time; None when there is none or it has no such day (a time
+    stored before forms refused it, such as `0001-01-01T00:00:00+14:00`): such a birth is in no period's cohort."""
+    if moment is None:
+        return None
+    try:
+        return workflow.today(moment)
+    except OverflowError:
+        return None
 
 
 def _day(value: Any) -> date | None:

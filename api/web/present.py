@@ -36,7 +36,10 @@ def when(value: Any, zone: tzinfo) -> str:
     moment = _moment(value)
     if moment is None:
         return str(value or "")
-    return moment.astimezone(zone).strftime("%a %d %b %Y, %H:%M")
+    try:
+        return moment.astimezone(zone).strftime("%a %d %b %Y, %H:%M")
+    except OverflowError:  # stored before forms refused it (0001-01-01T00:00:00+14:00): shown as stored
+        return str(value)
 
 
 def day(value: Any) -> str:
@@ -56,7 +59,10 @@ def relative(value: Any, now: datetime) -> str:
     moment = _moment(value)
     if moment is None:
         return ""
-    seconds = (moment - now).total_seconds()
+    try:
+        seconds = (moment - now).total_seconds()
+    except (OverflowError, TypeError):  # outside the calendar in UTC, or without an offset: no distance to say
+        return ""
     size = abs(seconds)
     if size < 3600:
         amount, unit = max(1, round(size / 60)), "minute"

@@ -189,10 +189,10 @@ def local_input(value: Any, timezone: tzinfo) -> str:
         return ""
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(timezone)
+    except (ValueError, OverflowError):  # not a time, or none in the jurisdiction (0001-01-01T00:00:00+14:00)
         return value
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone)
     return moment.strftime("%Y-%m-%dT%H:%M")
 
 
