@@ -99,15 +99,24 @@ def db_upgrade(
 
 @app.command()
 def tick(
-    now: Annotated[str | None, typer.Option("--now", help="Process as of this ISO-8601 time with offset.")] = None,
+    now: Annotated[str | None, typer.Option(
+        "--now", help="Process as of this ISO-8601 time with offset; not later than the current time.",
+    )] = None,
+    allow_future: Annotated[bool, typer.Option(
+        "--allow-future",
+        help="Accept a --now later than the current time. For test databases only: missed deadlines are then "
+        "recorded as events dated in the future.",
+    )] = False,
 ) -> None:
     """Evaluate every due deadline once: mark missed ones, record them on their cases, escalate; print what it did."""
-    from datetime import datetime
+    from datetime import UTC, datetime
 
     from engine import Database, PoscError, Settings, SystemClock, load_catalogue
+    from engine.ticker import FUTURE_TOLERANCE, in_the_future
     from engine.ticker import tick as process
 
-    moment = SystemClock().now()
+    real = SystemClock().now()
+    moment = real
     if now is not None:
         try:
             moment = datetime.fromisoformat(now)
@@ -115,6 +124,21 @@ def tick(
             raise fail(f"--now {now!r} is not an ISO-8601 time such as 2027-03-01T09:00:00-05:00") from None
         if moment.tzinfo is None:
             raise fail("--now needs a UTC offset, such as 2027-03-01T09:00:00-05:00")
+        try:
+            ahead = in_the_future(moment.astimezone(UTC), real)
+        except OverflowError:
+            raise fail(f"--now {now} is outside the calendar once converted to UTC") from None
+        minutes = int(FUTURE_TOLERANCE.total_seconds() // 60)
+        if ahead and not allow_future:
+            raise fail(
+                f"--now {now} is later than the current time ({real.isoformat(timespec='seconds')}) by more than "
+                f"{minutes} minutes: missed deadlines would be recorded as events dated in the future; "
+                "--allow-future permits it, on a test database only", code=2,
+            )
+        if ahead:
+            typer.echo(f"posc: warning: --now {now} is later than the current time "
+                       f"({real.isoformat(timespec='seconds')}): missed deadlines will be recorded as events dated "
+                       "in the future", err=True)
     try:
         database = Database.from_settings(Settings())
         database.ensure_schema()

@@ -11,7 +11,7 @@ escalates.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -25,6 +25,10 @@ from engine.fold import Folded, apply
 from engine.store.database import Database
 
 MISSED_EVENT = "deadline_missed"
+#: How far past the real time a tick may be asked to run (`posc tick --now`) without `--allow-future`: clocks of two
+#: machines that differ a little, a time typed a minute ahead. Anything later would record missed deadlines as
+#: events dated in the future, on a live database, and mark deadlines missed that are not yet.
+FUTURE_TOLERANCE = timedelta(minutes=5)
 _DUE = (
     select(DEADLINES.c.id, DEADLINES.c.case_id, DEADLINES.c.name, DEADLINES.c.target_at, DEADLINES.c.due_at)
     .where(DEADLINES.c.status == OPEN, DEADLINES.c.due_at < bindparam("b_now"),
@@ -47,6 +51,11 @@ class Missed:
     deadline: str
     due_at: datetime
     escalated_to: str | None
+
+
+def in_the_future(now: datetime, real: datetime) -> bool:
+    """Whether `now` (aware) is later than the real time `real` by more than `FUTURE_TOLERANCE`."""
+    return now - real > FUTURE_TOLERANCE
 
 
 def tick(db: Database, catalogue: Catalogue, now: datetime, *, batch: int = 200) -> list[Missed]:
