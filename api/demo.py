@@ -63,8 +63,9 @@ def identification(today: date, **changes: Any) -> dict[str, Any]:
         "last_name": "Rivera",
         "date_of_birth": "1996-04-12",
         "identified_on": today.isoformat(),
-        "due_date": (today + timedelta(days=120)).isoformat(),
-        "gestational_weeks": 22,
+        # Due in 25 days: inside the planning window, so a plan can be agreed on the day the case is opened.
+        "due_date": (today + timedelta(days=25)).isoformat(),
+        "gestational_weeks": 36,
         "identified_by": "prenatal_screening",
         "substances": ["opioids"],
         "on_moud": "yes",

@@ -289,3 +289,34 @@ def deadline_met(ctx: GuardContext, p: DeadlineParams) -> list[str]:
         return []
     title = ctx.deadline_titles.get(p.deadline, p.deadline)
     return [f"the deadline '{title}' has not been met"]
+
+
+class YearsApartParams(Params):
+    field: StrictStr
+    until: StrictStr
+    min: int = Field(ge=0)
+    max: int = Field(gt=0)
+    #: What the span is, in words ("the parent's age on the identification date").
+    what: StrictStr
+
+
+@guard("years_apart", YearsApartParams, form_fields=("field", "until"))
+def years_apart(ctx: GuardContext, p: YearsApartParams) -> list[str]:
+    """Whole years from `field` to `until` (both form dates) must lie from `min` to `max` (a parent's age)."""
+    start, end = ctx.date_of(ctx.data.get(p.field)), ctx.date_of(ctx.data.get(p.until))
+    if start is None or end is None:
+        return []
+    years = end.year - start.year - ((end.month, end.day) < (start.month, start.day))
+    if p.min <= years <= p.max:
+        return []
+    return [f"{p.what} would be {years} years (the {ctx.label(p.field)} {start}); it must be from {p.min} to {p.max}"]
+
+
+class CaseHasParams(Params):
+    key: StrictStr
+
+
+@guard("case_has", CaseHasParams, case_fields=("key",), uses_form=False)
+def case_has(ctx: GuardContext, p: CaseHasParams) -> list[str]:
+    """The case must already hold this value (an admission before treatment progress); give a `reason`."""
+    return [] if ctx.case.get(p.key) not in (None, "") else [f"the case has no {ctx.case_label(p.key)} yet"]

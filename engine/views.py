@@ -127,15 +127,15 @@ def entered_late(access: Access, facts: Mapping[str, Any]) -> list[dict[str, Any
 
 def windows(workflow: CompiledWorkflow, values: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The date windows the workflow's guards enforce (the planning window), computed for this case."""
-    found = []
+    found: list[dict[str, Any]] = []
     for action in workflow.actions.values():
         for compiled in action.guards:
             if compiled.ref.guard != "date_in_window":
                 continue
             params: Any = compiled.params
             anchor = as_date(values.get(params.case_field), workflow.timezone)
-            if anchor is None:
-                continue
+            if anchor is None or any(w["window"] == params.window for w in found):
+                continue  # a window two actions enforce (scheduling and recording the meeting) is shown once
             found.append({
                 "window": params.window, "action": action.name,
                 "from": anchor - timedelta(days=params.days_before), "to": anchor + timedelta(days=params.days_after),

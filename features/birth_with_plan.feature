@@ -147,3 +147,14 @@ Feature: Birth with a plan in place
     And the plan of safe care for the cps worker says "3200 g"
     And the plan of safe care for the cps worker does not say "Infant toxicology"
     And the plan of safe care for the treatment provider says "Infant toxicology"
+
+  Scenario: A safety concern recorded at birth leads to a CPS assessment whatever the notification says
+    Given the case has reached plan_agreed
+    And the hospital has taken record_birth with:
+      | field                  | value                        |
+      | safety_concern         | yes                          |
+      | safety_concern_details | no safe place to go home to  |
+    When the hospital takes notify_cps with:
+      | field          | value |
+      | safety_concern | no    |
+    Then the case is in state cps_assessment

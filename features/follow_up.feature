@@ -148,11 +148,17 @@ Feature: Follow-up after discharge
       | ends_case | yes     |
     Then the case is in state closed
     And the follow_up_90 deadline is cancelled
-    And the monitoring_period deadline is cancelled
+    And the monitoring_period deadline is met
 
   Scenario: Only CPS concludes an investigation
     Given the hospital has taken report_safety_concern
     Then the hospital may not take conclude_investigation because "may not conclude the investigation"
     When the hospital takes conclude_investigation
     Then the action is refused as not allowed
+    And the case is in state investigation
+
+  Scenario: Follow-up goes on during an investigation
+    Given the cps worker has taken report_safety_concern
+    When the peer mentor takes record_follow_up
+    Then the action succeeds
     And the case is in state investigation

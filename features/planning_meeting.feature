@@ -8,7 +8,10 @@ Feature: Planning meeting
     And a case opened by the prenatal clinic
 
   Scenario: The planning meeting is scheduled within the 30 days before the due date
-    Given the case has reached in_treatment
+    Given a case opened by the prenatal clinic with:
+      | field    | value       |
+      | due_date | in 120 days |
+    And the case has reached in_treatment
     When the cps worker takes schedule_planning_meeting with:
       | field        | value                       |
       | meeting_date | 20 days before the due date |
@@ -28,7 +31,7 @@ Feature: Planning meeting
     When the cps worker takes schedule_planning_meeting with:
       | field        | value                       |
       | meeting_date | 40 days before the due date |
-    Then the action is refused because "outside the planning window 2027-01-31 to 2027-03-02"
+    Then the action is refused because "is outside the planning window"
     And the case is in state in_treatment
 
   Scenario: A meeting after the due date is refused
@@ -36,7 +39,7 @@ Feature: Planning meeting
     When the cps worker takes schedule_planning_meeting with:
       | field        | value                     |
       | meeting_date | 3 days after the due date |
-    Then the action is refused because "outside the planning window 2027-01-31 to 2027-03-02"
+    Then the action is refused because "is outside the planning window"
 
   Scenario: A meeting cannot be scheduled without consent covering CPS and the treatment provider
     Given the prenatal clinic has taken refer_to_treatment
@@ -127,6 +130,9 @@ Feature: Planning meeting
     And the plan of safe care for the cps worker says "Safe sleep in a crib; medication in a lockbox."
 
   Scenario: The planning meeting appears on the CPS worklist when the planning window opens
+    Given a case opened by the prenatal clinic with:
+      | field    | value       |
+      | due_date | in 120 days |
     Then the worklist of the cps worker does not show planning_meeting
     When it is 31 days before the due date
     Then the worklist of the cps worker does not show planning_meeting
@@ -147,3 +153,11 @@ Feature: Planning meeting
     When the deadlines are processed
     Then the planning_meeting deadline is missed
     And the worklist of the cps worker shows escalation:planning_meeting
+
+  Scenario: A planning meeting cannot be recorded with a date still to come
+    Given the case has reached meeting_scheduled
+    When the cps worker takes record_planning_meeting with:
+      | field        | value    |
+      | meeting_date | tomorrow |
+    Then the action is refused because "is in the future"
+    And the case is in state meeting_scheduled

@@ -157,3 +157,34 @@ Feature: Treatment access
       | field    | value       |
       | due_date | in 300 days |
     Then the action is refused because "more than 294 days (42 weeks)"
+
+  Scenario: A parent identified days before the case was entered is overdue for treatment at once
+    Given a case opened by the prenatal clinic with:
+      | field         | value       |
+      | identified_on | 10 days ago |
+    Then the treatment_admission deadline is overdue
+    When the deadlines are processed
+    Then the worklist of the cps worker shows escalation:treatment_admission
+
+  Scenario: An admission after the planning meeting is scheduled keeps the meeting
+    Given the case has reached meeting_scheduled
+    When the treatment provider takes admit_to_treatment
+    Then the action succeeds
+    And the case is in state meeting_scheduled
+
+  Scenario: The treatment provider records how the parent is doing in treatment
+    Given the prenatal clinic has taken record_consent
+    And the treatment provider has taken admit_to_treatment
+    When the treatment provider takes record_treatment_progress with:
+      | field            | value     |
+      | status           | attending |
+      | moud_adherence   | yes       |
+    Then the action succeeds
+    And the case is in state in_treatment
+    And the treatment provider sees the field status of record_treatment_progress
+    And the cps worker does not see the field status of record_treatment_progress
+
+  Scenario: Progress in treatment needs an admission first
+    Given the prenatal clinic has taken record_consent
+    When the treatment provider takes record_treatment_progress
+    Then the action is refused because "has not been admitted to treatment yet"

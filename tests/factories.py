@@ -3,18 +3,33 @@
 Tests, benchmarks and property tests build on these so that each of them states only what it changes.
 """
 
+from datetime import date, datetime
+from typing import Any
+
+from api.demo import ACTION_ROLE as DEMO_ACTION_ROLE
 from api.demo import (
-    ACTION_ROLE,
     ACTORS,
     JURISDICTION,
     KINDS,
     ORGANISATIONS,
     ROLE_ORGANISATION,
-    action_data,
     identification,
     local_date,
     plan,
 )
+from api.demo import action_data as demo_action_data
+
+#: Who normally takes each action, the actions the demo never takes included.
+ACTION_ROLE = {**DEMO_ACTION_ROLE, "record_treatment_progress": "treatment"}
+
+
+def action_data(action: str, now: datetime, due_date: date) -> dict[str, Any]:
+    """Valid data for `action` taken at `now` on a case due on `due_date`."""
+    if action == "record_treatment_progress":
+        day = local_date(now).isoformat()
+        return {"recorded_on": day, "status": "attending", "moud_adherence": "yes", "last_attended_on": day}
+    return demo_action_data(action, now, due_date)
+
 
 __all__ = [
     "ACTION_ROLE",

@@ -28,7 +28,11 @@ ROUTES: dict[str, list[str]] = {
 
 
 def open_case(cases: Cases, clock: FixedClock, **changes: Any) -> CaseRecord:
-    return cases.open_case(ACTORS["prenatal"], "charm-posc", identification(local_date(clock.now()), **changes))
+    """Opens a case due in 25 days (inside the planning window, so a plan can be agreed today), unless told."""
+    today = local_date(clock.now())
+    changes.setdefault("due_date", (today + timedelta(days=25)).isoformat())
+    changes.setdefault("gestational_weeks", 36)
+    return cases.open_case(ACTORS["prenatal"], "charm-posc", identification(today, **changes))
 
 
 def due_date(case: CaseRecord) -> date:

@@ -331,7 +331,7 @@ class WorkflowChecker:
             more = {s for s in applies - can if edges[s] & can}
             can |= more
             grew = bool(more)
-        return [s for s in self.spec.states if s in applies - can]
+        return [s for s in self.spec.states if s in applies - can and not self.spec.states[s].terminal]
 
     def opening_type(self, event: str, key: str) -> str | None:
         """The type of the value a deadline's clock starts at: a field of the event's form, else a case value."""

@@ -94,6 +94,8 @@ def test_the_forms_declare_the_treatment_and_plan_fields_pathway_names() -> None
         ("treatment_admission", "admitted_on"), ("treatment_admission", "provider_org"),
         ("treatment_admission", "level_of_care"), ("treatment_admission", "moud"),
         ("treatment_admission", "peer_support"),
+        ("treatment_progress", "recorded_on"), ("treatment_progress", "status"),
+        ("treatment_progress", "moud_adherence"), ("treatment_progress", "last_attended_on"),
         ("disengagement", "last_attended_on"), ("disengagement", "reason"), ("disengagement", "outreach_planned"),
         ("birth_event", "infant_toxicology"), ("birth_event", "parent_toxicology"),
         ("follow_up_contact", "notes"),
@@ -111,7 +113,8 @@ def test_the_forms_declare_the_treatment_and_plan_fields_pathway_names() -> None
 #: or the party the reader's organisation plays on the case.
 EVENT_AUDIENCE: dict[str, set[str]] = {
     "open_case": {S}, "record_consent": {P, T}, "revoke_consent": {P, T}, "refer_to_treatment": {T},
-    "record_interim_services": {T}, "admit_to_treatment": {T}, "record_disengagement": {T},
+    "record_interim_services": {T}, "admit_to_treatment": {T}, "record_treatment_progress": {T},
+    "record_disengagement": {T},
     "schedule_planning_meeting": {P}, "record_planning_meeting": {P}, "record_follow_up": {P},
     "record_birth": {P, "party:hospital"}, "notify_cps": {P, "party:hospital"}, "discharge": {P, "party:hospital"},
 }
@@ -452,6 +455,7 @@ def full_history(api: Api) -> Story:
     story.do("admit_to_treatment", "treatment")
     story.do("record_disengagement", "treatment", reason="SENTINEL-T-disengagement-reason")
     story.do("admit_to_treatment", "treatment")
+    story.do("record_treatment_progress", "treatment", status="attending", moud_adherence="yes")
     story.do("schedule_planning_meeting", "cps", location="SENTINEL-P-meeting-location")
     story.do("record_planning_meeting", "cps", safety_considerations="SENTINEL-P-safety-considerations")
     story.do("record_birth", "hospital", infant_toxicology="positive", parent_toxicology="negative")

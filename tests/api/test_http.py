@@ -58,7 +58,7 @@ def test_definitions_are_published(api: Api) -> None:
         {"id": "charm-posc", "version": 1, "title": "CHARM prenatal Plan of Safe Care"}
     ]
     definition = api.get("/workflows/charm-posc", "admin").json()
-    assert len(definition["states"]) == 14 and len(definition["actions"]) == 21 and len(definition["deadlines"]) == 13
+    assert len(definition["states"]) == 14 and len(definition["actions"]) == 22 and len(definition["deadlines"]) == 13
     notify = next(a for a in definition["actions"] if a["name"] == "notify_cps")
     assert notify["transitions"][0] == {"from": ["born_with_plan"], "to": "notified", "when": {"safety_concern": "no"}}
     assert "stateDiagram-v2" in api.get("/workflows/charm-posc/diagram", "cps").text
@@ -282,7 +282,7 @@ def test_lookups_are_rate_limited_per_user(api: Api) -> None:
 
 
 def test_the_worklist_shows_open_deadlines_most_urgent_first(api: Api) -> None:
-    case = api.open_case()
+    case = api.open_case(due_date=(api.clock.now().date() + timedelta(days=120)).isoformat())
     items = api.get("/worklist", "cps").json()["items"]
     assert [i["deadline"] for i in items] == ["treatment_admission", "consent"]
     assert all(i["case"] == case["id"] and not i["overdue"] for i in items)

@@ -57,9 +57,9 @@ def test_racing_writers_on_the_same_version_give_exactly_one_winner(cases: Cases
 @pytest.mark.slow
 def test_racing_state_changes_are_serialised_so_only_the_first_applies(cases: Cases, clock: FixedClock) -> None:
     case = take(cases, clock, open_case(cases, clock), "record_consent")
-    data = action_data("admit_to_treatment", clock.now(), due_date(case))
+    data = action_data("refer_to_treatment", clock.now(), due_date(case))
 
-    outcomes = race(lambda: cases.take_action(ACTORS["treatment"], case.id, "admit_to_treatment", data))
+    outcomes = race(lambda: cases.take_action(ACTORS["prenatal"], case.id, "refer_to_treatment", data))
 
     assert outcomes == Counter({"ok": 1, NotAvailable.__name__: THREADS - 1})
     assert cases.get(case.id).version == 3

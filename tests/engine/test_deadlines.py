@@ -123,7 +123,8 @@ def test_closing_a_case_cancels_every_open_deadline(cases: Cases, clock: FixedCl
 
 
 def test_a_birth_before_the_window_opens_cancels_the_planning_meeting(cases: Cases, clock: FixedClock) -> None:
-    case = drive(cases, clock, open_case(cases, clock), "identified")
+    months_away = (clock.now().date() + timedelta(days=120)).isoformat()
+    case = drive(cases, clock, open_case(cases, clock, due_date=months_away), "identified")
     row = deadlines_of(cases, case.id)["planning_meeting"]
     assert row["opened_at"] > clock.now()  # the window opens 30 days before the due date, months away
     case = take(cases, clock, case, "record_birth")
@@ -158,7 +159,9 @@ def test_calendar_days_hold_across_a_daylight_saving_change(cases: Cases, clock:
 
 
 def opened_for_escalation(cases: Cases, clock: FixedClock) -> CaseRecord:
-    return drive(cases, clock, open_case(cases, clock), "referred")
+    """A case referred to treatment, due months from now (so only the treatment clocks run)."""
+    months_away = (clock.now().date() + timedelta(days=120)).isoformat()
+    return drive(cases, clock, open_case(cases, clock, due_date=months_away), "referred")
 
 
 def test_a_missed_deadline_is_recorded_escalated_and_never_processed_twice(cases: Cases, clock: FixedClock) -> None:
@@ -249,7 +252,7 @@ def test_a_case_entered_long_after_identification_is_overdue_at_once(cases: Case
 
 
 def test_a_birth_entered_days_late_gets_no_fresh_clock(cases: Cases, clock: FixedClock) -> None:
-    case = drive(cases, clock, open_case(cases, clock), "plan_agreed")
+    case = drive(cases, clock, open_case(cases, clock, identified_on="2026-10-01"), "plan_agreed")
     born_at = clock.now() - timedelta(days=3)
     take(cases, clock, case, "record_birth", born_at=born_at.isoformat())
     notification = deadlines_of(cases, case.id)["capta_notification"]

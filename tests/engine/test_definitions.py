@@ -46,21 +46,24 @@ ACTIONS: dict[str, tuple[list[str], str | None, set[str], str]] = {
     "refer_to_treatment": (["identified", "declined"], "referred", {"prenatal", "peer", "cps", "treatment"},
                            "treatment_referral"),
     "record_interim_services": (["referred"], "same", {"treatment"}, "interim_services"),
-    "admit_to_treatment": (["identified", "referred", "disengaged"], "in_treatment", {"treatment"},
-                           "treatment_admission"),
+    # Decisions: treatment is its own track; in meeting_scheduled and plan_agreed the state stays.
+    "admit_to_treatment": (PRENATAL, None, {"treatment"}, "treatment_admission"),
+    "record_treatment_progress": (OPEN, "same", {"treatment"}, "treatment_progress"),
     "record_disengagement": (["in_treatment"], "disengaged", {"treatment", "peer"}, "disengagement"),
     "record_declined": (["identified", "referred", "disengaged"], "declined", CASE_ROLES, "declination"),
     "schedule_planning_meeting": (["identified", "referred", "in_treatment", "disengaged", "declined"],
                                   "meeting_scheduled", {"cps", "treatment", "peer"}, "meeting_schedule"),
     "record_planning_meeting": (["meeting_scheduled"], "plan_agreed", {"cps"}, "plan_of_safe_care"),
-    "update_plan": (["plan_agreed", "cps_assessment", "follow_up"], "same", {"cps"}, "plan_of_safe_care"),
+    "update_plan": (["plan_agreed", "cps_assessment", "follow_up", "investigation"], "same", {"cps"},
+                    "plan_of_safe_care"),
     "record_birth": (PRENATAL, None, {"hospital"}, "birth_event"),
     "notify_cps": (["born_with_plan", "born_without_plan"], None, {"hospital"}, "capta_notification"),
     "record_plan_at_birth": (["cps_assessment"], "same", {"cps"}, "plan_of_safe_care"),
-    "record_referral": (["born_with_plan", "born_without_plan", "notified", "cps_assessment", "follow_up"], "same",
+    "record_referral": (["born_with_plan", "born_without_plan", "notified", "cps_assessment", "follow_up",
+                         "investigation"], "same",
                         {"cps", "hospital", "peer", "treatment"}, "service_referral"),
     "discharge": (["notified", "cps_assessment"], "follow_up", {"hospital"}, "discharge"),
-    "record_follow_up": (["follow_up"], "same", {"cps", "peer", "treatment"}, "follow_up_contact"),
+    "record_follow_up": (["follow_up", "investigation"], "same", {"cps", "peer", "treatment"}, "follow_up_contact"),
     "report_safety_concern": (["follow_up"], "investigation", {"cps", "hospital", "peer", "treatment"},
                               "safety_concern"),
     "conclude_investigation": (["investigation"], None, {"cps"}, "investigation_outcome"),
@@ -83,7 +86,7 @@ DEADLINES = {
     "postpartum_contact": ("14d", "21d", {"record_follow_up"}),
     "follow_up_30": ("30d", "37d", {"record_follow_up"}),
     "follow_up_90": ("90d", "104d", {"record_follow_up"}),
-    "monitoring_period": ("12mo", "12mo", {"close_case"}),
+    "monitoring_period": ("12mo", "12mo", {"close_case", "conclude_investigation"}),
 }
 
 #: form → its PATHWAY field ids; `?` marks an optional field.
@@ -97,6 +100,7 @@ FORM_FIELDS = {
     "treatment_referral": ["referred_on", "provider_org", "level_of_care", "priority_requested"],
     "interim_services": ["started_on", "services"],
     "treatment_admission": ["admitted_on", "provider_org", "level_of_care", "moud", "peer_support"],
+    "treatment_progress": ["recorded_on", "status", "moud_adherence?", "last_attended_on?"],
     "disengagement": ["last_attended_on", "reason?", "outreach_planned"],
     "declination": ["declined_on", "offered", "reason?"],
     "meeting_schedule": ["meeting_date", "location", "invitees"],
@@ -197,7 +201,7 @@ def test_states_and_their_phases(workflow: CompiledWorkflow) -> None:
 
 
 def test_actions_are_the_pathway_actions(workflow: CompiledWorkflow) -> None:
-    assert len(ACTIONS) == 21
+    assert len(ACTIONS) == 22
     assert set(workflow.actions) == set(ACTIONS)
 
 
@@ -241,7 +245,22 @@ def test_record_birth_goes_with_plan_only_from_plan_agreed(workflow: CompiledWor
 def test_notify_cps_avoids_an_assessment_only_with_a_plan_and_no_concern(
     workflow: CompiledWorkflow, state: str, safety_concern: str, expected: str
 ) -> None:
-    assert workflow.fire("notify_cps", state, {"safety_concern": safety_concern}) == expected
+    calm_birth = {"birth_safety_concern": "no"}
+    assert workflow.fire("notify_cps", state, {"safety_concern": safety_concern}, calm_birth) == expected
+
+
+def test_a_safety_concern_at_birth_leads_to_an_assessment_whatever_the_notification_says(
+    workflow: CompiledWorkflow,
+) -> None:
+    worried_birth = {"birth_safety_concern": "yes"}
+    assert workflow.fire("notify_cps", "born_with_plan", {"safety_concern": "no"}, worried_birth) == "cps_assessment"
+
+
+def test_admission_after_the_meeting_is_scheduled_records_it_and_keeps_the_state(workflow: CompiledWorkflow) -> None:
+    for state in ("meeting_scheduled", "plan_agreed"):
+        assert workflow.fire("admit_to_treatment", state, {}) == state
+    for state in ("identified", "referred", "in_treatment", "disengaged", "declined"):
+        assert workflow.fire("admit_to_treatment", state, {}) == "in_treatment"
 
 
 def test_notify_cps_targets(workflow: CompiledWorkflow) -> None:
@@ -446,9 +465,9 @@ BREAKAGES = {
         at="refer_treatment}", message="deadline interim_services: unknown action 'refer_treatment'",
     ),
     "deadline running where nothing can meet it": Breakage(
-        "applies_in: [disengaged]", "applies_in: [disengaged, declined]",
-        at="applies_in: [disengaged, declined]", within="  re_engagement:",
-        message="deadline re_engagement: it keeps running in declined, where nothing can meet it",
+        "applies_in: [disengaged]", "applies_in: [disengaged, closed, follow_up]",
+        at="applies_in: [disengaged, closed, follow_up]", within="  re_engagement:",
+        message="deadline re_engagement: it keeps running in follow_up, where nothing can meet it",
     ),
     "deadline clock at a date the case does not hold": Breakage(
         "opens: {event: open_case, at: identified_on}", "opens: {event: open_case, at: identified_at}",

@@ -220,7 +220,8 @@ def test_roles_that_may_not_look_up_are_told_so(web: Web) -> None:
 
 
 def test_the_case_page_shows_status_deadlines_timeline_and_actions_and_is_recorded(web: Web, api: Api) -> None:
-    case = api.drive(api.open_case(), ROUTES["in_treatment"])
+    months_away = (api.clock.now().date() + timedelta(days=120)).isoformat()
+    case = api.drive(api.open_case(due_date=months_away), ROUTES["in_treatment"])
     page = web.sign_in("cps").get(f"/ui/cases/{case['id']}")
     assert page.status_code == 200
     html = page.text
