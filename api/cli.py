@@ -155,14 +155,17 @@ def tick(
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    demo: Annotated[bool, typer.Option("--demo", help="Load demo data into an empty database first.")] = False,
+    demo: Annotated[bool, typer.Option(
+        "--demo", help="Load demo data into an empty database first (a database with data is left as it is).",
+    )] = False,
 ) -> None:
-    """Run the HTTP API (uvicorn). With --demo, an empty database first gets demo organisations, users and cases."""
+    """Run the HTTP API (uvicorn). With --demo, an empty database first gets demo organisations, users and a
+    caseload with months of history."""
     import uvicorn
 
     from api import logs
     from api.app import create_app
-    from api.demo import is_empty, load_demo
+    from api.demo import is_empty, load_demo, not_loaded
     from engine import PoscError
 
     logs.configure()  # before anything logs: time, level and logger on every line; no query strings, no values
@@ -178,7 +181,7 @@ def serve(
             for user in users:
                 typer.echo(f"  {user.name:<16} {user.role:<10} {user.organisation:<16} {user.api_key}")
         else:
-            typer.echo("The database already has data: demo data not loaded (add users with `posc users add`).")
+            typer.echo(not_loaded(services.settings.database_url))
     typer.echo(f"Serving posc on http://{host}:{port} (API docs at /docs)")
     uvicorn.run(application, host=host, port=port, log_config=logs.config())
 
