@@ -229,7 +229,7 @@ class Cases:
         clean = opening.form.validate(data)
         now = self.clock.now()
         self._check_organisations(conn, opening.form, clean, actor)
-        ctx = self._guard_context(conn, workflow, opening, "", clean, {}, None, now)
+        ctx = self._guard_context(conn, workflow, opening, "", clean, {}, None, now, actor=actor)
         _refuse_on_guards(opening, ctx, workflow.initial)
         case_id = new_reference()
         content = _event_content(case_id, 1, OPEN_EVENT, opening.form.id, None, workflow.initial, actor, now, clean)
@@ -277,7 +277,7 @@ class Cases:
         they are not available at this stage: the list never gives the hidden state away."""
         workflow, actor, state = access.workflow, access.actor, row["state"]
         consents = _memo(lambda: active_consents(conn, row["id"], workflow.today(now)))
-        ctx = self._guard_context(conn, workflow, None, state, None, row["data"], row, now, consents)
+        ctx = self._guard_context(conn, workflow, None, state, None, row["data"], row, now, consents, actor)
         shown_state = access.state(state)
         phase_states = {s for s in workflow.states if workflow.phase(s) == row["phase"]}
         options = []
@@ -379,7 +379,7 @@ class Cases:
         clean = compiled.form.validate(data)
         self._check_organisations(conn, compiled.form, clean, actor, workflow.spec.actions[action].own_organisation)
         consents = _memo(lambda: active_consents(conn, case_id, workflow.today(now)))
-        ctx = self._guard_context(conn, workflow, compiled, state, clean, row["data"], row, now, consents)
+        ctx = self._guard_context(conn, workflow, compiled, state, clean, row["data"], row, now, consents, actor)
         _refuse_on_guards(compiled, ctx, state)
         to_state = workflow.fire(action, state, clean, ctx.case)
         seq = row["version"] + 1
@@ -467,7 +467,7 @@ class Cases:
     def _guard_context(
         self, conn: Connection, workflow: CompiledWorkflow, action: CompiledAction | None, state: str,
         data: Mapping[str, Any] | None, opening: Mapping[str, Any], row: RowMapping | None, now: datetime,
-        consents: Callable[[], list[ConsentView]] | None = None,
+        consents: Callable[[], list[ConsentView]] | None = None, actor: Actor | None = None,
     ) -> GuardContext:
         today = workflow.today(now)
         case_id = row["id"] if row is not None else None
@@ -480,6 +480,8 @@ class Cases:
             consents=consents,
             deadline_status=lambda name: _deadline_status(conn, case_id, name) if case_id else None,
             deadline_titles={n: d.title for n, d in workflow.deadlines.items()},
+            actor_organisation=actor.organisation if actor is not None else "",
+            parties=row["parties"] if row is not None else {},
         )
 
 

@@ -137,8 +137,8 @@ def record_event(
     if previous_values is not None:
         _reanchor(conn, workflow, possibly_open, met + met_at + cancelled, values, previous_values, common)
     changed = [r for r in parties if previous_parties and parties.get(r) != previous_parties.get(r)]
-    still_open = {d.owner for d in possibly_open if d.name not in met + met_at + cancelled}
-    reowned = [r for r in changed if r in still_open][:4]
+    # Every open item a party owned moves with it (a new lead CPS office takes over its escalations too).
+    reowned = changed[:4]
     if reowned:
         slots = {f"b_role_{i}": reowned[i] if i < len(reowned) else "" for i in range(4)}
         slots.update({f"b_org_{i}": parties[reowned[i]] if i < len(reowned) else "" for i in range(4)})

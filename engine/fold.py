@@ -65,7 +65,10 @@ def _entered_late(
     happened = workflow.moment(data.get(field_id))
     if happened is None:
         return facts
-    days = (workflow.today(occurred_at) - workflow.today(happened)).days
+    try:
+        days = (workflow.today(occurred_at) - workflow.today(happened)).days
+    except OverflowError:  # a time stored before times were bounded
+        return facts
     if days > 0:
         facts[ENTERED_LATE] = {**facts.get(ENTERED_LATE, {}), action: days}
     return facts

@@ -8,7 +8,7 @@ this registry; its parameters are a pydantic model, checked when the definition 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Generic, Literal, TypeVar
 
@@ -42,6 +42,9 @@ class GuardContext:
     consents: Callable[[], list[ConsentView]]
     deadline_status: Callable[[str], str | None]
     deadline_titles: Mapping[str, str]
+    #: Who is acting, and which organisation plays each part on the case (`cps`, `opened_by`, ...).
+    actor_organisation: str = ""
+    parties: Mapping[str, str] = field(default_factory=dict)
 
     def date_of(self, value: Any) -> date | None:
         """A date or date-time as a calendar date in the jurisdiction."""
@@ -152,6 +155,8 @@ class DateAfterParams(Params):
     after_case: StrictStr | None = None
     strict: bool = True
     max_days: int | None = Field(default=None, gt=0)
+    #: With `after`: when the form leaves that field out (a correction of some fields), compare with the case's.
+    or_case: bool = False
 
 
 @guard("date_after", DateAfterParams, form_fields=("field", "after"), case_fields=("after_case",))
@@ -159,7 +164,10 @@ def date_after(ctx: GuardContext, p: DateAfterParams) -> list[str]:
     """`field` must fall after (`strict`) or not before a reference date: another form field or a case value."""
     value = ctx.date_of(ctx.data.get(p.field))
     if p.after is not None:
-        reference, reference_label = ctx.date_of(ctx.data.get(p.after)), ctx.label(p.after)
+        given = ctx.data.get(p.after)
+        if given is None and p.or_case:
+            given = ctx.case.get(p.after)
+        reference, reference_label = ctx.date_of(given), ctx.label(p.after)
     else:
         key = p.after_case or ""
         reference, reference_label = ctx.date_of(ctx.case.get(key)), ctx.case_label(key)
@@ -320,3 +328,33 @@ class CaseHasParams(Params):
 def case_has(ctx: GuardContext, p: CaseHasParams) -> list[str]:
     """The case must already hold this value (an admission before treatment progress); give a `reason`."""
     return [] if ctx.case.get(p.key) not in (None, "") else [f"the case has no {ctx.case_label(p.key)} yet"]
+
+
+class PartiesParams(Params):
+    parties: list[StrictStr] = Field(min_length=1)
+
+
+@guard("actor_is_party", PartiesParams, uses_form=False)
+def actor_is_party(ctx: GuardContext, p: PartiesParams) -> list[str]:
+    """The acting organisation must play one of these parts on the case (`cps`: the lead office; `opened_by`)."""
+    if any(ctx.parties.get(party) == ctx.actor_organisation for party in p.parties):
+        return []
+    return [f"only the organisation that is {' or '.join(_PART.get(x, x) for x in p.parties)} may do this"]
+
+
+_PART = {"cps": "the lead CPS office", "opened_by": "the one that identified the parent",
+         "hospital": "the delivery hospital", "treatment": "the treating program"}
+
+
+class ChangesParams(Params):
+    #: Fields that say why, not what (a reason), and so change nothing on their own.
+    ignore: list[StrictStr] = Field(default_factory=list)
+
+
+@guard("changes_case", ChangesParams)
+def changes_case(ctx: GuardContext, p: ChangesParams) -> list[str]:
+    """A correction must change at least one value the case holds."""
+    changed = [k for k, v in ctx.data.items() if k not in p.ignore and ctx.case.get(k) != v]
+    if changed:
+        return []
+    return ["the correction changes nothing: every value given is what the case already holds"]

@@ -136,10 +136,11 @@ def windows(workflow: CompiledWorkflow, values: Mapping[str, Any]) -> list[dict[
             anchor = as_date(values.get(params.case_field), workflow.timezone)
             if anchor is None or any(w["window"] == params.window for w in found):
                 continue  # a window two actions enforce (scheduling and recording the meeting) is shown once
-            found.append({
-                "window": params.window, "action": action.name,
-                "from": anchor - timedelta(days=params.days_before), "to": anchor + timedelta(days=params.days_after),
-            })
+            try:
+                start, end = anchor - timedelta(days=params.days_before), anchor + timedelta(days=params.days_after)
+            except OverflowError:  # a date stored before dates were bounded: no window, never a 500
+                continue
+            found.append({"window": params.window, "action": action.name, "from": start, "to": end})
     return found
 
 

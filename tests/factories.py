@@ -20,7 +20,7 @@ from api.demo import (
 from api.demo import action_data as demo_action_data
 
 #: Who normally takes each action, the actions the demo never takes included.
-ACTION_ROLE = {**DEMO_ACTION_ROLE, "record_treatment_progress": "treatment"}
+ACTION_ROLE = {**DEMO_ACTION_ROLE, "record_treatment_progress": "treatment", "amend_identification": "cps"}
 
 
 def action_data(action: str, now: datetime, due_date: date) -> dict[str, Any]:
@@ -28,6 +28,8 @@ def action_data(action: str, now: datetime, due_date: date) -> dict[str, Any]:
     if action == "record_treatment_progress":
         day = local_date(now).isoformat()
         return {"recorded_on": day, "status": "attending", "moud_adherence": "yes", "last_attended_on": day}
+    if action == "amend_identification":
+        return {"phone": "555-0142", "reason": "the parent gave a new number"}
     return demo_action_data(action, now, due_date)
 
 

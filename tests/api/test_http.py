@@ -58,7 +58,7 @@ def test_definitions_are_published(api: Api) -> None:
         {"id": "charm-posc", "version": 1, "title": "CHARM prenatal Plan of Safe Care"}
     ]
     definition = api.get("/workflows/charm-posc", "admin").json()
-    assert len(definition["states"]) == 14 and len(definition["actions"]) == 22 and len(definition["deadlines"]) == 13
+    assert len(definition["states"]) == 14 and len(definition["actions"]) == 23 and len(definition["deadlines"]) == 13
     notify = next(a for a in definition["actions"] if a["name"] == "notify_cps")
     assert notify["transitions"][0] == {"from": ["born_with_plan"], "to": "notified", "when": {"safety_concern": "no"}}
     assert "stateDiagram-v2" in api.get("/workflows/charm-posc/diagram", "cps").text

@@ -222,6 +222,7 @@ def test_available_actions_explain_what_is_not_allowed(cases: Cases, clock: Fixe
     assert set(options) == {
         "record_consent", "revoke_consent", "refer_to_treatment", "record_declined", "schedule_planning_meeting",
         "record_planning_meeting", "update_plan", "record_pregnancy_loss", "transfer_out", "close_case",
+        "amend_identification",
     }
     assert options["transfer_out"].allowed and options["transfer_out"].targets == ("closed",)
     assert options["refer_to_treatment"].reasons == ("not available at this stage of the case",)

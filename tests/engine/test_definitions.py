@@ -49,6 +49,8 @@ ACTIONS: dict[str, tuple[list[str], str | None, set[str], str]] = {
     # Decisions: treatment is its own track; in meeting_scheduled and plan_agreed the state stays.
     "admit_to_treatment": (PRENATAL, None, {"treatment"}, "treatment_admission"),
     "record_treatment_progress": (OPEN, "same", {"treatment"}, "treatment_progress"),
+    # Decisions: corrections, by the lead CPS office or the organisation that identified the parent.
+    "amend_identification": (OPEN, "same", {"cps", "prenatal", "treatment", "peer"}, "identification_amendment"),
     "record_disengagement": (["in_treatment"], "disengaged", {"treatment", "peer"}, "disengagement"),
     "record_declined": (["identified", "referred", "disengaged"], "declined", CASE_ROLES, "declination"),
     "schedule_planning_meeting": (["identified", "referred", "in_treatment", "disengaged", "declined"],
@@ -101,6 +103,8 @@ FORM_FIELDS = {
     "interim_services": ["started_on", "services"],
     "treatment_admission": ["admitted_on", "provider_org", "level_of_care", "moud", "peer_support"],
     "treatment_progress": ["recorded_on", "status", "moud_adherence?", "last_attended_on?"],
+    "identification_amendment": ["first_name?", "last_name?", "date_of_birth?", "phone?", "identified_on?",
+                                 "due_date?", "delivery_hospital?", "lead_cps_org?", "reason"],
     "disengagement": ["last_attended_on", "reason?", "outreach_planned"],
     "declination": ["declined_on", "offered", "reason?"],
     "meeting_schedule": ["meeting_date", "location", "invitees"],
@@ -201,7 +205,7 @@ def test_states_and_their_phases(workflow: CompiledWorkflow) -> None:
 
 
 def test_actions_are_the_pathway_actions(workflow: CompiledWorkflow) -> None:
-    assert len(ACTIONS) == 22
+    assert len(ACTIONS) == 23
     assert set(workflow.actions) == set(ACTIONS)
 
 
@@ -421,7 +425,7 @@ BREAKAGES = {
     ),
     "unknown guard": Breakage(
         "{guard: not_in_future, field: started_on}", "{guard: not_in_the_future, field: started_on}",
-        at="not_in_the_future", message="unknown guard 'not_in_the_future' (known: any_record,",
+        at="not_in_the_future", message="unknown guard 'not_in_the_future' (known: actor_is_party, any_record,",
     ),
     "guard parameter of the wrong type": Breakage(
         "days_before: 30,", "days_before: soon,",

@@ -43,6 +43,7 @@ from tests.pathway import drive, open_case, take
 #: form → organisation field (a `.` path inside a list of records) → the kinds it accepts (PATHWAY, Decisions).
 DECLARED = {
     "identification": {"lead_cps_org": ["cps"], "delivery_hospital": ["hospital"]},
+    "identification_amendment": {"delivery_hospital": ["hospital"], "lead_cps_org": ["cps"]},
     "treatment_referral": {"provider_org": ["treatment"]},
     "treatment_admission": {"provider_org": ["treatment"]},
     "universal_consent": {"organisations": list(PARTY_KINDS)},
