@@ -21,6 +21,11 @@ class Strict(BaseModel):
 class OpenCase(Strict):
     workflow: str = Field(examples=["charm-posc"], max_length=64)
     data: dict[str, Any] = Field(description="The opening form's fields", examples=[_EXAMPLE_IDENTIFICATION])
+    new_pregnancy: bool = Field(
+        default=False,
+        description="A parent with an open case is not given a second one (409 naming the open case) unless this "
+        "says the case is for a new pregnancy",
+    )
 
 
 class TakeAction(Strict):

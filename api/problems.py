@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.logs import type_name
 from engine import (
+    AlreadyOpen,
     Forbidden,
     GuardFailed,
     InvalidForm,
@@ -38,6 +39,7 @@ PROBLEM = "application/problem+json"
 
 #: Engine error → (status, title). Order matters: subclasses first.
 TABLE: list[tuple[type[PoscError], int, str]] = [
+    (AlreadyOpen, 409, "A case is already open for this parent"),
     (GuardFailed, 409, "Refused by the pathway's rules"),
     (NotAvailable, 409, "Action not available"),
     (NotFound, 404, "Not found"),
@@ -80,6 +82,8 @@ def for_error(request: Request, exc: PoscError) -> Response:
                 extra["errors"] = [{"field": e.field, "message": e.message} for e in exc.errors]
             if isinstance(exc, NotAvailable):
                 extra["reasons"] = exc.reasons
+            if isinstance(exc, AlreadyOpen):
+                extra["existing_case"] = exc.existing
             if isinstance(exc, StaleVersion) and request.headers.get("if-match"):
                 status, title = 412, "Precondition failed"
             return _answer(request, status, title, exc.message, **extra)

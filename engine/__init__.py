@@ -24,6 +24,7 @@ _EXPORTS = {
     "FileReport": "engine.definitions",
     "check_files": "engine.definitions",
     "load_catalogue": "engine.definitions",
+    "AlreadyOpen": "engine.errors",
     "DefinitionError": "engine.errors",
     "FieldError": "engine.errors",
     "Forbidden": "engine.errors",
@@ -47,6 +48,7 @@ __all__ = [
     "SYSTEM_ROLE",
     "ActionOption",
     "Actor",
+    "AlreadyOpen",
     "CaseRecord",
     "Cases",
     "Catalogue",
@@ -92,6 +94,7 @@ if TYPE_CHECKING:
     from engine.clock import Clock, FixedClock, SystemClock
     from engine.definitions import Catalogue, FileReport, check_files, load_catalogue
     from engine.errors import (
+        AlreadyOpen,
         DefinitionError,
         FieldError,
         Forbidden,

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, RowMapping, bindparam, delete, insert, select, update
@@ -19,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from engine import deadlines
-from engine.access import Access, decide
+from engine.access import Access, decide, findable
 from engine.access_log import access_row, record_in
 from engine.actor import Actor
 from engine.chain import GENESIS, event_hash, verify_chain
@@ -29,6 +30,7 @@ from engine.definitions.checks import OPEN_EVENT
 from engine.definitions.compiled import CompiledAction, CompiledWorkflow
 from engine.definitions.forms import CompiledForm
 from engine.errors import (
+    AlreadyOpen,
     FieldError,
     Forbidden,
     GuardFailed,
@@ -74,6 +76,10 @@ _FORGET_CONSENTED = delete(PARTIES).where(
 )
 
 
+#: Open cases of the same parent (lookup digest), for the one-open-case rule.
+_SAME_PARENT = select(CASES).where(
+    CASES.c.lookup_key == bindparam("b_key"), CASES.c.state.in_(bindparam("b_states", expanding=True))
+)
 _KIND = select(ORGANISATIONS.c.kind).where(ORGANISATIONS.c.id == bindparam("b_id"))
 #: Why an action is refused when the caller may not see the state that refuses it.
 NOT_AT_THIS_STAGE = "not available at this stage of the case"
@@ -157,13 +163,15 @@ class Cases:
 
     # --- opening ---
 
-    def open_case(self, actor: Actor, workflow_id: str, data: Any) -> CaseRecord:
-        """Opens a case with its opening form; the first event. Refused cases leave nothing behind."""
+    def open_case(self, actor: Actor, workflow_id: str, data: Any, *, new_pregnancy: bool = False) -> CaseRecord:
+        """Opens a case with its opening form; the first event. Refused cases leave nothing behind. A parent with
+        an open case the actor may know of gets no second one unless `new_pregnancy` says so."""
         with self.db.write() as conn:
-            return self._open_case(conn, actor, workflow_id, data)
+            return self._open_case(conn, actor, workflow_id, data, new_pregnancy)
 
     def open(
-        self, actor: Actor, workflow_id: str, data: Any, *, idempotency_key: str | None = None
+        self, actor: Actor, workflow_id: str, data: Any, *, idempotency_key: str | None = None,
+        new_pregnancy: bool = False,
     ) -> tuple[dict[str, Any], bool]:
         """Opens a case and returns it as the opener may see it, and whether this answer is a replay. The answer is
         a disclosure like any read and is recorded in the access log in the same transaction.
@@ -171,14 +179,14 @@ class Cases:
         With an idempotency key, a repeat of the same submission (a retry, a double click) opens nothing and
         answers with the case the first one opened, rendered afresh at the caller's access of this moment; the same
         key with different data is refused."""
-        fingerprint = _fingerprint("", f"open:{workflow_id}", data, None)
+        fingerprint = _fingerprint("", f"open:{workflow_id}{':new' if new_pregnancy else ''}", data, None)
         try:
             with self.db.write() as conn:
                 if idempotency_key is not None:
                     prior = self._prior(conn, actor, idempotency_key, fingerprint)
                     if prior is not None:
                         return self._answer(conn, actor, prior, "replay"), True
-                record = self._open_case(conn, actor, workflow_id, data)
+                record = self._open_case(conn, actor, workflow_id, data, new_pregnancy)
                 if idempotency_key is not None:
                     self._remember(conn, actor, idempotency_key, fingerprint, record.id, record.opened_at)
                 return self._answer(conn, actor, record.id, "open"), False
@@ -222,7 +230,9 @@ class Cases:
         record_in(conn, [access_row(actor, case_id, what, access.tiers, now)])
         return case_view(conn, access, row, now)
 
-    def _open_case(self, conn: Connection, actor: Actor, workflow_id: str, data: Any) -> CaseRecord:
+    def _open_case(
+        self, conn: Connection, actor: Actor, workflow_id: str, data: Any, new_pregnancy: bool = False
+    ) -> CaseRecord:
         workflow = self.catalogue.workflow(workflow_id)
         opening = workflow.open
         _check_role(actor, opening)
@@ -231,6 +241,8 @@ class Cases:
         self._check_organisations(conn, opening.form, clean, actor)
         ctx = self._guard_context(conn, workflow, opening, "", clean, {}, None, now, actor=actor)
         _refuse_on_guards(opening, ctx, workflow.initial)
+        if not new_pregnancy:
+            self._refuse_a_second_open_case(conn, workflow, actor, lookup_key(workflow, clean), now)
         case_id = new_reference()
         content = _event_content(case_id, 1, OPEN_EVENT, opening.form.id, None, workflow.initial, actor, now, clean)
         event = {**content, "prev_hash": GENESIS, "hash": event_hash(GENESIS, content)}
@@ -249,6 +261,30 @@ class Cases:
             parties=folded.parties, previous_parties={}, now=now,
         )
         return _record_from(case_id, workflow, clean, folded, now, now)
+
+    def _refuse_a_second_open_case(
+        self, conn: Connection, workflow: CompiledWorkflow, actor: Actor, key: str | None, now: datetime
+    ) -> None:
+        """One open case per pregnancy: a parent (same lookup fields) with an open case the caller may know of, by
+        its tiers or as the delivery lookup would find it, is not opened twice. A case the caller may not know
+        exists (a Part 2 program's without consent, or any case for a role the lookup does not answer) is never named,
+        and does not stop the opening."""
+        from engine.queries import LOOKUP_ROLES  # the roles the delivery lookup answers
+
+        if key is None:
+            return
+        open_states = [s for s in workflow.states if not workflow.is_terminal(s)]
+        for row in conn.execute(_SAME_PARENT, {"b_key": key, "b_states": open_states}).mappings().all():
+            consents = _memo(partial(active_consents, conn, row["id"], workflow.today(now)))
+            access = self.access(conn, actor, row, consents)
+            if access or (actor.role in LOOKUP_ROLES and findable(
+                access, row["state"], row["parties"], consents(), partial(self.kind_of, conn)
+            )):
+                raise AlreadyOpen(
+                    f"case {row['id']} is already open for this parent",
+                    row["id"],
+                    [f"a case is already open for this parent ({row['id']}); if this is a new pregnancy, say so"],
+                )
 
     # --- reading ---
 

@@ -45,6 +45,14 @@ class GuardFailed(NotAvailable):
     """The action exists in this state but one of its guards refuses; `reasons` say why, in domain words."""
 
 
+class AlreadyOpen(NotAvailable):
+    """The parent already has an open case the caller may know of (one open case per pregnancy)."""
+
+    def __init__(self, message: str, existing: str, reasons: list[str]) -> None:
+        super().__init__(message, reasons)
+        self.existing = existing
+
+
 class StaleVersion(PoscError):
     """The case changed since the caller read it (optimistic concurrency); nothing was written."""
 

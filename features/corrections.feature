@@ -1,4 +1,4 @@
-Feature: Corrections
+Feature: Corrections and one open case per pregnancy
   Caseworkers make mistakes and learn things late: a misspelt name, a due date moved by an ultrasound, a family that
   moves to another county. The lead CPS office, or the organisation that identified the parent, corrects the
   identification and says why. The case's history keeps what was replaced; the hospital lookup, the deadlines and the
@@ -44,4 +44,11 @@ Feature: Corrections
     When the peer mentor takes amend_identification
     Then the action is refused because "only the organisation that is the lead CPS office"
     When the prenatal clinic takes amend_identification
+    Then the action succeeds
+
+  Scenario: A parent with an open case is not given a second one
+    Given a case opened by the prenatal clinic
+    When the prenatal clinic opens a case for the same parent
+    Then the action is refused because "a case is already open for this parent"
+    When the prenatal clinic opens a case for the same parent, for a new pregnancy
     Then the action succeeds

@@ -9,8 +9,9 @@ Feature: Planning meeting
 
   Scenario: The planning meeting is scheduled within the 30 days before the due date
     Given a case opened by the prenatal clinic with:
-      | field    | value       |
-      | due_date | in 120 days |
+      | field     | value       |
+      | last_name | Okafor      |
+      | due_date  | in 120 days |
     And the case has reached in_treatment
     When the cps worker takes schedule_planning_meeting with:
       | field        | value                       |
@@ -131,8 +132,9 @@ Feature: Planning meeting
 
   Scenario: The planning meeting appears on the CPS worklist when the planning window opens
     Given a case opened by the prenatal clinic with:
-      | field    | value       |
-      | due_date | in 120 days |
+      | field     | value       |
+      | last_name | Okafor      |
+      | due_date  | in 120 days |
     Then the worklist of the cps worker does not show planning_meeting
     When it is 31 days before the due date
     Then the worklist of the cps worker does not show planning_meeting

@@ -161,6 +161,7 @@ Feature: Treatment access
   Scenario: A parent identified days before the case was entered is overdue for treatment at once
     Given a case opened by the prenatal clinic with:
       | field         | value       |
+      | last_name     | Okafor      |
       | identified_on | 10 days ago |
     Then the treatment_admission deadline is overdue
     When the deadlines are processed

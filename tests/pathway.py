@@ -27,12 +27,14 @@ ROUTES: dict[str, list[str]] = {
 }
 
 
-def open_case(cases: Cases, clock: FixedClock, **changes: Any) -> CaseRecord:
-    """Opens a case due in 25 days (inside the planning window, so a plan can be agreed today), unless told."""
+def open_case(cases: Cases, clock: FixedClock, *, new_pregnancy: bool = True, **changes: Any) -> CaseRecord:
+    """Opens a case due in 25 days (inside the planning window, so a plan can be agreed today), unless told. Each
+    case a test opens for the sample parent is its own pregnancy unless the test says otherwise."""
     today = local_date(clock.now())
     changes.setdefault("due_date", (today + timedelta(days=25)).isoformat())
     changes.setdefault("gestational_weeks", 36)
-    return cases.open_case(ACTORS["prenatal"], "charm-posc", identification(today, **changes))
+    data = identification(today, **changes)
+    return cases.open_case(ACTORS["prenatal"], "charm-posc", data, new_pregnancy=new_pregnancy)
 
 
 def due_date(case: CaseRecord) -> date:

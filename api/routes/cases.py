@@ -46,7 +46,9 @@ def open_case(
 ) -> CaseView:
     """Opens a case on a workflow with its opening form (identification). With an `Idempotency-Key`, a repeat
     opens nothing and answers with the case the first request opened (`Idempotent-Replayed: true`)."""
-    view, replayed = svc.cases.open(user.actor, body.workflow, body.data, idempotency_key=idempotency_key)
+    view, replayed = svc.cases.open(
+        user.actor, body.workflow, body.data, idempotency_key=idempotency_key, new_pregnancy=body.new_pregnancy
+    )
     response.headers["Location"] = f"/cases/{view['id']}"
     response.headers["ETag"] = etag(view["version"])
     if replayed:

@@ -48,7 +48,7 @@ from api.web.widgets import (
     posted_values,
     widgets,
 )
-from engine import InvalidForm, NotAvailable, PoscError, StaleVersion
+from engine import AlreadyOpen, InvalidForm, NotAvailable, PoscError, StaleVersion
 from engine.cases import IdempotencyConflict
 from engine.definitions.compiled import CompiledWorkflow
 from engine.definitions.forms import FieldSpec, FormSpec
@@ -130,7 +130,7 @@ async def sign_in(request: Request, svc: ServicesDep) -> Response:
 #: Hidden fields of the sign-in page that carry a form's values through a new sign-in.
 CARRIED = "carried:"
 #: Posted fields that are the form's machinery, not what the person typed (not listed on the resume page).
-_MACHINERY = frozenset({"csrf_token", "version", "idempotency_key", FORM_PROOF})
+_MACHINERY = frozenset({"csrf_token", "version", "idempotency_key", "new_pregnancy", FORM_PROOF})
 #: Field types whose values are shown with their label rather than as posted.
 _CHOICES = ("choice", "multi_choice")
 
@@ -333,7 +333,8 @@ async def open_case(request: Request, svc: ServicesDep, session: SignedIn) -> Re
                           min_rows=rows, key=key)
     try:
         view, _ = svc.cases.open(
-            session.user.actor, workflow.id, form_data(spec, values, workflow.timezone), idempotency_key=key
+            session.user.actor, workflow.id, form_data(spec, values, workflow.timezone), idempotency_key=key,
+            new_pregnancy=fields.get("new_pregnancy") == "yes",
         )
     except (InvalidForm, NotAvailable, IdempotencyConflict) as refused:
         return _form_page(
@@ -575,6 +576,7 @@ def _form_page(
     return render(
         request, "action.html", session, status=status, form=spec, title=title, case=case, option=option,
         widgets=shown, errors=errors, reasons=reasons, zone=workflow.timezone,
+        existing_case=refused.existing if isinstance(refused, AlreadyOpen) else None,
         version=version or (str(case["version"]) if case else ""), idempotency_key=key or secrets.token_urlsafe(16),
         labels=_labels(shown),
     )

@@ -40,8 +40,10 @@ class Api:
     def today(self) -> date:
         return local_date(self.clock.now())
 
-    def open_case(self, role: str = "prenatal", **changes: Any) -> dict[str, Any]:
-        body = {"workflow": "charm-posc", "data": identification(self.today(), **changes)}
+    def open_case(self, role: str = "prenatal", *, new_pregnancy: bool = True, **changes: Any) -> dict[str, Any]:
+        """Opens a case for the sample parent; each is its own pregnancy unless the test says otherwise."""
+        body = {"workflow": "charm-posc", "data": identification(self.today(), **changes),
+                "new_pregnancy": new_pregnancy}
         response = self.post("/cases", role, body)
         assert response.status_code == 201, response.text
         found: dict[str, Any] = response.json()

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from engine.cases import EVENTS
 from tests.api.conftest import Api
+from tests.factories import identification
 
 PROBLEM = "application/problem+json"
 
@@ -71,6 +72,20 @@ def test_definitions_are_published(api: Api) -> None:
 
 
 # --- opening and reading ---
+
+
+def test_a_second_case_for_a_parent_with_an_open_one_is_a_409_naming_it(api: Api) -> None:
+    first = api.open_case(new_pregnancy=False)
+    body = {"workflow": "charm-posc", "data": identification(api.today())}
+    refused = api.post("/cases", "prenatal", body)
+    problem = assert_problem(refused, 409)
+    reasons = problem["reasons"]
+    assert problem["existing_case"] == first["id"] and isinstance(reasons, list) and "already open" in reasons[0]
+    assert len(api.get("/cases", "prenatal").json()["items"]) == 1
+    # A CPS worker may know of it (the delivery lookup would find it); a peer network holding no tier may not.
+    assert assert_problem(api.post("/cases", "cps", body), 409)["existing_case"] == first["id"]
+    assert api.post("/cases", "peer", body).status_code == 201
+    assert api.post("/cases", "prenatal", {**body, "new_pregnancy": True}).status_code == 201
 
 
 def test_opening_a_case_returns_201_with_location_and_etag(api: Api) -> None:

@@ -22,6 +22,7 @@ from engine import (
     UnknownAction,
 )
 from engine.cases import CASES, DEADLINES, EVENTS, IdempotencyConflict
+from engine.errors import AlreadyOpen
 from tests.factories import ACTORS, action_data, identification
 from tests.pathway import ROUTES, drive, open_case, take
 
@@ -291,7 +292,9 @@ def test_opening_with_the_same_idempotency_key_opens_one_case(cases: Cases, cloc
     data = identification(clock.now().date())
     first, replayed = cases.open(ACTORS["cps"], "charm-posc", data, idempotency_key="k1")
     again, replayed_again = cases.open(ACTORS["cps"], "charm-posc", data, idempotency_key="k1")
-    other, _ = cases.open(ACTORS["cps"], "charm-posc", data, idempotency_key="k2")
+    with pytest.raises(AlreadyOpen):  # another key is another request: the same parent has a case already
+        cases.open(ACTORS["cps"], "charm-posc", data, idempotency_key="k2")
+    other, _ = cases.open(ACTORS["cps"], "charm-posc", data, idempotency_key="k2", new_pregnancy=True)
     assert again["id"] == first["id"] != other["id"]
     assert (replayed, replayed_again) == (False, True)
     with cases.db.read() as conn:
@@ -299,4 +302,30 @@ def test_opening_with_the_same_idempotency_key_opens_one_case(cases: Cases, cloc
     with pytest.raises(IdempotencyConflict):
         cases.open(ACTORS["cps"], "charm-posc", {**data, "last_name": "Other"}, idempotency_key="k1")
     # Keys belong to their user: another user's "k1" is a new request.
-    assert cases.open(ACTORS["prenatal"], "charm-posc", data, idempotency_key="k1")[0]["id"] != first["id"]
+    again_elsewhere = cases.open(ACTORS["prenatal"], "charm-posc", data, idempotency_key="k1", new_pregnancy=True)
+    assert again_elsewhere[0]["id"] != first["id"]
+
+
+def test_a_parent_with_an_open_case_gets_no_second_one_unless_it_is_a_new_pregnancy(
+    cases: Cases, clock: FixedClock
+) -> None:
+    first = open_case(cases, clock, new_pregnancy=False)
+    with pytest.raises(AlreadyOpen) as refused:
+        open_case(cases, clock, new_pregnancy=False, last_name="  RIVERA ")  # the lookup's match: case, spaces
+    assert refused.value.existing == first.id and first.id in refused.value.reasons[0]
+    with cases.db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(CASES)).scalar() == 1  # nothing half-written
+    second = open_case(cases, clock, new_pregnancy=True)
+    assert second.id != first.id
+    closed = drive(cases, clock, open_case(cases, clock, last_name="Okafor"), "closed")
+    reopened = open_case(cases, clock, new_pregnancy=False, last_name="Okafor")
+    assert reopened.id != closed.id  # a closed case does not count
+
+
+def test_a_part_2_programs_case_is_never_named_to_an_organisation_it_has_not_consented_to(
+    cases: Cases, clock: FixedClock
+) -> None:
+    data = identification(clock.now().date(), identified_by="treatment_provider")
+    cases.open_case(ACTORS["treatment"], "charm-posc", data)
+    # The prenatal clinic may not learn that the parent is in a treatment program: its own case opens.
+    assert cases.open_case(ACTORS["prenatal"], "charm-posc", data).id

@@ -35,7 +35,7 @@ def test_version_1_cases_keep_their_rules_when_version_2_ships(
     both = load_catalogue([shipped_forms_dir(), ROOT_WORKFLOW, version_2(tmp_path)])
     assert sorted(both.workflows) == [("charm-posc", 1), ("charm-posc", 2)]
     upgraded = Cases(db, both, clock)
-    new = upgraded.open_case(ACTORS["prenatal"], "charm-posc", identification(today))
+    new = upgraded.open_case(ACTORS["prenatal"], "charm-posc", identification(today), new_pregnancy=True)
     assert new.workflow_version == 2
 
     admission = action_data("admit_to_treatment", clock.now(), today)

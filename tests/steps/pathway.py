@@ -74,6 +74,15 @@ def case_opened_with(world: World, who: str, datatable: list[list[str]]) -> None
         REACHED.add("identified")
 
 
+@when(parsers.re(r"(?P<who>.+) opens a case for the same parent(?P<new>, for a new pregnancy)?$"))
+def opens_for_the_same_parent(world: World, who: str, new: str | None) -> None:
+    """When the prenatal clinic opens a case for the same parent   (or: ..., for a new pregnancy)"""
+    body = {"workflow": "charm-posc", "data": identification(world.today()), "new_pregnancy": bool(new)}
+    world.last = world.api.post("/cases", role(who), body)
+    if world.last.status_code == 201:
+        world.case = world.last.json()
+
+
 @given(parsers.parse("the case has reached {state}"))
 def case_reached(world: World, state: str) -> None:
     """Given the case has reached plan_agreed   (takes the usual route there, an hour between actions)"""

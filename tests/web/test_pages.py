@@ -332,6 +332,22 @@ def test_a_case_is_opened_through_the_identification_form(web: Web, api: Api) ->
     assert "Recorded: Case opened." in cps.get(answer.headers["location"]).text
 
 
+def test_a_second_case_for_the_same_parent_leads_to_the_open_one_unless_it_is_a_new_pregnancy(
+    web: Web, api: Api
+) -> None:
+    cps = web.sign_in("cps")
+    data = flatten(identification(api.today(), last_name="Okafor"))
+    first = cps.submit("/ui/cases/new", data)
+    case_id = first.headers["location"].split("/")[-1].split("?")[0]
+    again = cps.submit("/ui/cases/new", data)
+    assert again.status_code == 409
+    assert "a case is already open for this parent" in again.text and f"/ui/cases/{case_id}" in again.text
+    assert 'name="new_pregnancy"' in again.text and "Okafor" in again.text  # the form comes back filled in
+    assert len(api.get("/cases", "cps").json()["items"]) == 1  # nothing recorded
+    new = cps.submit("/ui/cases/new", [*data, ("new_pregnancy", "yes")])
+    assert new.status_code == 303 and case_id not in new.headers["location"]
+
+
 def test_a_birth_time_typed_on_a_page_is_the_jurisdictions_local_time(web: Web, api: Api) -> None:
     case = api.drive(api.open_case(), ROUTES["plan_agreed"])
     nurse = web.sign_in("hospital")
