@@ -26,6 +26,11 @@ class OpenCase(Strict):
         description="A parent with an open case is not given a second one (409 naming the open case) unless this "
         "says the case is for a new pregnancy",
     )
+    birth: dict[str, Any] | None = Field(
+        default=None,
+        description="Identification at birth (hospital staff only): the birth form's fields. The case opens with the "
+        "birth recorded, in the birth phase on the CAPTA notification clock; `data.identified_by` is set to hospital",
+    )
 
 
 class TakeAction(Strict):

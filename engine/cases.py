@@ -27,7 +27,7 @@ from engine.chain import GENESIS, event_hash, verify_chain
 from engine.clock import Clock
 from engine.definitions.catalogue import Catalogue
 from engine.definitions.checks import OPEN_EVENT
-from engine.definitions.compiled import CompiledAction, CompiledWorkflow
+from engine.definitions.compiled import CompiledAction, CompiledOpening, CompiledWorkflow
 from engine.definitions.forms import CompiledForm
 from engine.errors import (
     AlreadyOpen,
@@ -163,15 +163,19 @@ class Cases:
 
     # --- opening ---
 
-    def open_case(self, actor: Actor, workflow_id: str, data: Any, *, new_pregnancy: bool = False) -> CaseRecord:
+    def open_case(
+        self, actor: Actor, workflow_id: str, data: Any, *, new_pregnancy: bool = False,
+        variant: tuple[str, Any] | None = None,
+    ) -> CaseRecord:
         """Opens a case with its opening form; the first event. Refused cases leave nothing behind. A parent with
-        an open case the actor may know of gets no second one unless `new_pregnancy` says so."""
+        an open case the actor may know of gets no second one unless `new_pregnancy` says so. `variant` is another
+        way in, (name, data of its action): the case opens and that action is taken in the same step."""
         with self.db.write() as conn:
-            return self._open_case(conn, actor, workflow_id, data, new_pregnancy)
+            return self._open_case(conn, actor, workflow_id, data, new_pregnancy, variant)
 
     def open(
         self, actor: Actor, workflow_id: str, data: Any, *, idempotency_key: str | None = None,
-        new_pregnancy: bool = False,
+        new_pregnancy: bool = False, variant: tuple[str, Any] | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Opens a case and returns it as the opener may see it, and whether this answer is a replay. The answer is
         a disclosure like any read and is recorded in the access log in the same transaction.
@@ -179,14 +183,15 @@ class Cases:
         With an idempotency key, a repeat of the same submission (a retry, a double click) opens nothing and
         answers with the case the first one opened, rendered afresh at the caller's access of this moment; the same
         key with different data is refused."""
-        fingerprint = _fingerprint("", f"open:{workflow_id}{':new' if new_pregnancy else ''}", data, None)
+        how = f"open:{workflow_id}{':new' if new_pregnancy else ''}"
+        fingerprint = _fingerprint("", how, data if variant is None else [data, *variant], None)
         try:
             with self.db.write() as conn:
                 if idempotency_key is not None:
                     prior = self._prior(conn, actor, idempotency_key, fingerprint)
                     if prior is not None:
                         return self._answer(conn, actor, prior, "replay"), True
-                record = self._open_case(conn, actor, workflow_id, data, new_pregnancy)
+                record = self._open_case(conn, actor, workflow_id, data, new_pregnancy, variant)
                 if idempotency_key is not None:
                     self._remember(conn, actor, idempotency_key, fingerprint, record.id, record.opened_at)
                 return self._answer(conn, actor, record.id, "open"), False
@@ -231,16 +236,22 @@ class Cases:
         return case_view(conn, access, row, now)
 
     def _open_case(
-        self, conn: Connection, actor: Actor, workflow_id: str, data: Any, new_pregnancy: bool = False
+        self, conn: Connection, actor: Actor, workflow_id: str, data: Any, new_pregnancy: bool = False,
+        variant: tuple[str, Any] | None = None,
     ) -> CaseRecord:
         workflow = self.catalogue.workflow(workflow_id)
-        opening = workflow.open
+        way = self._way_in(workflow, variant)
+        opening = way.opening if way is not None else workflow.open
         _check_role(actor, opening)
-        clean = opening.form.validate(data)
+        clean = opening.form.validate(_with_set_values(workflow, way, data))
         now = self.clock.now()
-        self._check_organisations(conn, opening.form, clean, actor)
+        self._check_organisations(conn, opening.form, clean, actor, way.own_organisation if way else ())
         ctx = self._guard_context(conn, workflow, opening, "", clean, {}, None, now, actor=actor)
         _refuse_on_guards(opening, ctx, workflow.initial)
+        # Where the opening step leaves the case: the opening's clocks open only if they run there.
+        settles_in, then_data = workflow.initial, None
+        if way is not None and variant is not None:
+            settles_in, then_data = self._check_then(conn, workflow, way, actor, clean, variant[1], now)
         if not new_pregnancy:
             self._refuse_a_second_open_case(conn, workflow, actor, lookup_key(workflow, clean), now)
         case_id = new_reference()
@@ -257,10 +268,44 @@ class Cases:
         _sync_parties(conn, case_id, {}, folded.parties)
         deadlines.record_event(
             conn, workflow, case_id=case_id, seq=1, event=OPEN_EVENT, from_state=None,
-            to_state=folded.state, data=clean, values=case_values(clean, folded.facts),
+            to_state=settles_in, data=clean, values=case_values(clean, folded.facts),
             parties=folded.parties, previous_parties={}, now=now,
         )
+        if way is not None:
+            return self._take(conn, actor, case_id, way.then, then_data, None, now)
         return _record_from(case_id, workflow, clean, folded, now, now)
+
+    @staticmethod
+    def _way_in(workflow: CompiledWorkflow, variant: tuple[str, Any] | None) -> CompiledOpening | None:
+        if variant is None:
+            return None
+        way = workflow.variants.get(variant[0])
+        if way is None:
+            known = ", ".join(sorted(workflow.variants)) or "none"
+            raise InvalidForm(OPEN_EVENT, [FieldError(
+                variant[0], f"workflow {workflow.id} cannot be opened with {variant[0]!r} (other ways in: {known})"
+            )])
+        return way
+
+    def _check_then(
+        self, conn: Connection, workflow: CompiledWorkflow, way: CompiledOpening, actor: Actor,
+        opening: Mapping[str, Any], data: Any, now: datetime,
+    ) -> tuple[str, dict[str, Any]]:
+        """Checks the action a variant takes as the case opens, on the case as the opening leaves it, before
+        anything is written; returns the state it leads to and its clean data. Its form errors are named under
+        the variant (`birth.born_at`)."""
+        action = workflow.actions[way.then]
+        _check_role(actor, action)
+        try:
+            clean = action.form.validate(data)
+            self._check_organisations(conn, action.form, clean, actor, workflow.spec.actions[way.then].own_organisation)
+        except InvalidForm as invalid:
+            raise InvalidForm(invalid.form, [
+                FieldError(f"{way.name}.{e.field}" if e.field else way.name, e.message) for e in invalid.errors
+            ]) from None
+        ctx = self._guard_context(conn, workflow, action, workflow.initial, clean, opening, None, now, actor=actor)
+        _refuse_on_guards(action, ctx, workflow.initial)
+        return workflow.fire(way.then, workflow.initial, clean, ctx.case), clean
 
     def _refuse_a_second_open_case(
         self, conn: Connection, workflow: CompiledWorkflow, actor: Actor, key: str | None, now: datetime
@@ -387,11 +432,12 @@ class Cases:
             return self._answer(conn, actor, case_id, "action"), False
 
     def _take(
-        self, conn: Connection, actor: Actor, case_id: str, action: str, data: Any, expected_version: int | None
+        self, conn: Connection, actor: Actor, case_id: str, action: str, data: Any, expected_version: int | None,
+        now: datetime | None = None,
     ) -> CaseRecord:
         row = _load(conn, case_id, for_update=True)
         workflow = self._workflow(row)
-        now = self.clock.now()
+        now = now or self.clock.now()
         access = self.access(conn, actor, row)
         if not access:
             raise NotFound(f"no case {case_id!r}")
@@ -577,6 +623,28 @@ def _either(kinds: Sequence[str]) -> str:
 
 def _a(noun: str) -> str:
     return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+
+
+def _with_set_values(workflow: CompiledWorkflow, way: CompiledOpening | None, data: Any) -> Any:
+    """The opening data with a variant's set values (a different value given for one is refused). A plain opening
+    may not carry every value that marks a variant: such a case opens that way or not at all."""
+    if not isinstance(data, Mapping):
+        return data  # the form says what is wrong with it
+    if way is not None:
+        errors = [
+            FieldError(key, f"must be {value!r} when you {way.title.lower()}")
+            for key, value in way.set.items() if data.get(key) not in (None, "", value)
+        ]
+        if errors:
+            raise InvalidForm(workflow.open.form.id, errors)
+        return {**data, **way.set}
+    for other in workflow.variants.values():
+        if other.marks(data):
+            key, value = next(iter(other.set.items()))
+            raise InvalidForm(workflow.open.form.id, [FieldError(
+                key, f"{value!r} is kept for cases opened with the {other.name} ({other.title.lower()})"
+            )])
+    return data
 
 
 def _check_role(actor: Actor, action: CompiledAction) -> None:

@@ -191,6 +191,8 @@ class WindowParams(Params):
     days_before: int = Field(ge=0)
     days_after: int = Field(default=0, ge=0)
     window: StrictStr = "window"
+    #: Shown on the case (the planning window is work to plan for); a plausibility range is not.
+    shown: bool = True
 
 
 @guard("date_in_window", WindowParams, form_fields=("field",), case_fields=("case_field",))

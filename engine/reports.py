@@ -97,11 +97,14 @@ class _Course:
     infant_referral: bool = False
     caregiver_referral: bool = False
     plan_actions: frozenset[str] = field(default_factory=frozenset)
+    identified_at_birth: bool = False
 
     def add(self, event: RowMapping) -> None:
         action, data = event["action"], event["data"] or {}
         if action == OPEN_EVENT:
             self.opened_at = event["occurred_at"]
+            way = self.workflow.variants.get(self.workflow.opened_with(data) or "")
+            self.identified_at_birth = way is not None and way.then == BIRTH
         elif action == BIRTH and self.born_on is None:
             self.born_on = _local_day(self.workflow, _moment(data.get("born_at")))
             self.birth_to = event["to_state"]
@@ -132,6 +135,10 @@ def capta_report(db: Database, catalogue: Catalogue, start: date, end: date) -> 
 
     - `births`: every birth recorded; `births_before_plan_agreed`: those born before a plan was agreed
       (`record_birth` into `born_without_plan`), over all births, as the pathway's own measure;
+    - `identified_prenatally` and `identified_at_birth`: the births by how the parent was identified: a case opened
+      before the birth, or opened by hospital staff at delivery with the birth (the opening variant whose action is
+      `record_birth`). The two add up to `births`, so when one is suppressed the other is too ("suppressed"): with
+    the total shown, it would give the small one away;
     - `substance_affected`: births whose form says the infant is substance-affected; of those:
     - `discharged`, and `with_plan_by_discharge`: discharged with a plan recorded (any action with the
       `new_plan_version` effect) before the discharge. An infant still in hospital is not counted yet, even with a
@@ -144,7 +151,8 @@ def capta_report(db: Database, catalogue: Catalogue, start: date, end: date) -> 
       whatever their status: the figure is "referred", not "engaged". Plans' service lists are free text and do not
       count.
 
-    Cases opened in the period (by the local date of the `open_case` event):
+    Cases opened in the period (by the local date of the `open_case` event), identified before birth (a case opened
+    at delivery is counted with the births; its parent was never on the prenatal pathway these figures measure):
 
     - `cases_opened`, `admitted` (admitted to treatment at any point so far);
     - `median_hours_to_admission`: from opening to the first `admit_to_treatment`, both as recorded in the log;
@@ -160,7 +168,10 @@ def capta_report(db: Database, catalogue: Catalogue, start: date, end: date) -> 
     _check_period(start, end)
     courses = _courses(db, catalogue, start, end)
     born = [c for c in courses if c.born_on is not None and start <= c.born_on <= end]
-    opened = [c for c in courses if c.opened_at is not None and start <= c.workflow.today(c.opened_at) <= end]
+    opened = [
+        c for c in courses
+        if c.opened_at is not None and not c.identified_at_birth and start <= c.workflow.today(c.opened_at) <= end
+    ]
     return {
         "period": {"from": start.isoformat(), "to": end.isoformat()},
         "suppression": SUPPRESSION,
@@ -189,6 +200,10 @@ def _birth_figures(born: Sequence[_Course]) -> dict[str, Any]:
     return {
         "births": _shown(born),
         "births_before_plan_agreed": _shown(c for c in born if c.birth_to == "born_without_plan"),
+        **_complementary({
+            "identified_prenatally": Count(sum(1 for c in born if not c.identified_at_birth)),
+            "identified_at_birth": Count(sum(1 for c in born if c.identified_at_birth)),
+        }),
         "substance_affected": _shown(affected),
         "discharged": _shown(c for c in affected if c.discharged),
         "with_plan_by_discharge": _shown(c for c in affected if c.plan_by_discharge),
@@ -211,6 +226,14 @@ def _case_figures(opened: Sequence[_Course]) -> dict[str, Any]:
         figures[name] = {"count": count.shown(), "share": _share(count, len(opened))}
     figures["median_days_meeting_to_birth"] = _median([float(d) for d in meeting_to_birth])
     return figures
+
+
+def _complementary(parts: dict[str, Count]) -> dict[str, int | str]:
+    """Counts that add up to a published total: if any is suppressed, every other one but a 0 is too (it would give
+    the suppressed one away by subtraction; a 0 gives nothing away)."""
+    if not any(c.suppressed for c in parts.values()):
+        return {name: c.shown() for name, c in parts.items()}
+    return {name: c.shown() if c.suppressed or c.value == 0 else SUPPRESSED for name, c in parts.items()}
 
 
 def _shown(courses: Iterable[_Course]) -> int | str:

@@ -133,6 +133,8 @@ def windows(workflow: CompiledWorkflow, values: Mapping[str, Any]) -> list[dict[
             if compiled.ref.guard != "date_in_window":
                 continue
             params: Any = compiled.params
+            if not params.shown:
+                continue
             anchor = as_date(values.get(params.case_field), workflow.timezone)
             if anchor is None or any(w["window"] == params.window for w in found):
                 continue  # a window two actions enforce (scheduling and recording the meeting) is shown once

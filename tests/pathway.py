@@ -37,6 +37,28 @@ def open_case(cases: Cases, clock: FixedClock, *, new_pregnancy: bool = True, **
     return cases.open_case(ACTORS["prenatal"], "charm-posc", data, new_pregnancy=new_pregnancy)
 
 
+def at_delivery(clock: FixedClock, **changes: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The identification as hospital staff know it at delivery (due in 5 days, identified today) and the birth an
+    hour ago; `changes` go to the identification."""
+    today = local_date(clock.now())
+    data = identification(today, due_date=(today + timedelta(days=5)).isoformat(), gestational_weeks=39)
+    del data["identified_by"]  # the opening at delivery sets it
+    data.update(changes)
+    return data, action_data("record_birth", clock.now(), today)
+
+
+def open_at_delivery(
+    cases: Cases, clock: FixedClock, birth: dict[str, Any] | None = None, *, new_pregnancy: bool = True,
+    **changes: Any,
+) -> CaseRecord:
+    """Hospital staff open a case at delivery (identification at birth); `birth` changes the birth form."""
+    data, default_birth = at_delivery(clock, **changes)
+    return cases.open_case(
+        ACTORS["hospital"], "charm-posc", data, variant=("birth", {**default_birth, **(birth or {})}),
+        new_pregnancy=new_pregnancy,
+    )
+
+
 def due_date(case: CaseRecord) -> date:
     return date.fromisoformat(case.data["due_date"])
 

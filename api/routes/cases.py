@@ -44,10 +44,12 @@ def open_case(
     body: OpenCase, user: CurrentUser, svc: ServicesDep, response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> CaseView:
-    """Opens a case on a workflow with its opening form (identification). With an `Idempotency-Key`, a repeat
-    opens nothing and answers with the case the first request opened (`Idempotent-Replayed: true`)."""
+    """Opens a case on a workflow with its opening form (identification). Hospital staff identifying a parent at
+    delivery send the birth form too (`birth`): the case opens with the birth recorded. With an `Idempotency-Key`,
+    a repeat opens nothing and answers with the case the first request opened (`Idempotent-Replayed: true`)."""
     view, replayed = svc.cases.open(
-        user.actor, body.workflow, body.data, idempotency_key=idempotency_key, new_pregnancy=body.new_pregnancy
+        user.actor, body.workflow, body.data, idempotency_key=idempotency_key, new_pregnancy=body.new_pregnancy,
+        variant=("birth", body.birth) if body.birth is not None else None,
     )
     response.headers["Location"] = f"/cases/{view['id']}"
     response.headers["ETag"] = etag(view["version"])

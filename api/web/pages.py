@@ -50,7 +50,7 @@ from api.web.widgets import (
 )
 from engine import AlreadyOpen, InvalidForm, NotAvailable, PoscError, StaleVersion
 from engine.cases import IdempotencyConflict
-from engine.definitions.compiled import CompiledWorkflow
+from engine.definitions.compiled import CompiledOpening, CompiledWorkflow
 from engine.definitions.forms import FieldSpec, FormSpec
 from engine.diagram import mermaid
 from engine.documents import to_pdf
@@ -64,6 +64,8 @@ TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 TEMPLATES.env.globals.update(label=present.choice_label, day=present.day, local_input=local_input)
 #: The pages each role starts on.
 HOME = {"hospital": "lookup", "analyst": "reports", "admin": "workflows"}
+#: The opening variant the lookup offers when no plan is found (PATHWAY, "Identification at birth").
+BIRTH_VARIANT = "birth"
 
 
 def render(
@@ -268,7 +270,8 @@ def lookup(
         return render(request, "lookup.html", session, status=422, matches=None, values=values, errors=errors)
     svc.lookups.check(session.user.id)
     matches = svc.queries.lookup(session.user.actor, values["last_name"], born, with_access=True)
-    return render(request, "lookup.html", session, matches=matches, values=values, errors={})
+    return render(request, "lookup.html", session, matches=matches, values=values, errors={},
+                  can_open_at_delivery=_can_open_at_delivery(svc, session.user))
 
 
 # --- worklist and case list ---
@@ -339,6 +342,51 @@ async def open_case(request: Request, svc: ServicesDep, session: SignedIn) -> Re
     except (InvalidForm, NotAvailable, IdempotencyConflict) as refused:
         return _form_page(
             request, svc, session, workflow, spec, title=workflow.open.title, values=values, refused=refused,
+            key=key if not isinstance(refused, IdempotencyConflict) else None,
+        )
+    return RedirectResponse(f"{PREFIX}/cases/{view['id']}?done=open_case", status_code=303)
+
+
+# --- identification at birth ---
+
+
+def _way_at_delivery(svc: Services, session: WebSessionRecord) -> tuple[CompiledWorkflow, CompiledOpening]:
+    workflow = svc.catalogue.latest()[0]
+    way = workflow.variants.get(BIRTH_VARIANT)
+    if way is None:
+        raise HTTPException(404, "this pathway has no opening at delivery")
+    _require_role(session, tuple(way.opening.roles), "open cases at delivery")
+    return workflow, way
+
+
+@router.get("/cases/new/at-delivery")
+def new_at_delivery_page(request: Request, svc: ServicesDep, session: SignedIn) -> HTMLResponse:
+    workflow, way = _way_at_delivery(svc, session)
+    return _at_delivery_page(request, svc, session, workflow, way)
+
+
+@router.post("/cases/new/at-delivery")
+async def open_at_delivery(request: Request, svc: ServicesDep, session: SignedIn) -> Response:
+    """Opens a case at delivery; posted from the lookup page (`start`, with the name and date of birth looked up,
+    never in a URL) it shows the form filled with them instead."""
+    posted = await _posted(request, session)
+    fields = dict(posted)
+    workflow, way = _way_at_delivery(svc, session)
+    opening, then = workflow.open.form.spec, workflow.actions[way.then].form.spec
+    values = posted_values(opening, [(k, v) for k, v in posted if k not in way.set])
+    if fields.get("start") == "yes":
+        return _at_delivery_page(request, svc, session, workflow, way, values=values)
+    birth = posted_values(then, posted, prefix=f"{way.name}.")
+    key = fields.get("idempotency_key") or None
+    try:
+        view, _ = svc.cases.open(
+            session.user.actor, workflow.id, form_data(opening, values, workflow.timezone), idempotency_key=key,
+            new_pregnancy=fields.get("new_pregnancy") == "yes",
+            variant=(way.name, form_data(then, birth, workflow.timezone)),
+        )
+    except (InvalidForm, NotAvailable, IdempotencyConflict) as refused:
+        return _at_delivery_page(
+            request, svc, session, workflow, way, values=values, birth=birth, refused=refused,
             key=key if not isinstance(refused, IdempotencyConflict) else None,
         )
     return RedirectResponse(f"{PREFIX}/cases/{view['id']}?done=open_case", status_code=303)
@@ -558,14 +606,7 @@ def _form_page(
     refused: Exception | None = None, min_rows: dict[str, int] | None = None, version: str | None = None,
     key: str | None = None, status: int | None = None,
 ) -> HTMLResponse:
-    errors: dict[str, str] = {}
-    reasons: list[str] = []
-    if isinstance(refused, InvalidForm):
-        errors = errors_by_field(refused.errors)
-    elif isinstance(refused, NotAvailable):
-        reasons = list(refused.reasons)
-    elif isinstance(refused, PoscError):
-        reasons = [refused.message]
+    errors, reasons = _refusal(refused)
     known = list_organisations(svc.db)
     if values is None:  # a new form
         values = _own_organisation_defaults(spec, session.user, known)
@@ -579,6 +620,43 @@ def _form_page(
         existing_case=refused.existing if isinstance(refused, AlreadyOpen) else None,
         version=version or (str(case["version"]) if case else ""), idempotency_key=key or secrets.token_urlsafe(16),
         labels=_labels(shown),
+    )
+
+
+def _refusal(refused: Exception | None) -> tuple[dict[str, str], list[str]]:
+    """What a refusal says: errors by field path, or the rules' reasons."""
+    if isinstance(refused, InvalidForm):
+        return errors_by_field(refused.errors), []
+    if isinstance(refused, NotAvailable):
+        return {}, list(refused.reasons)
+    if isinstance(refused, PoscError):
+        return {}, [refused.message]
+    return {}, []
+
+
+def _at_delivery_page(
+    request: Request, svc: Services, session: WebSessionRecord, workflow: CompiledWorkflow, way: CompiledOpening, *,
+    values: dict[str, Any] | None = None, birth: dict[str, Any] | None = None, refused: Exception | None = None,
+    key: str | None = None,
+) -> HTMLResponse:
+    """Identification at birth: the opening form (less what the way in sets) and its action's form, in one page."""
+    errors, reasons = _refusal(refused)
+    known = list_organisations(svc.db)
+    organisations = [(o.id, o.name, o.kind) for o in known]
+    opening, then = workflow.open.form.spec, workflow.actions[way.then].form.spec
+    if values is None or not any(v for k, v in values.items() if k not in ("last_name", "date_of_birth")):
+        values = {**_own_organisation_defaults(opening, session.user, known), **(values or {})}
+    sections = [
+        (opening.title, widgets(opening, values, errors, organisations, leave_out=frozenset(way.set))),
+        (then.title, widgets(then, birth or {}, errors, organisations, prefix=f"{way.name}.")),
+    ]
+    every = [w for _, shown in sections for w in shown]
+    return render(
+        request, "action.html", session, status=422 if errors else (409 if reasons else 200), form=None,
+        title=way.title, description=way.description, case=None, option=None, widgets=every, sections=sections,
+        errors=errors, reasons=reasons, zone=workflow.timezone,
+        existing_case=refused.existing if isinstance(refused, AlreadyOpen) else None, version="",
+        idempotency_key=key or secrets.token_urlsafe(16), labels=_labels(every), cancel="lookup",
     )
 
 
@@ -619,6 +697,11 @@ def _can_open(svc: Services, user: UserRecord) -> bool:
     return user.role in svc.catalogue.latest()[0].open.roles
 
 
+def _can_open_at_delivery(svc: Services, user: UserRecord) -> bool:
+    way = svc.catalogue.latest()[0].variants.get(BIRTH_VARIANT)
+    return way is not None and user.role in way.opening.roles
+
+
 def _require_role(session: WebSessionRecord, roles: tuple[str, ...], what: str) -> None:
     if session.user.role not in roles:
         raise HTTPException(403, f"the {session.user.role} role may not {what}")
@@ -634,6 +717,8 @@ def _nav(svc: Services, user: UserRecord | None) -> list[tuple[str, str]]:
         items += [("worklist", "Worklist"), ("cases", "Cases")]
     if _can_open(svc, user):
         items.append(("cases/new", "Open a case"))
+    if _can_open_at_delivery(svc, user):
+        items.append(("cases/new/at-delivery", "Open at delivery"))
     items.append(("workflows", "Pathway"))
     if user.role in REPORT_ROLES:
         items.append(("reports", "Figures"))

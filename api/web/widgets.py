@@ -58,13 +58,19 @@ class Widget:
 
 def widgets(
     form: FormSpec, values: Mapping[str, Any], errors: Mapping[str, str],
-    organisations: Sequence[tuple[str, str, str]], min_rows: Mapping[str, int] | None = None,
+    organisations: Sequence[tuple[str, str, str]], min_rows: Mapping[str, int] | None = None, *,
+    prefix: str = "", leave_out: frozenset[str] = frozenset(),
 ) -> list[Widget]:
     """The inputs of `form`, filled with `values` (as posted) and the `errors` by field path; a list of records
     shows its rows, a blank one to add another, and at least `min_rows[name]` rows. `organisations` are
-    (id, name, kind): an organisation field offers only those of the kinds it accepts."""
+    (id, name, kind): an organisation field offers only those of the kinds it accepts. With `prefix` (`birth.`),
+    the inputs are named under it, as the engine names the errors of a second form in one submission; fields in
+    `leave_out` are not asked for (the engine sets them)."""
     rows = min_rows or {}
-    return [_widget(spec, spec.id, values.get(spec.id), errors, organisations, rows) for spec in form.fields]
+    return [
+        _widget(spec, f"{prefix}{spec.id}", values.get(spec.id), errors, organisations, rows)
+        for spec in form.fields if spec.id not in leave_out
+    ]
 
 
 def _widget(
@@ -91,12 +97,16 @@ def _widget(
     return widget
 
 
-def posted_values(form: FormSpec, posted: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    """The posted fields of `form` as they were typed (strings and lists of strings), records grouped into rows."""
+def posted_values(form: FormSpec, posted: Sequence[tuple[str, str]], prefix: str = "") -> dict[str, Any]:
+    """The posted fields of `form` as they were typed (strings and lists of strings), records grouped into rows;
+    with `prefix`, only the fields named under it."""
     single: dict[str, str] = {}
     lists: dict[str, list[str]] = {}
     rows: dict[str, dict[int, dict[str, Any]]] = {}
-    for key, raw in posted:
+    for name, raw in posted:
+        if not name.startswith(prefix):
+            continue
+        key = name[len(prefix):]
         value = raw.strip()
         found = _INDEXED.match(key)
         if found:

@@ -171,6 +171,21 @@ class WorkflowChecker:
         form = self.check_form(("open", "form"), opening.form)
         self.check_guards(("open",), opening.guards, form, [])
         self.check_record(("open",), opening.record, form)
+        for name, variant in opening.variants.items():
+            at: Location = ("open", "variants", name)
+            self.check_roles((*at, "roles"), variant.roles)
+            self.check_guards(at, variant.guards, form, [])
+            self.check_when((*at, "set"), variant.set, form, f"open variant {name}")
+            self.check_own_organisation(at, f"open variant {name}", variant.own_organisation, form)
+            then = self.spec.actions.get(variant.then)
+            if then is None:
+                self.add((*at, "then"), f"open variant {name}: unknown action {variant.then!r}")
+            elif not any(self.spec.initial in expand_states(self.spec, b.from_)[0] for b in then.branches()):
+                self.add((*at, "then"), f"open variant {name}: {variant.then} cannot be taken from the initial "
+                         f"state {self.spec.initial}")
+            elif CASE_ROLES_GROUP not in then.roles and set(variant.roles) - set(then.roles):
+                missing = ", ".join(sorted(set(variant.roles) - set(then.roles)))
+                self.add((*at, "roles"), f"open variant {name}: {missing} may not take {variant.then}")
 
     def check_action(self, name: str) -> None:
         action = self.spec.actions[name]

@@ -87,6 +87,24 @@ class CompiledAction:
 
 
 @dataclass(frozen=True)
+class CompiledOpening:
+    """Another way in (`open.variants`): the opening (its roles and guards, the opening form) with values it sets,
+    then one action taken in the same step."""
+
+    name: str
+    title: str
+    description: str
+    opening: CompiledAction
+    then: str
+    set: Mapping[str, str]
+    own_organisation: tuple[str, ...]
+
+    def marks(self, data: Mapping[str, Any]) -> bool:
+        """True when opening-form data carry this variant's values (a case it opened)."""
+        return all(data.get(key) == value for key, value in self.set.items())
+
+
+@dataclass(frozen=True)
 class MetBy:
     action: str
     when: Mapping[str, Any]
@@ -126,6 +144,12 @@ class CompiledWorkflow:
     deadlines: Mapping[str, CompiledDeadline]
     case_labels: Mapping[str, str]
     machine: Machine = field(repr=False)
+    #: The other ways in, by name (`birth`).
+    variants: Mapping[str, CompiledOpening] = field(default_factory=dict)
+
+    def opened_with(self, data: Mapping[str, Any]) -> str | None:
+        """The variant that opened a case, known from its opening data; None for a plain opening."""
+        return next((name for name, v in self.variants.items() if v.marks(data)), None)
 
     @property
     def initial(self) -> str:
@@ -230,6 +254,17 @@ def compile_workflow(spec: WorkflowSpec, path: Path, forms: Mapping[str, Compile
         OPEN_EVENT, spec.open.title, roles(spec.open.roles), forms[spec.open.form], guards(spec.open.guards),
         (Branch(frozenset(), spec.initial, {}),), dict(spec.open.record), (),
     )
+    variants = {
+        name: CompiledOpening(
+            name, v.title, v.description,
+            CompiledAction(
+                OPEN_EVENT, v.title, roles(v.roles), forms[spec.open.form], guards(v.guards),
+                (Branch(frozenset(), spec.initial, {}),), dict(spec.open.record), (),
+            ),
+            v.then, dict(v.set), tuple(v.own_organisation),
+        )
+        for name, v in spec.open.variants.items()
+    }
     deadlines = {
         name: CompiledDeadline(
             name=name, title=d.title, source=d.source, opens_on=d.opens.event,
@@ -249,6 +284,7 @@ def compile_workflow(spec: WorkflowSpec, path: Path, forms: Mapping[str, Compile
         id=spec.id, version=spec.version, title=spec.title, path=path, spec=spec,
         timezone=ZoneInfo(spec.timezone), states=spec.states, open=opening, actions=actions,
         deadlines=deadlines, case_labels=case_keys(spec, dict(forms)), machine=_build_machine(spec, actions),
+        variants=variants,
     )
 
 

@@ -112,14 +112,31 @@ class BranchSpec(_Strict):
         return [value] if isinstance(value, str) else value
 
 
+class OpenVariantSpec(_Strict):
+    """Another way in: the opening form (with some values `set`), and one action taken in the same step, its form's
+    data under the variant's name in the request. Identification at birth opens a case and records the birth."""
+
+    title: StrictStr
+    description: StrictStr = ""
+    roles: list[StrictStr]
+    #: The action taken as the case opens, from the initial state.
+    then: Ident
+    #: Opening-form values the variant sets, and which mark its cases (a plain opening may not claim them).
+    set: Annotated[dict[Ident, StrictStr], Field(min_length=1)]
+    guards: list[GuardRef] = Field(default_factory=list)
+    #: Organisation fields of the opening form that must name the actor's own organisation.
+    own_organisation: list[Ident] = Field(default_factory=list)
+
+
 class OpenSpec(_Strict):
-    """How a case is opened: who may, with which form, under which guards."""
+    """How a case is opened: who may, with which form, under which guards; and the other ways in (`variants`)."""
 
     title: StrictStr = "Open a case"
     roles: list[StrictStr]
     form: Ident
     guards: list[GuardRef] = Field(default_factory=list)
     record: dict[Ident, Ident] = Field(default_factory=dict)
+    variants: dict[Ident, OpenVariantSpec] = Field(default_factory=dict)
 
 
 class ActionSpec(_Strict):

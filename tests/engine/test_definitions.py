@@ -541,6 +541,22 @@ BREAKAGES = {
         "consent_first: [treatment]", "consent_first: [state]",
         at="consent_first: [state]", message="consent_first: 'state' is not an organisation kind",
     ),
+    "an opening variant taking an unknown action": Breakage(
+        "      then: record_birth", "      then: record_delivery",
+        at="then: record_delivery", message="open variant birth: unknown action 'record_delivery'",
+    ),
+    "an opening variant whose action cannot follow an opening": Breakage(
+        "      then: record_birth", "      then: discharge",
+        at="then: discharge", message="open variant birth: discharge cannot be taken from the initial state",
+    ),
+    "an opening variant for a role that may not take its action": Breakage(
+        "roles: [hospital]  # hospital staff, at delivery", "roles: [cps]  # hospital staff, at delivery",
+        at="roles: [cps]  # hospital staff", message="open variant birth: cps may not take record_birth",
+    ),
+    "an opening variant setting a value its field does not have": Breakage(
+        "set: {identified_by: hospital}", "set: {identified_by: midwife}",
+        at="set: {identified_by: midwife}", message="'midwife' is not a value of identification.identified_by",
+    ),
     "state in an unknown phase": Breakage(
         "  closed: {phase: closure,", "  closed: {phase: closing,",
         at="closed: {phase: closing", message="state closed: unknown phase 'closing'",

@@ -13,7 +13,7 @@ from sqlalchemy import event
 
 from engine import CaseRecord, Cases, Catalogue, Database, FieldError, FixedClock, InvalidForm
 from engine.reports import SUPPRESSED, SUPPRESSION, Count, capta_report
-from tests.pathway import drive, open_case, take
+from tests.pathway import drive, open_at_delivery, open_case, take
 
 DECEMBER = (date(2026, 12, 1), date(2026, 12, 31))
 NOVEMBER = (date(2026, 11, 1), date(2026, 11, 30))
@@ -37,6 +37,8 @@ def run(cases: Cases, clock: FixedClock, steps: list[Step], made: dict[str, Case
         move_to(clock, when)
         if action == "open":
             made[name] = open_case(cases, clock, **changes)
+        elif action == "open_at_delivery":
+            made[name] = open_at_delivery(cases, clock, **changes)
         else:
             made[name] = take(cases, clock, made[name], action, **changes)
 
@@ -142,6 +144,9 @@ def population(cases: Cases, clock: FixedClock) -> dict[str, CaseRecord]:
         *admitted("X5", utc(1, 2, 15, year=2027), 1),
         (utc(1, 2, 18, year=2027), "X5", "record_birth", {}),
     ]
+    # Identified at birth: hospital staff open five cases at delivery, an hour after each birth (substance-affected,
+    # no plan, still in hospital). Births, not openings: the opening figures measure the prenatal pathway.
+    steps += [(utc(12, 24, 12 + index), f"H{index}", "open_at_delivery", {}) for index in range(1, 6)]
     run(cases, clock, steps, made)
     return made
 
@@ -170,9 +175,11 @@ def test_every_figure_for_the_period(cases: Cases, catalogue: Catalogue, made: d
         "period": {"from": "2026-12-01", "to": "2026-12-31"},
         "suppression": SUPPRESSION,
         "births": {
-            "births": 11,  # X4, P1-P6, S1, N1, N2, A1
-            "births_before_plan_agreed": "<5",  # N1, N2, A1
-            "substance_affected": 9,  # not S1, A1
+            "births": 16,  # X4, P1-P6, S1, N1, N2, A1, H1-H5
+            "births_before_plan_agreed": 8,  # N1, N2, A1, H1-H5
+            "identified_prenatally": 11,
+            "identified_at_birth": 5,  # H1-H5
+            "substance_affected": 14,  # not S1, A1
             "discharged": 7,  # not P3, N2
             "with_plan_by_discharge": 7,
             "plan_agreed_before_birth": 7,  # X4, P1-P6
@@ -197,6 +204,8 @@ def test_small_cells_suppress_their_counts_shares_and_medians(
     assert report["births"] == {
         "births": "<5",  # X1, and X2 born on 30 November local
         "births_before_plan_agreed": 0,
+        "identified_prenatally": "<5",
+        "identified_at_birth": 0,  # a 0 gives nothing away
         "substance_affected": "<5",
         "discharged": "<5",
         "with_plan_by_discharge": "<5",
@@ -289,3 +298,18 @@ def test_a_single_day_and_exactly_three_years_are_accepted(
     db: Database, catalogue: Catalogue, start: date, end: date
 ) -> None:
     assert capta_report(db, catalogue, start, end)["period"] == {"from": start.isoformat(), "to": end.isoformat()}
+
+
+@pytest.mark.parametrize(("prenatal", "at_birth", "shown"), [
+    (9, 2, ("suppressed", "<5")),  # with 11 births shown, 9 would give the 2 away
+    (2, 9, ("<5", "suppressed")),
+    (3, 0, ("<5", 0)),  # a 0 gives nothing away
+    (6, 5, (6, 5)),
+])
+def test_how_parents_were_identified_is_suppressed_together(
+    prenatal: int, at_birth: int, shown: tuple[Any, Any]
+) -> None:
+    from engine.reports import _complementary
+
+    parts = _complementary({"identified_prenatally": Count(prenatal), "identified_at_birth": Count(at_birth)})
+    assert (parts["identified_prenatally"], parts["identified_at_birth"]) == shown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from pytest_bdd import given, parsers, then, when
@@ -83,13 +84,45 @@ def opens_for_the_same_parent(world: World, who: str, new: str | None) -> None:
         world.case = world.last.json()
 
 
+def _at_delivery_body(world: World, changes: dict[str, Any], birth: dict[str, Any], new: bool) -> dict[str, Any]:
+    today = world.today()
+    data = identification(today, due_date=(today + timedelta(days=5)).isoformat(), gestational_weeks=39)
+    del data["identified_by"]  # the opening at delivery sets it
+    birth_data = {**action_data("record_birth", world.api.clock.now(), today), **birth}
+    return {"workflow": "charm-posc", "data": {**data, **changes}, "birth": birth_data, "new_pregnancy": new}
+
+
+@when(parsers.re(r"(?P<who>.+) opens a case at delivery(?P<new>, for a new pregnancy)?$"))
+def opens_at_delivery(world: World, who: str, new: str | None) -> None:
+    """When the hospital opens a case at delivery   (identification at birth: the birth an hour ago, due in 5 days)"""
+    world.last = world.api.post("/cases", role(who), _at_delivery_body(world, {}, {}, bool(new)))
+    if world.last.status_code == 201:
+        world.case = world.last.json()
+        REACHED.add(world.case["state"])
+
+
+@when(parsers.re(r"(?P<who>.+) opens a case at delivery with:$"))
+def opens_at_delivery_with(world: World, who: str, datatable: list[list[str]]) -> None:
+    """When the hospital opens a case at delivery with: | field | value | / | born_at | 3 days ago at 22:00 |
+    (a field of the birth form goes to the birth, any other to the identification)"""
+    birth_fields = _form_fields(world, "birth_event")
+    header, *rows = datatable
+    births = [header, *[r for r in rows if r[0].strip() in birth_fields]]
+    others = [header, *[r for r in rows if r[0].strip() not in birth_fields]]
+    body = _at_delivery_body(
+        world, _table(world, others, "identification"), _table(world, births, "birth_event"), False
+    )
+    world.last = world.api.post("/cases", role(who), body)
+    if world.last.status_code == 201:
+        world.case = world.last.json()
+        REACHED.add(world.case["state"])
+
+
 @given(parsers.parse("the case has reached {state}"))
 def case_reached(world: World, state: str) -> None:
     """Given the case has reached plan_agreed   (takes the usual route there, an hour between actions)"""
     if state not in ROUTES:
         raise AssertionError(f"no usual route to {state!r}; states: {', '.join(ROUTES)}")
-    from datetime import timedelta
-
     for action in ROUTES[state]:
         world.api.clock.advance(timedelta(hours=1))
         _act(world, ACTION_ROLE[action], action, {})
