@@ -12,7 +12,7 @@ and loading the demo at any moment gives the same picture relative to that momen
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -195,6 +195,8 @@ class Step:
 
 
 OPEN_CASE = "open_case"
+#: Identification at birth: hospital staff open the case at delivery, the birth (`data["birth"]`) with it.
+OPEN_AT_DELIVERY = "open_at_delivery"
 
 
 def _prenatal(identified: int, at: str, due: int, *, admitted: int | None = None, **changes: Any) -> list[Step]:
@@ -317,6 +319,15 @@ DEMO_CASES: list[tuple[dict[str, Any], list[Step]]] = [
         Step(-40, "11:45", "record_follow_up", data={"contact_type": "postpartum_visit"}),
         Step(-16, "14:30", "record_follow_up", data={"contact_type": "home_visit"}),
     ]),
+    # Not identified before birth: born yesterday at 03:40, withdrawal signs monitored and a positive toxicology;
+    # hospital staff opened the case at delivery that morning and notified CPS on time. CPS is assessing; the plan
+    # before discharge is due in 4 days, on county-cps's worklist. Counted in the figures as identified at birth.
+    ({"first_name": "Harper", "last_name": "Lindqvist", "date_of_birth": "1998-08-21"}, [
+        Step(-1, "06:10", OPEN_AT_DELIVERY, data={"due_date": Day(9), "birth": {
+            "born_at": Day(-1, "03:40"), "withdrawal_signs": "monitoring", "infant_toxicology": "positive",
+        }}),
+        Step(-1, "09:00", "notify_cps"),
+    ]),
     # The whole pathway: identified 300 days ago, born 152 days ago with a plan, followed up for 90 days and closed
     # with the plan completed 55 days ago.
     ({"first_name": "Emerson", "last_name": "Walsh", "date_of_birth": "1996-03-02"}, [
@@ -423,6 +434,13 @@ def load_demo(db: Database, cases: Cases, clock: Clock) -> list[DemoUser]:
             data = _opening(parent, step, today)
             record = past.open_case(actors[step.role or "prenatal"], "charm-posc", data)
             opened[index] = (record.id, date.fromisoformat(data["due_date"]))
+        elif step.action == OPEN_AT_DELIVERY:
+            data = _opening(parent, replace(step, data={k: v for k, v in step.data.items() if k != "birth"}), today)
+            del data["identified_by"]  # the opening at delivery sets it
+            due = date.fromisoformat(data["due_date"])
+            birth = _action(parent, replace(step, action="record_birth", data=step.data["birth"]), today, due)
+            record = past.open_case(actors["hospital"], "charm-posc", data, variant=("birth", birth))
+            opened[index] = (record.id, due)
         else:
             case_id, due = opened[index]
             data = _action(parent, step, today, due)

@@ -58,6 +58,14 @@ def mermaid(
                 action.name, sources, nested[branch.target] if branch.target else None, conditions=conditions
             )
     text = str(machine.get_graph().draw(None)).replace("direction LR", f"direction {direction}", 1)
+    # Other ways in (identification at birth): from the start straight to where the variant's action leads.
+    entries = ""
+    for way in workflow.variants.values():
+        for target in workflow.actions[way.then].targets_from(workflow.initial):
+            entries += f"  [*] --> {nested[target]}: {way.title.lower()} ({way.then})\n"
+    if entries:
+        initial = f"  [*] --> {nested[workflow.initial]}\n"
+        text = text.replace(initial, initial + entries, 1) if initial in text else text.rstrip("\n") + "\n" + entries
     if current is not None:
         highlight = f"  classDef {CURRENT_CLASS} {_CURRENT_STYLE}\n  class {nested[current]} {CURRENT_CLASS}\n"
         text = text.rstrip("\n") + "\n" + highlight

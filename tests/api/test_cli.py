@@ -145,6 +145,8 @@ def test_diagram_shows_conditional_edges(diagram: str) -> None:
     assert re.search(r"born_with_plan --> \S*cps_assessment: notify_cps$", diagram, re.MULTILINE)
     assert "conclude_investigation [ends_case = yes]" in diagram
     assert re.search(r"\[\*\] --> \S*identified$", diagram, re.MULTILINE)
+    # Identification at birth: the other way in, straight into the birth phase.
+    assert "[*] --> birth__born_without_plan: open a case at delivery (record_birth)" in diagram
 
 
 def test_diagram_of_an_unknown_workflow() -> None:

@@ -32,6 +32,7 @@ STATES = {
     "Ellis": "identified", "Santos": "in_treatment", "Morgan": "meeting_scheduled", "Brooks": "plan_agreed",
     "Nguyen": "notified", "Clarke": "cps_assessment", "Patel": "follow_up", "Romero": "in_treatment",
     "Reyes": "declined", "Hayes": "disengaged", "Price": "follow_up", "Walsh": "closed",
+    "Lindqvist": "cps_assessment",
 }
 #: Dates that are rightly later than the day the demo is loaded: they look ahead.
 AHEAD = {"due_date", "expires_on"}
@@ -92,10 +93,19 @@ def test_deadlines_were_met_missed_and_escalated_as_the_history_says(demo: Demo)
     opened = demo.events("Romero")[0]["occurred_at"]
     assert all(opened < e["occurred_at"] <= opened + timedelta(minutes=1) for e in missed)
     # Cases worked on time have nothing missed.
-    for last in ("Santos", "Morgan", "Brooks", "Nguyen", "Patel", "Hayes", "Price", "Walsh"):
+    for last in ("Santos", "Morgan", "Brooks", "Nguyen", "Patel", "Hayes", "Price", "Walsh", "Lindqvist"):
         assert "missed" not in demo.deadlines(last).values(), last
     # The ticker already ran at the moment of loading: nothing more is due.
     assert tick(demo.db, demo.catalogue, demo.now) == []
+
+
+def test_an_infant_identified_at_birth_was_entered_by_the_hospital_at_delivery(demo: Demo) -> None:
+    opened, born, notified = demo.events("Lindqvist")[:3]
+    assert (opened["action"], born["action"], notified["action"]) == ("open_case", "record_birth", "notify_cps")
+    assert opened["actor_role"] == "hospital" and opened["data"]["identified_by"] == "hospital"
+    assert opened["occurred_at"] == born["occurred_at"]
+    clocks = demo.deadlines("Lindqvist")
+    assert clocks["plan_before_discharge"] == "open" and "treatment_admission" not in clocks
 
 
 def test_the_cps_worklist_shows_overdue_escalations(demo: Demo) -> None:
@@ -130,19 +140,20 @@ def test_gestational_ages_agree_with_the_due_dates(demo: Demo) -> None:
         assert abs(data["gestational_weeks"] - (40 - (due - identified).days / 7)) < 1, last
         assert identified <= row["opened_at"].astimezone(JURISDICTION).date(), last
     births = [e for e in demo.events() if e["action"] == "record_birth"]
-    assert len(births) == 5
+    assert len(births) == 6
     for birth in births:
         born = datetime.fromisoformat(birth["data"]["born_at"]).astimezone(JURISDICTION).date()
         due = date.fromisoformat(next(r for r in demo.cases().values() if r["id"] == birth["case_id"])
                                  ["data"]["due_date"])
         assert abs(birth["data"]["gestational_weeks"] - (40 - (due - born).days / 7)) < 1
-        assert due < demo.today  # every born case was due already
+        assert born < demo.today
     recent = [e for e in births if demo.now - e["occurred_at"] < timedelta(days=7)]
-    assert {e["case_id"] for e in recent} == {demo.ids["Nguyen"], demo.ids["Clarke"]}
+    assert {e["case_id"] for e in recent} == {demo.ids["Nguyen"], demo.ids["Clarke"], demo.ids["Lindqvist"]}
 
 
 def test_cases_were_opened_over_months_not_just_now(demo: Demo) -> None:
-    opened = sorted(row["opened_at"] for row in demo.cases().values())
+    # Prenatal cases: the one identified at delivery was opened yesterday.
+    opened = sorted(row["opened_at"] for row in demo.cases().values() if row["data"]["identified_by"] != "hospital")
     assert demo.now - opened[0] > timedelta(days=180)
     assert demo.now - opened[-1] > timedelta(days=5)
     romero = demo.cases()["Romero"]
