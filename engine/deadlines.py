@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, insert, update
+from sqlalchemy import Connection, bindparam, case, exists, func, insert, select, update
 
 from engine.definitions.checks import OPEN_EVENT
 from engine.definitions.compiled import CompiledDeadline, CompiledWorkflow, matches
@@ -50,6 +50,26 @@ _REANCHOR = (
     update(DEADLINES)
     .where(*_OPEN_ROWS, DEADLINES.c.name == bindparam("b_name"))
     .values(opened_at=bindparam("b_opened"), target_at=bindparam("b_target"), due_at=bindparam("b_due"))
+)
+_OTHER = DEADLINES.alias("other")
+#: The last missed row of a deadline that has no open one (a deadline missed only because of a mistaken date).
+_LAST_MISSED = (
+    select(func.max(DEADLINES.c.id))
+    .where(DEADLINES.c.case_id == bindparam("b_case"), DEADLINES.c.name == bindparam("b_name"),
+           DEADLINES.c.status == MISSED)
+    .where(~exists().where(_OTHER.c.case_id == bindparam("b_case"), _OTHER.c.name == bindparam("b_name"),
+                           _OTHER.c.status == OPEN))
+)
+#: Moves a missed deadline's clock; open again (`b_again`) when its corrected due time is still ahead.
+_REOPEN = (
+    update(DEADLINES)
+    .where(DEADLINES.c.id == bindparam("b_id"))
+    .values(
+        opened_at=bindparam("b_opened"), target_at=bindparam("b_target"), due_at=bindparam("b_due"),
+        status=bindparam("b_status"),
+        closed_at=case((bindparam("b_again"), None), else_=DEADLINES.c.closed_at),
+        closed_seq=case((bindparam("b_again"), None), else_=DEADLINES.c.closed_seq),
+    )
 )
 #: Meets one deadline only if it opened early enough (`not_before`).
 _MEET_LATE = (
@@ -165,7 +185,9 @@ def _reanchor(
     conn: Connection, workflow: CompiledWorkflow, possibly_open: list[CompiledDeadline], closed: list[str],
     values: Mapping[str, Any], previous: Mapping[str, Any], common: Mapping[str, Any],
 ) -> None:
-    """A corrected date (identification date, due date) moves the clocks of the open deadlines anchored on it."""
+    """A corrected date (identification date, due date) moves the clocks of the deadlines anchored on it: open ones,
+    and one missed only because of the mistake. A deadline whose corrected due time is still ahead is open again,
+    and its escalation is withdrawn; the `deadline_missed` event stays in the history, with the correction after it."""
     for deadline in possibly_open:
         key = deadline.opens_at or deadline.opens_date
         if key is None or deadline.name in closed or values.get(key) == previous.get(key):
@@ -174,8 +196,15 @@ def _reanchor(
         if anchor is None:
             continue
         opened = deadline.offset.after(anchor, workflow.timezone) if deadline.opens_date else anchor
-        conn.execute(_REANCHOR, {
-            **common, "b_name": deadline.name, "b_opened": opened,
-            "b_target": deadline.target.after(opened, workflow.timezone),
+        clock = {
+            "b_opened": opened, "b_target": deadline.target.after(opened, workflow.timezone),
             "b_due": deadline.due.after(opened, workflow.timezone),
-        })
+        }
+        conn.execute(_REANCHOR, {**common, "b_name": deadline.name, **clock})
+        missed = conn.execute(_LAST_MISSED, {**common, "b_name": deadline.name}).scalar()
+        if missed is None:
+            continue
+        again = clock["b_due"] > common["b_now"]
+        conn.execute(_REOPEN, {**clock, "b_id": missed, "b_status": OPEN if again else MISSED, "b_again": again})
+        if again:
+            conn.execute(_CLOSE, {**common, "b_names": [f"{ESCALATION_PREFIX}{deadline.name}"], "b_met": [""]})

@@ -52,3 +52,18 @@ Feature: Corrections and one open case per pregnancy
     Then the action is refused because "a case is already open for this parent"
     When the prenatal clinic opens a case for the same parent, for a new pregnancy
     Then the action succeeds
+
+  Scenario: An escalation caused by a mistaken identification date is withdrawn when the date is corrected
+    Given a case opened by the prenatal clinic with:
+      | field         | value       |
+      | identified_on | 90 days ago |
+      | due_date      | in 120 days |
+    When the deadlines are processed
+    Then the treatment_admission deadline is missed
+    And the worklist of the cps worker shows escalation:treatment_admission
+    When the cps worker takes amend_identification with:
+      | field         | value                                   |
+      | identified_on | today                                   |
+      | reason        | identified today; the month was mistyped |
+    Then the treatment_admission deadline is open
+    And the worklist of the cps worker does not show escalation:treatment_admission

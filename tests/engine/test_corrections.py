@@ -95,3 +95,98 @@ def test_only_the_lead_or_the_identifying_organisation_corrects_and_only_a_real_
     version = cases.get(case.id).version
     amend(cases, case.id, ACTORS["prenatal"], phone="555-0101")  # the clinic that identified the parent
     assert cases.get(case.id).version == version + 1
+
+
+def test_a_mistaken_identification_date_escalated_at_once_is_withdrawn_when_corrected(
+    cases: Cases, clock: FixedClock, today: date
+) -> None:
+    """A typo (three months too early) makes the admission and consent clocks missed and escalated the moment the
+    case is entered; correcting it opens them again on the right clock and withdraws the escalations. The history
+    keeps it."""
+    typo = today - timedelta(days=91)
+    case = open_case(cases, clock, identified_on=typo.isoformat(), due_date=(today + timedelta(days=120)).isoformat())
+    tick(cases.db, cases.catalogue, clock.now())
+    assert {f"{ESCALATION_PREFIX}treatment_admission", f"{ESCALATION_PREFIX}consent"} <= set(open_rows(cases, case.id))
+    amend(cases, case.id, identified_on=today.isoformat())
+    rows = open_rows(cases, case.id)
+    assert rows["treatment_admission"]["due_at"] > clock.now() and rows["consent"]["due_at"] > clock.now()
+    assert not [name for name in rows if name.startswith(ESCALATION_PREFIX)]
+    queries = CaseQueries(cases.db, cases.catalogue, cases)
+    assert not [i for i in queries.worklist(ACTORS["cps"]).items if i["deadline"].startswith(ESCALATION_PREFIX)]
+    assert tick(cases.db, cases.catalogue, clock.now()) == []  # nothing is missed any more
+    actions = [e["action"] for e in queries.events(ACTORS["cps"], case.id)]
+    assert actions[-1] == AMEND and "deadline_missed" in actions
+    assert cases.verify(case.id) == []
+
+
+def test_a_correction_that_still_leaves_a_deadline_past_due_keeps_it_missed(
+    cases: Cases, clock: FixedClock, today: date
+) -> None:
+    case = open_case(cases, clock, identified_on=(today - timedelta(days=60)).isoformat(),
+                     due_date=(today + timedelta(days=120)).isoformat())
+    tick(cases.db, cases.catalogue, clock.now())
+    amend(cases, case.id, identified_on=(today - timedelta(days=30)).isoformat())
+    rows = open_rows(cases, case.id)
+    assert "treatment_admission" not in rows and f"{ESCALATION_PREFIX}treatment_admission" in rows
+    with cases.db.read() as conn:
+        missed = conn.execute(select(DEADLINES).where(
+            DEADLINES.c.case_id == case.id, DEADLINES.c.name == "treatment_admission")).mappings().one()
+    assert missed["status"] == "missed" and missed["due_at"].date() == today - timedelta(days=23)
+
+
+def test_a_due_date_moved_into_the_past_makes_the_planning_meeting_overdue_at_once(
+    cases: Cases, clock: FixedClock, today: date
+) -> None:
+    case = open_case(cases, clock, identified_on=(today - timedelta(days=200)).isoformat(),
+                     due_date=(today + timedelta(days=40)).isoformat())
+    amend(cases, case.id, due_date=(today - timedelta(days=2)).isoformat())
+    planning = open_rows(cases, case.id)["planning_meeting"]
+    assert planning["due_at"] < clock.now()
+    view = CaseQueries(cases.db, cases.catalogue, cases).view(ACTORS["cps"], case.id)
+    assert next(d for d in view["deadlines"] if d["deadline"] == "planning_meeting")["overdue"] is True
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attempt", range(6))
+def test_an_amendment_racing_an_action_is_serialised_and_each_sees_the_other(
+    cases: Cases, clock: FixedClock, today: date, attempt: int
+) -> None:
+    """CPS moves the due date two months later while a partner schedules the meeting for a date inside the old
+    window only: whichever commits first, the other is checked against it. Either the meeting is scheduled first and
+    the correction follows, or the correction wins and the meeting is refused; never a meeting outside the window of
+    the due date it was checked against, and never a lost correction."""
+    import threading
+
+    from engine.errors import GuardFailed as Refused
+
+    case = take(cases, clock, open_case(cases, clock, due_date=(today + timedelta(days=20)).isoformat()),
+                "record_consent")
+    later = (today + timedelta(days=80)).isoformat()
+    meeting = {"meeting_date": (today + timedelta(days=3)).isoformat()}  # inside the old window only
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def run(name: str, act: Any) -> None:
+        barrier.wait()
+        try:
+            act()
+            outcomes[name] = "ok"
+        except Refused:
+            outcomes[name] = "refused"
+
+    threads = [
+        threading.Thread(target=run, args=("amend", lambda: amend(cases, case.id, due_date=later))),
+        threading.Thread(target=run, args=("schedule", lambda: take(cases, clock, case, "schedule_planning_meeting",
+                                                                    **meeting))),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert outcomes["amend"] == "ok"
+    history = [e.action for e in cases.history(case.id)]
+    if outcomes["schedule"] == "ok":
+        assert history[-2:] == ["schedule_planning_meeting", AMEND]
+    else:
+        assert history[-1] == AMEND and "schedule_planning_meeting" not in history
+    assert cases.verify(case.id) == []
