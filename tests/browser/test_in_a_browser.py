@@ -153,6 +153,32 @@ def test_a_nurse_records_the_birth_by_keyboard_alone(person: Any, live_server: A
     assert "born with plan" in page.locator(".status-panel").inner_text()
 
 
+def test_a_nurse_opens_a_case_at_delivery_when_the_lookup_finds_no_plan(person: Any, live_server: Any) -> None:
+    """Identification at birth: from "No plan on record" to a case in the birth phase, the name carried over."""
+    nurse = person("hospital")
+    page = nurse.page
+    page.get_by_label("Parent's last name").fill("Marchetti")
+    page.get_by_label("Parent's date of birth").fill("1995-05-06")
+    page.get_by_role("button", name="Look up").click()
+    assert "No plan on record" in page.get_by_role("status").inner_text()
+    page.get_by_role("button", name="Open a case at delivery").click()
+    assert page.get_by_label("Last name", exact=True).input_value() == "Marchetti"
+    assert "Marchetti" not in page.url
+    audit(page)
+    nurse.shot("04-open-at-delivery")
+    day = today()
+    fill(page, {
+        "first_name": "Gina", "identified_on": day.isoformat(), "due_date": (day + timedelta(days=6)).isoformat(),
+        "gestational_weeks": "39", "substances": ["opioids"], "on_moud": "unknown", "lead_cps_org": "county-cps",
+    })
+    birth = action_data("record_birth", datetime.now(JURISDICTION), day)
+    fill(page, {**birth, "born_at": (datetime.now(JURISDICTION) - timedelta(hours=3)).isoformat()}, "birth.")
+    page.locator("form.stacked button.primary[type=submit]").click()
+    page.wait_for_url(re.compile(r"/ui/cases/[A-Z0-9-]+\?done=open_case$"))
+    assert "born without plan" in page.locator(".status-panel").inner_text()
+    audit(page)
+
+
 # --- a CPS worker carries a case from identification to an agreed plan ---------------------------------------------
 
 
