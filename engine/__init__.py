@@ -90,7 +90,8 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:
     from engine.actor import SYSTEM_ROLE, Actor
-    from engine.cases import ActionOption, CaseRecord, Cases, EventRecord, UnknownAction
+    from engine.caselog import CaseRecord, EventRecord
+    from engine.cases import ActionOption, Cases, UnknownAction
     from engine.clock import Clock, FixedClock, SystemClock
     from engine.definitions import Catalogue, FileReport, check_files, load_catalogue
     from engine.errors import (

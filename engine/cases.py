@@ -19,11 +19,13 @@ from sqlalchemy import Connection, RowMapping, bindparam, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from engine import deadlines
+from engine import caselog, deadlines
 from engine.access import Access, decide, findable
 from engine.access_log import access_row, record_in
 from engine.actor import Actor
-from engine.chain import GENESIS, event_hash, verify_chain
+from engine.caselog import CASES, CaseRecord, EventRecord, case_record, event_fields, event_record, record_from
+from engine.caselog import EVENTS as EVENTS  # the log's tables, for readers that import them from here
+from engine.chain import verify_chain
 from engine.clock import Clock
 from engine.definitions.catalogue import Catalogue
 from engine.definitions.checks import OPEN_EVENT
@@ -40,15 +42,13 @@ from engine.errors import (
     PoscError,
     StaleVersion,
 )
-from engine.fold import Folded, apply, case_values, replay
+from engine.fold import case_values, replay
 from engine.guards import ConsentView, GuardContext, as_date
 from engine.organisations import kinds_of
 from engine.store.database import Database
-from engine.store.tables import Case, CaseParty, Consent, Deadline, Event, IdempotencyRecord, Organisation
+from engine.store.tables import CaseParty, Consent, Deadline, IdempotencyRecord, Organisation
 from engine.views import case_view
 
-CASES = Case.__table__  # type: ignore[attr-defined]
-EVENTS = Event.__table__  # type: ignore[attr-defined]
 CONSENTS = Consent.__table__  # type: ignore[attr-defined]
 PARTIES = CaseParty.__table__  # type: ignore[attr-defined]
 ORGANISATIONS = Organisation.__table__  # type: ignore[attr-defined]
@@ -57,10 +57,6 @@ IDEMPOTENCY = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32: no I, L, O, U
 
 # Statements on the hot path, built once (building them per call costs more than running them on SQLite).
-_SELECT_CASE = select(CASES).where(CASES.c.id == bindparam("b_id"))
-_LOCK_CASE = _SELECT_CASE.with_for_update()
-_UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("b_id"), CASES.c.version == bindparam("b_version"))
-_INSERT_EVENT = insert(EVENTS)
 _INSERT_CONSENT = insert(CONSENTS)
 _REVOKE_CONSENTS = (
     update(CONSENTS).where(CONSENTS.c.case_id == bindparam("b_case"), CONSENTS.c.revoked_on.is_(None))
@@ -91,38 +87,6 @@ class UnknownAction(NotFound):
 
 class IdempotencyConflict(PoscError):
     """An `Idempotency-Key` reused for a different request."""
-
-
-@dataclass(frozen=True)
-class CaseRecord:
-    id: str
-    workflow_id: str
-    workflow_version: int
-    state: str
-    phase: str
-    version: int
-    data: Mapping[str, Any]
-    facts: Mapping[str, Any]
-    parties: Mapping[str, str]
-    opened_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class EventRecord:
-    case_id: str
-    seq: int
-    action: str
-    form: str | None
-    from_state: str | None
-    to_state: str
-    actor_id: str
-    actor_role: str
-    organisation: str
-    occurred_at: datetime
-    data: Mapping[str, Any]
-    prev_hash: str
-    hash: str
 
 
 @dataclass(frozen=True)
@@ -227,7 +191,7 @@ class Cases:
     def _answer(self, conn: Connection, actor: Actor, case_id: str, what: str) -> dict[str, Any]:
         """The case as the caller may see it now, recorded as a disclosure in this transaction. A replay to a
         caller who may no longer know the case is refused as if it did not exist."""
-        row = _load(conn, case_id)
+        row = caselog.load(conn, case_id)
         access = self.access(conn, actor, row)
         if not access and what == "replay":
             raise NotFound(f"no case {case_id!r}")
@@ -255,16 +219,10 @@ class Cases:
         if not new_pregnancy:
             self._refuse_a_second_open_case(conn, workflow, actor, lookup_key(workflow, clean), now)
         case_id = new_reference()
-        content = _event_content(case_id, 1, OPEN_EVENT, opening.form.id, None, workflow.initial, actor, now, clean)
-        event = {**content, "prev_hash": GENESIS, "hash": event_hash(GENESIS, content)}
-        folded = apply(workflow, Folded(), clean, event)
-        conn.execute(insert(CASES), {
-            "id": case_id, "workflow_id": workflow.id, "workflow_version": workflow.version,
-            "state": folded.state, "phase": folded.phase, "version": folded.version, "data": clean,
-            "facts": folded.facts, "parties": folded.parties, "last_hash": folded.last_hash,
-            "lookup_key": lookup_key(workflow, clean), "opened_at": now, "updated_at": now,
-        })
-        conn.execute(_INSERT_EVENT, event)
+        folded = caselog.start(
+            conn, workflow, case_id, action=OPEN_EVENT, form=opening.form.id, actor=actor, now=now, data=clean,
+            lookup_key=lookup_key(workflow, clean),
+        )
         _sync_parties(conn, case_id, {}, folded.parties)
         deadlines.record_event(
             conn, workflow, case_id=case_id, seq=1, event=OPEN_EVENT, from_state=None,
@@ -273,7 +231,7 @@ class Cases:
         )
         if way is not None:
             return self._take(conn, actor, case_id, way.then, then_data, None, now)
-        return _record_from(case_id, workflow, clean, folded, now, now)
+        return record_from(case_id, workflow, clean, folded, now, now)
 
     @staticmethod
     def _way_in(workflow: CompiledWorkflow, variant: tuple[str, Any] | None) -> CompiledOpening | None:
@@ -335,18 +293,18 @@ class Cases:
 
     def get(self, case_id: str) -> CaseRecord:
         with self.db.read() as conn:
-            return _case_record(_load(conn, case_id))
+            return case_record(caselog.load(conn, case_id))
 
     def history(self, case_id: str) -> list[EventRecord]:
         with self.db.read() as conn:
-            _load(conn, case_id)
-            return [EventRecord(**_event_fields(r)) for r in _events(conn, case_id)]
+            caselog.load(conn, case_id)
+            return [event_record(r) for r in caselog.events(conn, case_id)]
 
     def actions(self, actor: Actor, case_id: str) -> list[ActionOption]:
         """The actions of the current state the caller's role may take, with `allowed` now and the reasons when
         not. Guards that depend on the form's data are left to the moment the action is taken."""
         with self.db.read() as conn:
-            row = _load(conn, case_id)
+            row = caselog.load(conn, case_id)
             access = self.access(conn, actor, row)
             if not access:
                 raise NotFound(f"no case {case_id!r}")
@@ -391,8 +349,8 @@ class Cases:
     def verify(self, case_id: str) -> list[str]:
         """Problems found by checking the event chain and replaying the events against the case row."""
         with self.db.read() as conn:
-            row = _load(conn, case_id)
-            events = [_event_fields(r) for r in _events(conn, case_id)]
+            row = caselog.load(conn, case_id)
+            events = [event_fields(r) for r in caselog.events(conn, case_id)]
         problems = verify_chain(events)
         folded = replay(self._workflow(row), events)
         for key in ("state", "phase", "version", "facts", "parties", "last_hash"):
@@ -435,7 +393,7 @@ class Cases:
         self, conn: Connection, actor: Actor, case_id: str, action: str, data: Any, expected_version: int | None,
         now: datetime | None = None,
     ) -> CaseRecord:
-        row = _load(conn, case_id, for_update=True)
+        row = caselog.load(conn, case_id, for_update=True)
         workflow = self._workflow(row)
         now = now or self.clock.now()
         access = self.access(conn, actor, row)
@@ -464,23 +422,13 @@ class Cases:
         ctx = self._guard_context(conn, workflow, compiled, state, clean, row["data"], row, now, consents, actor)
         _refuse_on_guards(compiled, ctx, state)
         to_state = workflow.fire(action, state, clean, ctx.case)
-        seq = row["version"] + 1
-        content = _event_content(case_id, seq, action, compiled.form.id, state, to_state, actor, now, clean)
-        event = {**content, "prev_hash": row["last_hash"], "hash": event_hash(row["last_hash"], content)}
-        before = Folded(row["state"], row["phase"], row["version"], row["facts"], row["parties"], row["last_hash"])
-        folded = apply(workflow, before, row["data"], event)
-        changes = {
-            "b_id": case_id, "b_version": row["version"], "state": folded.state, "phase": folded.phase,
-            "version": folded.version, "facts": folded.facts, "parties": folded.parties,
-            "last_hash": folded.last_hash, "updated_at": now,
-        }
+        renames = bool(set(compiled.record) & set(workflow.spec.lookup))  # a corrected name: the lookup follows
+        appended = caselog.append(
+            conn, workflow, row, action=action, form=compiled.form.id, to_state=to_state, actor=actor, now=now,
+            data=clean, rekey=partial(lookup_key, workflow) if renames else None,
+        )
+        seq, before, folded = appended.seq, appended.before, appended.after
         values = case_values(row["data"], folded.facts)
-        if set(compiled.record) & set(workflow.spec.lookup):  # a corrected name: the lookup finds the new one
-            changes["lookup_key"] = lookup_key(workflow, values)
-        written = conn.execute(_UPDATE_CASE, changes)
-        if written.rowcount != 1:
-            raise StaleVersion(f"case {case_id} changed while this action was being taken")
-        conn.execute(_INSERT_EVENT, event)
         _apply_effects(conn, compiled, case_id, seq, clean)
         if folded.parties != before.parties:
             _sync_parties(conn, case_id, before.parties, folded.parties)
@@ -489,7 +437,7 @@ class Cases:
             data=clean, values=values, parties=folded.parties, previous_parties=before.parties, now=now,
             previous_values=case_values(row["data"], row["facts"]) if compiled.record else None,
         )
-        return _record_from(case_id, workflow, row["data"], folded, row["opened_at"], now)
+        return record_from(case_id, workflow, row["data"], folded, row["opened_at"], now)
 
     def access(
         self, conn: Connection, actor: Actor, row: Mapping[Any, Any],
@@ -666,17 +614,6 @@ def _refuse_on_guards(action: CompiledAction, ctx: GuardContext, state: str) -> 
         raise GuardFailed(f"{action.name} refused: {'; '.join(reasons)}", reasons)
 
 
-def _event_content(
-    case_id: str, seq: int, action: str, form: str | None, from_state: str | None, to_state: str, actor: Actor,
-    now: datetime, data: Mapping[str, Any],
-) -> dict[str, Any]:
-    return {
-        "case_id": case_id, "seq": seq, "action": action, "form": form, "from_state": from_state,
-        "to_state": to_state, "actor_id": actor.id, "actor_role": actor.role, "organisation": actor.organisation,
-        "occurred_at": now, "data": dict(data),
-    }
-
-
 def _apply_effects(
     conn: Connection, action: CompiledAction, case_id: str, seq: int, clean: Mapping[str, Any]
 ) -> None:
@@ -725,31 +662,3 @@ def _sync_parties(conn: Connection, case_id: str, before: Mapping[str, str], aft
     conn.execute(upsert.on_conflict_do_update(index_elements=["case_id", "party"], set_=replace), changed)
 
 
-def _load(conn: Connection, case_id: str, *, for_update: bool = False) -> RowMapping:
-    row = conn.execute(_LOCK_CASE if for_update else _SELECT_CASE, {"b_id": case_id}).mappings().first()
-    if row is None:
-        raise NotFound(f"no case {case_id!r}")
-    return row
-
-
-def _events(conn: Connection, case_id: str) -> Sequence[RowMapping]:
-    return conn.execute(select(EVENTS).where(EVENTS.c.case_id == case_id).order_by(EVENTS.c.seq)).mappings().all()
-
-
-def _event_fields(row: RowMapping) -> dict[str, Any]:
-    return {k: row[k] for k in EventRecord.__dataclass_fields__}
-
-
-def _case_record(row: RowMapping) -> CaseRecord:
-    return CaseRecord(**{k: row[k] for k in CaseRecord.__dataclass_fields__})
-
-
-def _record_from(
-    case_id: str, workflow: CompiledWorkflow, data: Mapping[str, Any], folded: Folded, opened_at: datetime,
-    updated_at: datetime,
-) -> CaseRecord:
-    return CaseRecord(
-        id=case_id, workflow_id=workflow.id, workflow_version=workflow.version, state=folded.state,
-        phase=folded.phase, version=folded.version, data=data, facts=folded.facts, parties=folded.parties,
-        opened_at=opened_at, updated_at=updated_at,
-    )

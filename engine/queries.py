@@ -15,7 +15,8 @@ from sqlalchemy import Connection, RowMapping, bindparam, exists, select, tuple_
 from engine.access import PLAN, STATUS, Access, findable
 from engine.access_log import AccessLogWriter, access_row
 from engine.actor import Actor
-from engine.cases import CASES, CONSENTS, EVENTS, PARTIES, Cases, lookup_key
+from engine.caselog import CASES, EVENTS
+from engine.cases import CONSENTS, PARTIES, Cases, lookup_key
 from engine.definitions.catalogue import Catalogue
 from engine.definitions.compiled import CompiledWorkflow
 from engine.documents import render

@@ -16,12 +16,10 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from engine import caselog
 from engine.actor import Actor
-from engine.cases import _INSERT_EVENT, _LOCK_CASE, _UPDATE_CASE, _event_content
-from engine.chain import event_hash
 from engine.deadlines import DEADLINES, ESCALATION_PREFIX, MISSED, OPEN
 from engine.definitions.catalogue import Catalogue
-from engine.fold import Folded, apply
 from engine.store.database import Database
 
 MISSED_EVENT = "deadline_missed"
@@ -71,22 +69,13 @@ def tick(db: Database, catalogue: Catalogue, now: datetime, *, batch: int = 200)
 
 
 def _miss(conn: Connection, catalogue: Catalogue, deadline: Any, now: datetime) -> Missed:
-    case = conn.execute(_LOCK_CASE, {"b_id": deadline["case_id"]}).mappings().one()
+    case = caselog.load(conn, deadline["case_id"], for_update=True)
     workflow = catalogue.workflow(case["workflow_id"], case["workflow_version"])
-    seq = case["version"] + 1
     data = {"deadline": deadline["name"], "due_at": deadline["due_at"].isoformat()}
-    content = _event_content(
-        case["id"], seq, MISSED_EVENT, None, case["state"], case["state"], Actor.system(), now, data
-    )
-    event = {**content, "prev_hash": case["last_hash"], "hash": event_hash(case["last_hash"], content)}
-    before = Folded(case["state"], case["phase"], case["version"], case["facts"], case["parties"], case["last_hash"])
-    folded = apply(workflow, before, case["data"], event)
-    conn.execute(_UPDATE_CASE, {
-        "b_id": case["id"], "b_version": case["version"], "state": folded.state, "phase": folded.phase,
-        "version": folded.version, "facts": folded.facts, "parties": folded.parties, "last_hash": folded.last_hash,
-        "updated_at": now,
-    })
-    conn.execute(_INSERT_EVENT, event)
+    seq = caselog.append(
+        conn, workflow, case, action=MISSED_EVENT, form=None, to_state=case["state"], actor=Actor.system(), now=now,
+        data=data,
+    ).seq
     conn.execute(_MARK_MISSED, {"b_id": deadline["id"], "b_now": now, "b_seq": seq})
     lead = case["parties"].get(workflow.spec.escalate_to)
     # The escalation keeps the missed deadline's times: it is overdue from the start, and sorts by real urgency.

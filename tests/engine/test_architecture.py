@@ -73,3 +73,31 @@ def test_the_engine_exports_exactly_what_it_loads_lazily() -> None:
     assert set(engine._EXPORTS) == set(engine.__all__)
     for name in engine.__all__:
         assert getattr(engine, name) is not None
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    """A name starting with `_` is its module's own: sharing it means it belongs in a module both can use (the case
+    log, not `cases.py`, owns the statements that write a case)."""
+    offenders = []
+    for folder in ("engine", "api"):
+        for path in python_files(folder):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(("engine", "api")):
+                    private = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                    if private:
+                        offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {private} from {node.module}")
+    assert offenders == []
+
+
+def test_every_write_to_a_case_goes_through_the_case_log() -> None:
+    """Only `engine/caselog.py` inserts events or updates a case row; nobody else holds the statements."""
+    offenders = []
+    for path in python_files("engine"):
+        if path.name == "caselog.py" or "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("insert", "update"):
+                target = node.args[0] if node.args else None
+                if isinstance(target, ast.Name) and target.id in ("CASES", "EVENTS"):
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []

@@ -1,0 +1,168 @@
+"""The case log: a case row (the fold of its events, a cache) and its append-only, hash-chained events.
+
+Every write to a case goes through here. `start` writes a new case and its first event; `append` adds one event
+to a case read with `load(..., for_update=True)`: it hashes the event onto the chain, folds it into the case row,
+compares-and-sets the row on its version (a writer that raced this one makes it fail with `StaleVersion`) and
+inserts the event. Opening a case, taking an action and the deadline ticker all write this way, so the chain, the
+fold and the version check are written once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
+
+from engine.actor import Actor
+from engine.chain import GENESIS, event_hash
+from engine.definitions.compiled import CompiledWorkflow
+from engine.errors import NotFound, StaleVersion
+from engine.fold import Folded, apply, case_values
+from engine.store.tables import Case, Event
+
+CASES = Case.__table__  # type: ignore[attr-defined]
+EVENTS = Event.__table__  # type: ignore[attr-defined]
+
+# Statements on the hot path, built once (building them per call costs more than running them on SQLite).
+_SELECT_CASE = select(CASES).where(CASES.c.id == bindparam("b_id"))
+_LOCK_CASE = _SELECT_CASE.with_for_update()
+_UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("b_id"), CASES.c.version == bindparam("b_version"))
+_INSERT_CASE = insert(CASES)
+_INSERT_EVENT = insert(EVENTS)
+_EVENTS = select(EVENTS).where(EVENTS.c.case_id == bindparam("b_id")).order_by(EVENTS.c.seq)
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    id: str
+    workflow_id: str
+    workflow_version: int
+    state: str
+    phase: str
+    version: int
+    data: Mapping[str, Any]
+    facts: Mapping[str, Any]
+    parties: Mapping[str, str]
+    opened_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    case_id: str
+    seq: int
+    action: str
+    form: str | None
+    from_state: str | None
+    to_state: str
+    actor_id: str
+    actor_role: str
+    organisation: str
+    occurred_at: datetime
+    data: Mapping[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class Appended:
+    """What one append did: the event's number, the case before and after it."""
+
+    seq: int
+    before: Folded
+    after: Folded
+
+
+def load(conn: Connection, case_id: str, *, for_update: bool = False) -> RowMapping:
+    """The case row; locked for this transaction with `for_update` (a writer's first read). `NotFound` if none."""
+    row = conn.execute(_LOCK_CASE if for_update else _SELECT_CASE, {"b_id": case_id}).mappings().first()
+    if row is None:
+        raise NotFound(f"no case {case_id!r}")
+    return row
+
+
+def events(conn: Connection, case_id: str) -> Sequence[RowMapping]:
+    """The case's events, oldest first."""
+    return conn.execute(_EVENTS, {"b_id": case_id}).mappings().all()
+
+
+def start(
+    conn: Connection, workflow: CompiledWorkflow, case_id: str, *, action: str, form: str, actor: Actor,
+    now: datetime, data: Mapping[str, Any], lookup_key: str | None,
+) -> Folded:
+    """Writes a new case in the workflow's initial state with its first event (`data` is the opening form's)."""
+    content = _content(case_id, 1, action, form, None, workflow.initial, actor, now, data)
+    event = {**content, "prev_hash": GENESIS, "hash": event_hash(GENESIS, content)}
+    folded = apply(workflow, Folded(), data, event)
+    conn.execute(_INSERT_CASE, {
+        "id": case_id, "workflow_id": workflow.id, "workflow_version": workflow.version,
+        "state": folded.state, "phase": folded.phase, "version": folded.version, "data": dict(data),
+        "facts": folded.facts, "parties": folded.parties, "last_hash": folded.last_hash,
+        "lookup_key": lookup_key, "opened_at": now, "updated_at": now,
+    })
+    conn.execute(_INSERT_EVENT, event)
+    return folded
+
+
+def append(
+    conn: Connection, workflow: CompiledWorkflow, row: Mapping[Any, Any], *, action: str, form: str | None,
+    to_state: str, actor: Actor, now: datetime, data: Mapping[str, Any],
+    rekey: Callable[[Mapping[str, Any]], str | None] | None = None,
+) -> Appended:
+    """Appends one event to the case `row` (read for update in this transaction) and folds it into the row. With
+    `rekey`, the case's lookup digest is recomputed from its values after the event (a corrected name)."""
+    seq = row["version"] + 1
+    content = _content(row["id"], seq, action, form, row["state"], to_state, actor, now, data)
+    event = {**content, "prev_hash": row["last_hash"], "hash": event_hash(row["last_hash"], content)}
+    before = Folded(row["state"], row["phase"], row["version"], row["facts"], row["parties"], row["last_hash"])
+    after = apply(workflow, before, row["data"], event)
+    changes = {
+        "b_id": row["id"], "b_version": row["version"], "state": after.state, "phase": after.phase,
+        "version": after.version, "facts": after.facts, "parties": after.parties, "last_hash": after.last_hash,
+        "updated_at": now,
+    }
+    if rekey is not None:
+        changes["lookup_key"] = rekey(case_values(row["data"], after.facts))
+    if conn.execute(_UPDATE_CASE, changes).rowcount != 1:
+        raise StaleVersion(f"case {row['id']} changed while this action was being taken")
+    conn.execute(_INSERT_EVENT, event)
+    return Appended(seq, before, after)
+
+
+def case_record(row: Mapping[Any, Any]) -> CaseRecord:
+    return CaseRecord(**{k: row[k] for k in CaseRecord.__dataclass_fields__})
+
+
+def event_fields(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """An event row's fields, without the storage id (what the chain and the fold read)."""
+    return {k: row[k] for k in EventRecord.__dataclass_fields__}
+
+
+def event_record(row: Mapping[Any, Any]) -> EventRecord:
+    return EventRecord(**event_fields(row))
+
+
+def record_from(
+    case_id: str, workflow: CompiledWorkflow, data: Mapping[str, Any], folded: Folded, opened_at: datetime,
+    updated_at: datetime,
+) -> CaseRecord:
+    """The case record as a write left it, without reading it back."""
+    return CaseRecord(
+        id=case_id, workflow_id=workflow.id, workflow_version=workflow.version, state=folded.state,
+        phase=folded.phase, version=folded.version, data=data, facts=folded.facts, parties=folded.parties,
+        opened_at=opened_at, updated_at=updated_at,
+    )
+
+
+def _content(
+    case_id: str, seq: int, action: str, form: str | None, from_state: str | None, to_state: str, actor: Actor,
+    now: datetime, data: Mapping[str, Any],
+) -> dict[str, Any]:
+    return {
+        "case_id": case_id, "seq": seq, "action": action, "form": form, "from_state": from_state,
+        "to_state": to_state, "actor_id": actor.id, "actor_role": actor.role, "organisation": actor.organisation,
+        "occurred_at": now, "data": dict(data),
+    }
