@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import logs, problems, web
+from api import logs, openapi, problems, web
 from api.caching import NoStore
 from api.limits import BodySizeLimit
 from api.routes import cases, desk, meta
@@ -45,11 +45,17 @@ def create_app(
     app = FastAPI(
         title="posc",
         summary="A workflow engine for prenatal Plans of Safe Care (CHARM pathway).",
+        description="Problems are RFC 9457 `application/problem+json`; each `type` (`/problems/<kind>`) is "
+        "described at `GET /problems/{kind}`.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        generate_unique_id_function=openapi.operation_id,
     )
     app.state.services = services
     problems.install(app)
+    openapi.install(app)
     for router in (meta.router, cases.router, desk.router):
         app.include_router(router)
     app.add_middleware(BodySizeLimit)

@@ -200,12 +200,21 @@ class OrganisationSummary(BaseModel):
 
 
 class Problem(BaseModel):
-    type: str = "about:blank"
+    """An RFC 9457 problem. `type` names the kind (`/problems/invalid-form`; `GET /problems/{kind}` describes it)."""
+
+    type: str = Field(examples=["/problems/invalid-form"])
     title: str
     status: int
     detail: str
-    errors: list[dict[str, str]] | None = None
-    reasons: list[str] | None = None
+    errors: list[dict[str, str]] | None = Field(default=None, description="Each invalid field and why")
+    reasons: list[str] | None = Field(default=None, description="Why the pathway refused, in its own words")
+    existing_case: str | None = Field(default=None, description="With already-open: the open case's reference")
+
+
+class ProblemKind(BaseModel):
+    type: str
+    title: str
+    description: str
 
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {

@@ -51,6 +51,46 @@ TABLE: list[tuple[type[PoscError], int, str]] = [
 ]
 
 
+#: Every kind of problem posc answers with: title → (the last part of its `type` URI, what it means). A problem's
+#: `type` is `/problems/<kind>` (relative to the server; `GET /problems/<kind>` describes it). Clients may rely on
+#: the types; titles and details are for people.
+PROBLEM_TYPES: dict[str, tuple[str, str]] = {
+    "A case is already open for this parent": (
+        "already-open", "The parent has an open case the caller may know of; `existing_case` names it. Send "
+        "`new_pregnancy: true` if the case is for a new pregnancy."),
+    "Refused by the pathway's rules": (
+        "refused-by-rules", "A guard of the pathway refused the action; `reasons` says why, in the domain's words."),
+    "Action not available": (
+        "not-available", "The action cannot be taken in the case's current state; `reasons` says why."),
+    "Not found": ("not-found", "No such resource, or one the caller may not know exists."),
+    "Not allowed": ("not-allowed", "The caller's role may not do this."),
+    "Invalid form data": (
+        "invalid-form", "The form data do not match the form definition; `errors` lists each field and why."),
+    "Invalid request": (
+        "invalid-request", "The request does not match its schema; `errors` lists each field and why."),
+    "The case changed": (
+        "stale", "The case changed while the action was being taken, or since the version the caller sent; read it "
+        "again."),
+    "Precondition failed": (
+        "precondition-failed", "`If-Match` names a version the case is no longer at; read it again."),
+    "Idempotency key reused": (
+        "idempotency-key-reused", "The `Idempotency-Key` was already used for a different request; use a new key."),
+    "Database schema out of date": (
+        "schema-out-of-date", "The database needs `posc db upgrade` before the server can answer."),
+    "Malformed request": ("malformed-request", "The body is not valid JSON, or a header is malformed."),
+    "Not authenticated": ("not-authenticated", "No API key, or an unknown or revoked one."),
+    "Method not allowed": ("method-not-allowed", "The path does not take this method."),
+    "Request too large": ("request-too-large", "The body is over 256 KiB."),
+    "Too many requests": ("too-many-requests", "Over the rate limit (lookups: 30 a minute); `Retry-After` says when."),
+    "Internal error": ("internal-error", "An unexpected error; it was logged without the request's data."),
+}
+
+
+def problem_type(title: str) -> str:
+    found = PROBLEM_TYPES.get(title)
+    return f"/problems/{found[0]}" if found else "about:blank"
+
+
 #: Paths answered with pages rather than problem details (the web pages), and how to draw the page.
 PageRenderer = Callable[[Request, int, str, str, dict[str, Any]], Response]
 
@@ -69,7 +109,7 @@ def _answer(request: Request, status: int, title: str, detail: str, **extra: Any
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    body = {"type": problem_type(title), "title": title, "status": status, "detail": detail, **extra}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 

@@ -22,6 +22,12 @@ from api.models import (
 from engine.documents import to_pdf
 
 router = APIRouter(prefix="/cases", tags=["cases"], responses=PROBLEMS)
+_ETAG_HEADER = {
+    "description": 'The case version, such as "v3": send it back as `If-Match`', "schema": {"type": "string"},
+}
+_REPLAYED = {"description": "`true` when a repeated `Idempotency-Key` was answered without acting again",
+             "schema": {"type": "string", "enum": ["true"]}}
+_IDEMPOTENCY = "A key of your choosing: a repeat of the same request changes nothing and returns the first result"
 _ETAG = re.compile(r'^\s*(?:W/)?"?v?(\d+)"?\s*$')
 CaseId = Annotated[str, re.compile(r"^[A-Z0-9-]{1,32}$").pattern]
 
@@ -39,10 +45,13 @@ def _expected_version(if_match: str | None) -> int | None:
     return int(found.group(1))
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses={201: {"headers": {
+    "Location": {"description": "The new case's address", "schema": {"type": "string"}},
+    "ETag": _ETAG_HEADER, "Idempotent-Replayed": _REPLAYED,
+}}})
 def open_case(
     body: OpenCase, user: CurrentUser, svc: ServicesDep, response: Response,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=200, description=_IDEMPOTENCY)] = None,
 ) -> CaseView:
     """Opens a case on a workflow with its opening form (identification). Hospital staff identifying a parent at
     delivery send the birth form too (`birth`): the case opens with the birth recorded. With an `Idempotency-Key`,
@@ -70,7 +79,7 @@ def list_cases(
     return CaseList.model_validate({"items": page.items, "next_cursor": page.next_cursor})
 
 
-@router.get("/{case_id}", response_model=CaseView)
+@router.get("/{case_id}", response_model=CaseView, responses={200: {"headers": {"ETag": _ETAG_HEADER}}})
 def get_case(case_id: str, key: ApiKey, svc: ServicesDep, response: Response) -> dict[str, Any]:
     """The case at the caller's disclosure tiers; `ETag` carries its version."""
     view = svc.queries.view(user_of(svc, key).actor, case_id)
@@ -90,11 +99,14 @@ def actions(case_id: str, user: CurrentUser, svc: ServicesDep) -> list[ActionOpt
     ]
 
 
-@router.post("/{case_id}/actions/{action}")
+@router.post("/{case_id}/actions/{action}", responses={200: {
+    "model": CaseView, "description": "The case after the action, as the caller may see it",
+    "headers": {"ETag": _ETAG_HEADER, "Idempotent-Replayed": _REPLAYED},
+}})
 def take_action(
     case_id: str, action: str, body: TakeAction, user: CurrentUser, svc: ServicesDep,
-    if_match: Annotated[str | None, Header()] = None,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    if_match: Annotated[str | None, Header(description='The version you read ("v3"): 412 if the case moved on')] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=200, description=_IDEMPOTENCY)] = None,
 ) -> JSONResponse:
     """Takes the action with its form data. `If-Match` makes it conditional (412 when stale); a repeated
     `Idempotency-Key` returns the first answer and changes nothing."""

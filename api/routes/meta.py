@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import PlainTextResponse
 
 from api.deps import CurrentUser, ServicesDep
-from api.models import PROBLEMS, Me, OrganisationSummary, WorkflowSummary
+from api.models import PROBLEMS, Me, OrganisationSummary, ProblemKind, WorkflowSummary
+from api.problems import PROBLEM_TYPES
 from engine import ORGANISATION_KINDS, list_organisations
 from engine.diagram import mermaid
 
@@ -19,6 +20,15 @@ router = APIRouter(responses=PROBLEMS)
 def health() -> dict[str, str]:
     """Liveness: `{"status": "ok"}`; needs no key."""
     return {"status": "ok"}
+
+
+@router.get("/problems/{kind}", tags=["meta"])
+def problem_kind(kind: Annotated[str, Path(max_length=64)]) -> ProblemKind:
+    """What a problem `type` (`/problems/<kind>`) means; needs no key."""
+    found = next(((title, text) for title, (slug, text) in PROBLEM_TYPES.items() if slug == kind), None)
+    if found is None:
+        raise HTTPException(404, f"no problem type {kind!r}")
+    return ProblemKind(type=f"/problems/{kind}", title=found[0], description=found[1])
 
 
 @router.get("/me", tags=["meta"])
