@@ -67,7 +67,7 @@ def create_app(
 
 def _tick_forever(services: Services, stop: threading.Event) -> None:
     """Processes due deadlines every `tick_seconds` until the server stops (the same work as `posc tick`)."""
-    from engine.ticker import tick
+    from engine import tick
 
     log = logging.getLogger("posc.tick")
     while not stop.wait(services.settings.tick_seconds):

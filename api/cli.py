@@ -34,7 +34,7 @@ def validate(
     ] = None,
 ) -> None:
     """Load and check workflow and form definitions; print `file:line: message` for each problem."""
-    from engine.definitions import check_files
+    from engine import check_files
 
     missing = [p for p in paths or [] if not p.exists()]
     if missing:
@@ -61,9 +61,7 @@ def diagram(
     version: Annotated[int | None, typer.Option(help="Workflow version (default: the newest).")] = None,
 ) -> None:
     """Print the workflow as a Mermaid state diagram, phases as nested states."""
-    from engine.definitions import load_catalogue
-    from engine.diagram import mermaid
-    from engine.errors import DefinitionError, NotFound
+    from engine import DefinitionError, NotFound, load_catalogue, mermaid
 
     if format != "mermaid":
         raise fail(f"unknown format {format!r}: only mermaid is supported")
@@ -111,9 +109,8 @@ def tick(
     """Evaluate every due deadline once: mark missed ones, record them on their cases, escalate; print what it did."""
     from datetime import UTC, datetime
 
-    from engine import Database, PoscError, Settings, SystemClock, load_catalogue
-    from engine.ticker import FUTURE_TOLERANCE, in_the_future
-    from engine.ticker import tick as process
+    from engine import FUTURE_TOLERANCE, Database, PoscError, Settings, SystemClock, in_the_future, load_catalogue
+    from engine import tick as process
 
     real = SystemClock().now()
     moment = real
@@ -165,8 +162,8 @@ def serve(
 
     from api import logs
     from api.app import create_app
-    from api.demo import is_empty, load_demo, not_loaded
-    from engine import PoscError
+    from api.demo import load_demo, not_loaded
+    from engine import PoscError, is_empty
 
     logs.configure()  # before anything logs: time, level and logger on every line; no query strings, no values
     try:
@@ -200,8 +197,7 @@ def users_add(
 ) -> None:
     """Create a user (and the organisation if new); print only the new API key. The role must suit the
     organisation's kind (an analyst belongs to a state organisation)."""
-    from engine import Database, InvalidForm, SchemaOutOfDate, Settings, SystemClock
-    from engine.users import add_user
+    from engine import Database, InvalidForm, SchemaOutOfDate, Settings, SystemClock, add_user
 
     try:
         database = Database.from_settings(Settings())

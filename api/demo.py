@@ -17,8 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine import Actor, Cases, Catalogue, Clock, Database, FixedClock, ensure_organisation
-from engine.users import add_user
+from engine import Actor, Cases, Catalogue, Clock, Database, FixedClock, add_user, ensure_organisation
 
 ORGANISATIONS = {
     "county-cps": "County Child Protective Services",
@@ -362,17 +361,6 @@ _EXTRA_ORGANISATION = {
 }
 
 
-def is_empty(db: Database) -> bool:
-    from sqlalchemy import func, select
-
-    from engine.store.tables import Case, User
-
-    with db.read() as conn:
-        users = conn.execute(select(func.count()).select_from(User.__table__)).scalar()  # type: ignore[attr-defined]
-        cases = conn.execute(select(func.count()).select_from(Case.__table__)).scalar()  # type: ignore[attr-defined]
-    return not users and not cases
-
-
 def not_loaded(database_url: str) -> str:
     """The one line `posc serve --demo` prints when the database already holds data: why nothing was loaded, and
     how to start afresh (never the URL of a server database: it may hold a password)."""
@@ -398,7 +386,7 @@ def load_demo(db: Database, cases: Cases, clock: Clock) -> list[DemoUser]:
     Each case's history is entered at the moments of `DEMO_CASES`, counted back from `clock.now()`, on a clock of
     its own; the deadline ticker runs in between as the server's background tick would (a minute after each
     deadline falls due), and once more at `clock.now()`. Nothing is dated after `clock.now()`."""
-    from engine.ticker import tick
+    from engine import tick
 
     now = clock.now()
     today = local_date(now)
@@ -487,22 +475,12 @@ def _tick_until(db: Database, catalogue: Catalogue, after: datetime, until: date
     """What the server's background tick would have done between `after` and `until`: each deadline that fell due
     in between is marked missed and escalated a minute after its due time (a minute after `after` for one already
     past when its case was entered), never later than `until`."""
-    from sqlalchemy import func, select
+    from engine import next_due, tick
 
-    from engine.deadlines import DEADLINES, ESCALATION_PREFIX, OPEN
-    from engine.ticker import tick
-
-    earliest = (
-        select(func.min(DEADLINES.c.due_at))
-        .where(DEADLINES.c.status == OPEN, DEADLINES.c.due_at < until,
-               DEADLINES.c.name.not_like(f"{ESCALATION_PREFIX}%"))
-    )
     while True:
-        with db.read() as conn:
-            due = conn.execute(earliest).scalar()
+        due = next_due(db, until)
         if due is None:
             return
-        due = due.replace(tzinfo=UTC) if due.tzinfo is None else due
         at = min(max(due, after) + timedelta(minutes=1), until)
         tick(db, catalogue, at)
         after = at

@@ -8,7 +8,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.services import Services
-from engine.users import UserRecord, authenticate
+from engine import UserRecord, authenticate
 
 
 async def services(request: Request) -> Services:

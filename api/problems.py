@@ -25,6 +25,7 @@ from engine import (
     AlreadyOpen,
     Forbidden,
     GuardFailed,
+    IdempotencyConflict,
     InvalidForm,
     NotAvailable,
     NotFound,
@@ -32,7 +33,6 @@ from engine import (
     SchemaOutOfDate,
     StaleVersion,
 )
-from engine.cases import IdempotencyConflict
 
 log = logging.getLogger("posc.api")
 PROBLEM = "application/problem+json"

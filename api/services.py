@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from api.limits import RateLimit
-from engine import Cases, Catalogue, Clock, Database, Settings, SystemClock, load_catalogue
-from engine.queries import CaseQueries
+from engine import CaseQueries, Cases, Catalogue, Clock, Database, Settings, SystemClock, load_catalogue
 
 
 @dataclass

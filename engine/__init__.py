@@ -10,20 +10,28 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "SYSTEM_ROLE": "engine.actor",
     "Actor": "engine.actor",
+    "SYSTEM_ROLE": "engine.actor",
+    "CaseRecord": "engine.caselog",
+    "EventRecord": "engine.caselog",
     "ActionOption": "engine.cases",
-    "CaseRecord": "engine.cases",
     "Cases": "engine.cases",
-    "EventRecord": "engine.cases",
+    "IdempotencyConflict": "engine.cases",
     "UnknownAction": "engine.cases",
     "Clock": "engine.clock",
     "FixedClock": "engine.clock",
     "SystemClock": "engine.clock",
     "Catalogue": "engine.definitions",
-    "FileReport": "engine.definitions",
     "check_files": "engine.definitions",
+    "FileReport": "engine.definitions",
     "load_catalogue": "engine.definitions",
+    "OPEN_EVENT": "engine.definitions.checks",
+    "CompiledOpening": "engine.definitions.compiled",
+    "CompiledWorkflow": "engine.definitions.compiled",
+    "FieldSpec": "engine.definitions.forms",
+    "FormSpec": "engine.definitions.forms",
+    "mermaid": "engine.diagram",
+    "to_pdf": "engine.documents",
     "AlreadyOpen": "engine.errors",
     "DefinitionError": "engine.errors",
     "FieldError": "engine.errors",
@@ -35,32 +43,59 @@ _EXPORTS = {
     "NotFound": "engine.errors",
     "PoscError": "engine.errors",
     "StaleVersion": "engine.errors",
-    "ORGANISATION_KINDS": "engine.organisations",
-    "OrganisationRecord": "engine.organisations",
     "ensure_organisation": "engine.organisations",
     "list_organisations": "engine.organisations",
+    "ORGANISATION_KINDS": "engine.organisations",
+    "OrganisationRecord": "engine.organisations",
+    "CaseQueries": "engine.queries",
+    "LOOKUP_ROLES": "engine.queries",
+    "REPORT_ROLES": "engine.queries",
+    "end_session": "engine.sessions",
+    "resume_session": "engine.sessions",
+    "start_session": "engine.sessions",
+    "WebSessionRecord": "engine.sessions",
     "Settings": "engine.settings",
     "Database": "engine.store",
+    "is_empty": "engine.store",
     "SchemaOutOfDate": "engine.store",
+    "FUTURE_TOLERANCE": "engine.ticker",
+    "in_the_future": "engine.ticker",
+    "MISSED_EVENT": "engine.ticker",
+    "next_due": "engine.ticker",
+    "tick": "engine.ticker",
+    "add_user": "engine.users",
+    "authenticate": "engine.users",
+    "UserRecord": "engine.users",
 }
 __all__ = [
+    "FUTURE_TOLERANCE",
+    "LOOKUP_ROLES",
+    "MISSED_EVENT",
+    "OPEN_EVENT",
     "ORGANISATION_KINDS",
+    "REPORT_ROLES",
     "SYSTEM_ROLE",
     "ActionOption",
     "Actor",
     "AlreadyOpen",
+    "CaseQueries",
     "CaseRecord",
     "Cases",
     "Catalogue",
     "Clock",
+    "CompiledOpening",
+    "CompiledWorkflow",
     "Database",
     "DefinitionError",
     "EventRecord",
     "FieldError",
+    "FieldSpec",
     "FileReport",
     "FixedClock",
     "Forbidden",
+    "FormSpec",
     "GuardFailed",
+    "IdempotencyConflict",
     "IntegrityBroken",
     "InvalidForm",
     "NotAvailable",
@@ -72,10 +107,23 @@ __all__ = [
     "StaleVersion",
     "SystemClock",
     "UnknownAction",
+    "UserRecord",
+    "WebSessionRecord",
+    "add_user",
+    "authenticate",
     "check_files",
+    "end_session",
     "ensure_organisation",
+    "in_the_future",
+    "is_empty",
     "list_organisations",
     "load_catalogue",
+    "mermaid",
+    "next_due",
+    "resume_session",
+    "start_session",
+    "tick",
+    "to_pdf",
 ]
 
 
@@ -91,9 +139,14 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:
     from engine.actor import SYSTEM_ROLE, Actor
     from engine.caselog import CaseRecord, EventRecord
-    from engine.cases import ActionOption, Cases, UnknownAction
+    from engine.cases import ActionOption, Cases, IdempotencyConflict, UnknownAction
     from engine.clock import Clock, FixedClock, SystemClock
     from engine.definitions import Catalogue, FileReport, check_files, load_catalogue
+    from engine.definitions.checks import OPEN_EVENT
+    from engine.definitions.compiled import CompiledOpening, CompiledWorkflow
+    from engine.definitions.forms import FieldSpec, FormSpec
+    from engine.diagram import mermaid
+    from engine.documents import to_pdf
     from engine.errors import (
         AlreadyOpen,
         DefinitionError,
@@ -108,5 +161,9 @@ if TYPE_CHECKING:
         StaleVersion,
     )
     from engine.organisations import ORGANISATION_KINDS, OrganisationRecord, ensure_organisation, list_organisations
+    from engine.queries import LOOKUP_ROLES, REPORT_ROLES, CaseQueries
+    from engine.sessions import WebSessionRecord, end_session, resume_session, start_session
     from engine.settings import Settings
-    from engine.store import Database, SchemaOutOfDate
+    from engine.store import Database, SchemaOutOfDate, is_empty
+    from engine.ticker import FUTURE_TOLERANCE, MISSED_EVENT, in_the_future, next_due, tick
+    from engine.users import UserRecord, add_user, authenticate

@@ -11,10 +11,10 @@ escalates.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from engine import caselog
 from engine.actor import Actor
@@ -34,6 +34,11 @@ _DUE = (
     .order_by(DEADLINES.c.due_at, DEADLINES.c.id)
     .limit(bindparam("b_batch"))
     .with_for_update(skip_locked=True)
+)
+_NEXT_DUE = (
+    select(func.min(DEADLINES.c.due_at))
+    .where(DEADLINES.c.status == OPEN, DEADLINES.c.due_at < bindparam("b_before"),
+           DEADLINES.c.name.not_like(f"{ESCALATION_PREFIX}%"))
 )
 _MARK_MISSED = (
     update(DEADLINES).where(DEADLINES.c.id == bindparam("b_id"), DEADLINES.c.status == OPEN)
@@ -66,6 +71,16 @@ def tick(db: Database, catalogue: Catalogue, now: datetime, *, batch: int = 200)
                 done.append(_miss(conn, catalogue, row, now))
         if len(rows) < batch:
             return done
+
+
+def next_due(db: Database, before: datetime) -> datetime | None:
+    """The earliest due time, before `before`, of a deadline still open (escalations aside): when a tick would
+    next mark something missed."""
+    with db.read() as conn:
+        due: datetime | None = conn.execute(_NEXT_DUE, {"b_before": before}).scalar()
+    if due is not None and due.tzinfo is None:
+        due = due.replace(tzinfo=UTC)
+    return due
 
 
 def _miss(conn: Connection, catalogue: Catalogue, deadline: Any, now: datetime) -> Missed:

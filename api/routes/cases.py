@@ -19,7 +19,7 @@ from api.models import (
     OpenCase,
     TakeAction,
 )
-from engine.documents import to_pdf
+from engine import to_pdf
 
 router = APIRouter(prefix="/cases", tags=["cases"], responses=PROBLEMS)
 _ETAG_HEADER = {

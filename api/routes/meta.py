@@ -10,8 +10,7 @@ from fastapi.responses import PlainTextResponse
 from api.deps import CurrentUser, ServicesDep
 from api.models import PROBLEMS, Me, OrganisationSummary, ProblemKind, WorkflowSummary
 from api.problems import PROBLEM_TYPES
-from engine import ORGANISATION_KINDS, list_organisations
-from engine.diagram import mermaid
+from engine import ORGANISATION_KINDS, list_organisations, mermaid
 
 router = APIRouter(responses=PROBLEMS)
 

@@ -48,16 +48,28 @@ from api.web.widgets import (
     posted_values,
     widgets,
 )
-from engine import AlreadyOpen, InvalidForm, NotAvailable, PoscError, StaleVersion
-from engine.cases import IdempotencyConflict
-from engine.definitions.compiled import CompiledOpening, CompiledWorkflow
-from engine.definitions.forms import FieldSpec, FormSpec
-from engine.diagram import mermaid
-from engine.documents import to_pdf
-from engine.organisations import OrganisationRecord, list_organisations
-from engine.queries import LOOKUP_ROLES, REPORT_ROLES
-from engine.sessions import WebSessionRecord, end_session, start_session
-from engine.users import UserRecord
+from engine import (
+    LOOKUP_ROLES,
+    REPORT_ROLES,
+    AlreadyOpen,
+    CompiledOpening,
+    CompiledWorkflow,
+    FieldSpec,
+    FormSpec,
+    IdempotencyConflict,
+    InvalidForm,
+    NotAvailable,
+    OrganisationRecord,
+    PoscError,
+    StaleVersion,
+    UserRecord,
+    WebSessionRecord,
+    end_session,
+    list_organisations,
+    mermaid,
+    start_session,
+    to_pdf,
+)
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False, default_response_class=HTMLResponse)
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")

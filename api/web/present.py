@@ -11,10 +11,7 @@ from datetime import date, datetime, tzinfo
 from typing import Any
 
 from api.web.widgets import choice_label
-from engine.definitions.checks import OPEN_EVENT
-from engine.definitions.compiled import CompiledWorkflow
-from engine.definitions.forms import FieldSpec, FormSpec
-from engine.ticker import MISSED_EVENT
+from engine import MISSED_EVENT, OPEN_EVENT, CompiledWorkflow, FieldSpec, FormSpec
 
 #: Field types whose stored values are choices (shown with their label, not their id).
 _CHOICES = ("choice", "multi_choice", "yes_no")

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, HTTPException, Request, Response
 
 from api.deps import ServicesDep
-from engine.sessions import WebSessionRecord, resume_session
+from engine import WebSessionRecord, resume_session
 
 PREFIX = "/ui"
 SESSION_COOKIE = "posc_session"

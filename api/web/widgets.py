@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
-from engine.definitions.forms import FieldSpec, FormSpec
+from engine import FieldSpec, FormSpec
 
 #: Blank rows offered for a list of records (more on request, without JavaScript).
 BLANK_ROWS = 1

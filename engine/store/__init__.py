@@ -13,6 +13,18 @@ from engine.store.tables import (
     User,
 )
 
+
+
+def is_empty(db: Database) -> bool:
+    """True when the database holds no user and no case (a fresh one the demo may fill)."""
+    from sqlalchemy import func, select
+
+    with db.read() as conn:
+        users = conn.execute(select(func.count()).select_from(User.__table__)).scalar()  # type: ignore[attr-defined]
+        cases = conn.execute(select(func.count()).select_from(Case.__table__)).scalar()  # type: ignore[attr-defined]
+    return not users and not cases
+
+
 __all__ = [
     "AccessLog",
     "Case",
@@ -25,4 +37,5 @@ __all__ = [
     "Organisation",
     "SchemaOutOfDate",
     "User",
+    "is_empty",
 ]
