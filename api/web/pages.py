@@ -10,6 +10,7 @@ with the reasons next to the fields, and changes nothing.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +19,8 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, Undefined, select_autoescape
+from jinja2.utils import missing
 
 from api.deps import ServicesDep
 from api.services import Services
@@ -72,12 +75,56 @@ from engine import (
 )
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False, default_response_class=HTMLResponse)
-TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+class _NamesStrict(Undefined):
+    """A variable the handler did not give is an error (as with `StrictUndefined`), not an empty string that hides
+    a bug; a key missing from a mapping that was given (`errors.last_name` with no such error) reads as empty."""
+
+    __slots__ = ()
+
+    def _given(self) -> None:
+        if self._undefined_obj is missing:
+            self._fail_with_undefined_error()
+
+    def __str__(self) -> str:
+        self._given()
+        return ""
+
+    def __bool__(self) -> bool:
+        self._given()
+        return False
+
+    def __iter__(self) -> Iterator[Any]:
+        self._given()
+        return iter(())
+
+    def __len__(self) -> int:
+        self._given()
+        return 0
+
+    def __eq__(self, other: object) -> bool:
+        self._given()
+        return type(self) is type(other)
+
+    __hash__ = Undefined.__hash__
+
+
+TEMPLATES = Jinja2Templates(env=Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"]),
+    undefined=_NamesStrict,
+))
 TEMPLATES.env.globals.update(label=present.choice_label, day=present.day, local_input=local_input)
 #: The pages each role starts on.
 HOME = {"hospital": "lookup", "analyst": "reports", "admin": "workflows"}
 #: The opening variant the lookup offers when no plan is found (PATHWAY, "Identification at birth").
 BIRTH_VARIANT = "birth"
+
+
+#: What a template may be drawn without (everything else it uses must be given).
+OPTIONAL: dict[str, dict[str, Any]] = {
+    "action.html": {"cancel": None, "description": None, "sections": None},
+    "lookup.html": {"can_open_at_delivery": False},
+    "error.html": {"back": None, "reasons": []},
+}
 
 
 def render(
@@ -90,7 +137,7 @@ def render(
         "user": user, "csrf": session.csrf_token if session else "", "nav": _nav(svc, user), "prefix": PREFIX,
         "form_proof": form_proof(request, user.id) if user else "",
         "when": lambda v: present.when(v, zone), "now": svc.clock.now(),
-        "relative": lambda v: present.relative(v, svc.clock.now()), **context,
+        "relative": lambda v: present.relative(v, svc.clock.now()), **OPTIONAL.get(template, {}), **context,
     }, status_code=status)
     return response
 

@@ -14,7 +14,6 @@ from engine.store.tables import (
 )
 
 
-
 def is_empty(db: Database) -> bool:
     """True when the database holds no user and no case (a fresh one the demo may fill)."""
     from sqlalchemy import func, select

@@ -607,3 +607,21 @@ def test_a_period_the_engine_refuses_is_named_beside_its_field(web: Web) -> None
     answer = web.sign_in("analyst").get("/ui/reports?from=2026-11-10&to=2026-11-01")
     assert answer.status_code == 422
     assert re.search(r'id="period-to-error">The period must not be before from.<', answer.text)
+
+
+def test_a_template_variable_the_handler_forgot_is_an_error_not_an_empty_string() -> None:
+    import jinja2
+
+    from api.web.pages import TEMPLATES
+
+    with pytest.raises(jinja2.UndefinedError):
+        TEMPLATES.get_template("lookup.html").render(prefix="/ui", csrf="x", matches=None, values={})
+    html = TEMPLATES.env.from_string("{{ errors.last_name }}|{% if errors.date_of_birth %}x{% endif %}").render(
+        errors={})
+    assert html == "|"  # a key missing from a mapping that was given reads as empty
+
+
+def test_an_error_page_is_the_whole_page_with_its_way_back(web: Web) -> None:
+    page = web.sign_in("treatment").get("/ui/lookup")
+    assert page.status_code == 403
+    assert "Skip to content" in page.text and "the treatment role may not look parents up" in page.text
