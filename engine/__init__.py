@@ -48,8 +48,6 @@ _EXPORTS = {
     "ORGANISATION_KINDS": "engine.organisations",
     "OrganisationRecord": "engine.organisations",
     "CaseQueries": "engine.queries",
-    "LOOKUP_ROLES": "engine.queries",
-    "REPORT_ROLES": "engine.queries",
     "end_session": "engine.sessions",
     "resume_session": "engine.sessions",
     "start_session": "engine.sessions",
@@ -69,11 +67,9 @@ _EXPORTS = {
 }
 __all__ = [
     "FUTURE_TOLERANCE",
-    "LOOKUP_ROLES",
     "MISSED_EVENT",
     "OPEN_EVENT",
     "ORGANISATION_KINDS",
-    "REPORT_ROLES",
     "SYSTEM_ROLE",
     "ActionOption",
     "Actor",
@@ -161,7 +157,7 @@ if TYPE_CHECKING:
         StaleVersion,
     )
     from engine.organisations import ORGANISATION_KINDS, OrganisationRecord, ensure_organisation, list_organisations
-    from engine.queries import LOOKUP_ROLES, REPORT_ROLES, CaseQueries
+    from engine.queries import CaseQueries
     from engine.sessions import WebSessionRecord, end_session, resume_session, start_session
     from engine.settings import Settings
     from engine.store import Database, SchemaOutOfDate, is_empty

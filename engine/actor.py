@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SYSTEM_ROLE = "system"
+#: Roles a person can have: the case roles of the pathway, plus outcome analysts and administrators.
+ROLES = ("cps", "treatment", "peer", "prenatal", "hospital", "analyst", "admin")
 
 
 @dataclass(frozen=True)

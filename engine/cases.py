@@ -272,15 +272,13 @@ class Cases:
         its tiers or as the delivery lookup would find it, is not opened twice. A case the caller may not know
         exists (a Part 2 program's without consent, or any case for a role the lookup does not answer) is never named,
         and does not stop the opening."""
-        from engine.queries import LOOKUP_ROLES  # the roles the delivery lookup answers
-
         if key is None:
             return
         open_states = [s for s in workflow.states if not workflow.is_terminal(s)]
         for row in conn.execute(_SAME_PARENT, {"b_key": key, "b_states": open_states}).mappings().all():
             consents = _memo(partial(active_consents, conn, row["id"], workflow.today(now)))
             access = self.access(conn, actor, row, consents)
-            if access or (actor.role in LOOKUP_ROLES and findable(
+            if access or (actor.role in workflow.spec.lookup_roles and findable(
                 access, row["state"], row["parties"], consents(), partial(self.kind_of, conn)
             )):
                 raise AlreadyOpen(

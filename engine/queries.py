@@ -32,10 +32,6 @@ DEADLINES = Deadline.__table__  # type: ignore[attr-defined]
 _SELECT_CASE = select(CASES).where(CASES.c.id == bindparam("b_id"))
 _EVENTS = select(EVENTS).where(EVENTS.c.case_id == bindparam("b_case")).order_by(EVENTS.c.seq)
 MAX_PAGE = 200
-#: Who may read the de-identified outcome figures (CONTRACT.md).
-REPORT_ROLES = ("analyst", "cps", "admin")
-#: Who may look a parent up at delivery (CONTRACT.md).
-LOOKUP_ROLES = ("hospital", "cps")
 
 
 @dataclass(frozen=True)
@@ -236,7 +232,7 @@ class CaseQueries:
     ) -> list[dict[str, Any]]:
         """Exact match on the lookup fields, for delivery: reference, plan in place, lead contact; nothing else.
         `with_access` adds the caller's own tiers on each match (empty: the case itself stays closed to them)."""
-        if actor.role not in LOOKUP_ROLES:
+        if actor.role not in self.catalogue.lookup_roles:
             raise Forbidden(f"the {actor.role} role may not look up cases")
         answers: list[dict[str, Any]] = []
         logged: list[tuple[str, Access]] = []
@@ -271,7 +267,7 @@ class CaseQueries:
 
     def capta_report(self, actor: Actor, start: date, end: date) -> dict[str, Any]:
         """The de-identified CAPTA figures; for analysts, CPS and administrators."""
-        if actor.role not in REPORT_ROLES:
+        if actor.role not in self.catalogue.figure_roles:
             raise Forbidden(f"the {actor.role} role may not read outcome reports")
         return capta_report(self.db, self.catalogue, start, end)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, insert, select, update
 
-from engine.actor import Actor
+from engine.actor import ROLES, Actor
 from engine.clock import Clock
 from engine.errors import FieldError, InvalidForm, NotFound
 from engine.organisations import ensure_organisation, find_organisation, kind_problem
@@ -22,8 +22,6 @@ from engine.store.database import Database
 from engine.store.tables import User
 
 USERS = User.__table__  # type: ignore[attr-defined]
-#: Roles a person can have (PATHWAY.md): the case roles, plus outcome analysts and administrators.
-ROLES = ("cps", "treatment", "peer", "prenatal", "hospital", "analyst", "admin")
 #: The kind of organisation each role belongs to (a case role to its own kind, analysts to the state's office).
 ROLE_ORGANISATION_KIND = {
     "cps": "cps", "treatment": "treatment", "peer": "peer", "prenatal": "prenatal", "hospital": "hospital",

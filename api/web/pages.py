@@ -52,8 +52,6 @@ from api.web.widgets import (
     widgets,
 )
 from engine import (
-    LOOKUP_ROLES,
-    REPORT_ROLES,
     AlreadyOpen,
     CompiledOpening,
     CompiledWorkflow,
@@ -303,8 +301,8 @@ def home(session: SignedIn) -> Response:
 
 
 @router.get("/lookup")
-def lookup_page(request: Request, session: SignedIn) -> HTMLResponse:
-    _require_role(session, LOOKUP_ROLES, "look parents up")
+def lookup_page(request: Request, svc: ServicesDep, session: SignedIn) -> HTMLResponse:
+    _require_role(session, tuple(svc.catalogue.lookup_roles), "look parents up")
     return render(request, "lookup.html", session, matches=None, values={}, errors={})
 
 
@@ -315,7 +313,7 @@ def lookup(
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> HTMLResponse:
     check_csrf(request, session, csrf_token)
-    _require_role(session, LOOKUP_ROLES, "look parents up")
+    _require_role(session, tuple(svc.catalogue.lookup_roles), "look parents up")
     values = {"last_name": last_name.strip(), "date_of_birth": date_of_birth.strip()}
     errors: dict[str, str] = {}
     if not values["last_name"]:
@@ -770,7 +768,7 @@ def _nav(svc: Services, user: UserRecord | None) -> list[tuple[str, str]]:
     if user is None:
         return []
     items: list[tuple[str, str]] = []
-    if user.role in LOOKUP_ROLES:
+    if user.role in svc.catalogue.lookup_roles:
         items.append(("lookup", "Lookup"))
     if user.role in svc.queries.case_roles:
         items += [("worklist", "Worklist"), ("cases", "Cases")]
@@ -779,6 +777,6 @@ def _nav(svc: Services, user: UserRecord | None) -> list[tuple[str, str]]:
     if _can_open_at_delivery(svc, user):
         items.append(("cases/new/at-delivery", "Open at delivery"))
     items.append(("workflows", "Pathway"))
-    if user.role in REPORT_ROLES:
+    if user.role in svc.catalogue.figure_roles:
         items.append(("reports", "Figures"))
     return items

@@ -61,6 +61,16 @@ class Catalogue:
         ids = sorted({i for (i, _) in self.workflows})
         return [self.workflow(i) for i in ids]
 
+    @property
+    def lookup_roles(self) -> frozenset[str]:
+        """The roles the delivery lookup answers, in any loaded pathway."""
+        return frozenset(r for w in self.latest() for r in w.spec.lookup_roles)
+
+    @property
+    def figure_roles(self) -> frozenset[str]:
+        """The roles that may read the de-identified figures, in any loaded pathway."""
+        return frozenset(r for w in self.latest() for r in w.spec.figure_roles)
+
     def form(self, form_id: str) -> CompiledForm:
         found = self.forms.get(form_id)
         if found is None:

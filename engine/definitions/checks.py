@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from engine.actor import ROLES as USER_ROLES
 from engine.definitions.forms import CompiledForm, FieldSpec
 from engine.definitions.source import Location, Source
 from engine.definitions.workflow import SAME, Duration, WorkflowSpec
@@ -114,6 +115,12 @@ class WorkflowChecker:
         for index, key in enumerate(self.spec.lookup):
             if opening is not None and opening.spec.field(key) is None:
                 self.add(("lookup", index), f"lookup: form {opening.id} has no field {key!r}")
+        for index, role in enumerate(self.spec.lookup_roles):
+            if role not in self.spec.roles:
+                self.add(("lookup_roles", index), f"lookup_roles: {role!r} is not a case role")
+        for index, role in enumerate(self.spec.figure_roles):
+            if role not in USER_ROLES:
+                self.add(("figure_roles", index), f"figure_roles: unknown role {role!r} ({', '.join(USER_ROLES)})")
         for party, tiers in self.spec.disclosure.items():
             if party != "opened_by" and party not in self.spec.parties:
                 self.add(("disclosure", party), f"disclosure: {party!r} is not one of the parties (or opened_by)")

@@ -242,6 +242,10 @@ class WorkflowSpec(_Strict):
     escalate_to: Ident
     #: Opening-form fields whose exact values find a case (hospital lookup); never shown in URLs or logs.
     lookup: list[Ident] = Field(default_factory=list)
+    #: The roles the delivery lookup answers (exact lookup fields, minimal answer; every lookup audited).
+    lookup_roles: list[Ident] = Field(default_factory=list)
+    #: The roles that may read the de-identified figures (case roles or not: analysts, administrators).
+    figure_roles: list[Ident] = Field(default_factory=list)
     #: Which disclosure tiers each party of a case sees (`opened_by` is the identifying organisation).
     disclosure: dict[Ident, list[Literal["status", "plan", "treatment"]]] = Field(default_factory=dict)
     #: Organisation kinds whose cases are visible to others only through consent (42 CFR Part 2 programs).

@@ -557,6 +557,14 @@ BREAKAGES = {
         "set: {identified_by: hospital}", "set: {identified_by: midwife}",
         at="set: {identified_by: midwife}", message="'midwife' is not a value of identification.identified_by",
     ),
+    "a lookup role that is not a case role": Breakage(
+        "lookup_roles: [hospital, cps]", "lookup_roles: [hospital, analyst]",
+        at="lookup_roles: [hospital, analyst]", message="lookup_roles: 'analyst' is not a case role",
+    ),
+    "an unknown figure role": Breakage(
+        "figure_roles: [analyst, cps, admin]", "figure_roles: [analyst, statistician]",
+        at="figure_roles: [analyst, statistician]", message="figure_roles: unknown role 'statistician'",
+    ),
     "state in an unknown phase": Breakage(
         "  closed: {phase: closure,", "  closed: {phase: closing,",
         at="closed: {phase: closing", message="state closed: unknown phase 'closing'",
