@@ -2,14 +2,15 @@
 PATHWAY.md ("Decisions (2026-12-01)"), never from the engine's code.
 
 What it reads from the definitions is data the rules point to: each form field's `tier` and `type` (forms/*.yaml),
-and the pathway's states, phases, action roles and forms (workflows/charm-posc.yaml). Who holds which tier, which
-state and which event a reader may see, the role ceilings and consent first are written out here by hand, in the
-words of the rules page, so that the engine's own reading of its `disclosure`/`minimum_necessary`/`ceilings`
-sections is what is being tested, not what is doing the testing.
+and the pathway's states, phases, action roles and forms, and its ways in with their roles (workflows/charm-posc.yaml,
+`open` and `open: variants:`). Who holds which tier, which state and which event a reader may see, the role ceilings
+and consent first are written out here by hand, in the words of the rules page, so that the engine's own reading of
+its `disclosure`/`minimum_necessary`/`ceilings` sections is what is being tested, not what is doing the testing.
 
 Every free-text value the test submits carries a unique marker (`MK<n>X`); the registry knows which case, event,
 form, field and tier each marker belongs to, so any response text can be searched for markers and each one found
-judged against the rules for the reader who received it.
+judged against the rules for the reader who received it. (The one value given twice, the parent's last name on a
+second case for the same parent, belongs to both cases: a reader of either may see it.)
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ CASE_ROLES = ("cps", "treatment", "peer", "prenatal", "hospital")
 ROLE_KIND = {"cps": "cps", "treatment": "treatment", "peer": "peer", "prenatal": "prenatal", "hospital": "hospital",
              "analyst": "state", "admin": "admin"}
 PARTY_KINDS = ("cps", "treatment", "hospital", "prenatal", "peer")
+#: Who looks parents up at delivery (who-sees-what.md: "POST /lookup by hospital staff or a CPS worker").
+LOOKUP_ROLES = ("hospital", "cps")
 OPEN_EVENT = "open_case"
 MISSED_EVENT = "deadline_missed"
 
@@ -90,7 +93,27 @@ def _roles(roles: list[str]) -> frozenset[str]:
 
 
 ACTION_ROLES = {n: _roles(a["roles"]) for n, a in WORKFLOW["actions"].items()}
+#: Who opens a case with the opening form alone (prenatal identification).
 OPEN_ROLES = _roles(WORKFLOW["open"]["roles"])
+#: The other ways in (`open: variants:`): identification at birth, where hospital staff open a case at delivery and
+#: the birth is recorded in the same step (`"birth": {...}` beside `"data"`), with the values the way in sets.
+VARIANTS: Mapping[str, Any] = WORKFLOW["open"].get("variants") or {}
+BIRTH = "birth"
+BIRTH_ROLES = _roles(VARIANTS[BIRTH]["roles"])
+BIRTH_ACTION: str = VARIANTS[BIRTH]["then"]
+BIRTH_SET: Mapping[str, Any] = VARIANTS[BIRTH].get("set") or {}
+
+
+def _reserved() -> dict[str, frozenset[str]]:
+    found: dict[str, set[str]] = {}
+    for spec in VARIANTS.values():
+        for key, value in (spec.get("set") or {}).items():
+            found.setdefault(key, set()).add(str(value))
+    return {key: frozenset(values) for key, values in found.items()}
+
+
+#: Opening values a way in sets, which a plain opening may not claim (identified_by: hospital).
+RESERVED = _reserved()
 
 
 def local_date(now: datetime) -> date:
@@ -225,6 +248,7 @@ class CaseModel:
     events: list[Event] = field(default_factory=list)
     consents: list[Consent] = field(default_factory=list)
     plan_versions: int = 0
+    at_birth: bool = False  # opened at delivery by the hospital (identification at birth)
 
     @property
     def phase(self) -> str:
@@ -238,6 +262,12 @@ class CaseModel:
     def date_of_birth(self) -> str:
         return str(self.identification["date_of_birth"])
 
+    @property
+    def parent(self) -> tuple[str, str]:
+        """Who the parent is, as the delivery lookup and the one-open-case-per-pregnancy rule match: the last name
+        (case and surrounding spaces aside) and the date of birth."""
+        return self.last_name.strip().casefold(), self.date_of_birth
+
     def history_states(self) -> set[str]:
         found = {self.state}
         for e in self.events:
@@ -246,9 +276,10 @@ class CaseModel:
 
     def describe(self, today: date) -> str:
         active = [str(c) for c in self.consents if c.active(today)]
-        return (f"case {self.id} (opened by {self.opener.id}, a {self.opener.kind} organisation; lead CPS {self.lead}; "
-                f"delivery hospital {self.hospital}; treating program {self.treatment_org or 'none'}; state "
-                f"{self.state}; active consents: {'; '.join(active) or 'none'})")
+        how = " at delivery" if self.at_birth else ""
+        return (f"case {self.id} (opened{how} by {self.opener.id}, a {self.opener.kind} organisation; lead CPS "
+                f"{self.lead}; delivery hospital {self.hospital}; treating program {self.treatment_org or 'none'}; "
+                f"state {self.state}; active consents: {'; '.join(active) or 'none'})")
 
 
 # --- the rules (docs/who-sees-what.md), by hand -------------------------------------------------------------------
@@ -352,6 +383,25 @@ class Oracle:
             return False
         return tier_of(form, field_id) in holding.tiers
 
+    def findable(self, org: Org, case: CaseModel, today: date) -> bool:
+        """Whether the delivery check (`POST /lookup`, hospital staff and CPS workers) finds the case for this
+        organisation: a parent may give birth anywhere, so any hospital or CPS office; but never a treatment
+        program's case for an organisation no active consent names, and never CPS history (a closed case) for
+        hospital staff."""
+        named = any(c.active(today) and org.id in c.organisations for c in case.consents)
+        part2_closed = case.opener.kind == "treatment" and org.id != case.opener.id and not named
+        history = org.kind == "hospital" and case.state == "closed"
+        return not part2_closed and not history
+
+    def names_open_case(self, user: User, case: CaseModel, today: date) -> bool:
+        """Opening a second case for the same parent: refused with this case's reference only while the case is
+        open and the opener holds a tier on it, or is hospital staff or a CPS worker whom the delivery check would
+        answer; anyone else is told nothing, and its case opens."""
+        if case.state not in OPEN_STATES:
+            return False
+        return bool(self.holding(user.org, case, today)) or (user.role in LOOKUP_ROLES
+                                                            and self.findable(user.org, case, today))
+
     def may_hide(self, org: Org, case: CaseModel) -> bool:
         """Where the rules are silent on whether hiding more is required (a hospital and a closed case: CPS
         history), answering as if the case were unknown is accepted too."""
@@ -402,11 +452,13 @@ class MarkerInfo:
 
 
 class Markers:
-    """Unique marker strings, and where each submitted one went."""
+    """Unique marker strings, and where each submitted one went (a value given again, the parent's last name on a
+    second case for the same parent, goes to each place it was given: `also`)."""
 
     def __init__(self) -> None:
         self.count = 0
         self.known: dict[str, MarkerInfo] = {}
+        self.others: dict[str, list[MarkerInfo]] = {}
 
     def new(self) -> str:
         self.count += 1
@@ -414,6 +466,15 @@ class Markers:
 
     def register(self, marker: str, info: MarkerInfo) -> None:
         self.known[marker.upper()] = info
+
+    def also(self, marker: str, info: MarkerInfo) -> None:
+        """The value carrying this marker was given again, elsewhere."""
+        self.others.setdefault(marker.upper(), []).append(info)
+
+    def owners(self, marker: str) -> list[MarkerInfo]:
+        """Every place the value carrying this marker was given."""
+        first = self.known.get(marker.upper())
+        return ([first] if first else []) + self.others.get(marker.upper(), [])
 
     def found(self, text: str) -> Iterator[tuple[str, MarkerInfo]]:
         seen = set()
@@ -519,7 +580,8 @@ class Checker:
                              "lists, worklists, lookups, action lists and the accounting carry no form values", case)
                 continue
             reason = self.forbidden_marker(user, case, info)
-            if reason:
+            if reason and all(self.forbidden_marker(user, self.cases[other.case_id], other)
+                              for other in self.markers.owners(marker)[1:] if other.case_id in self.cases):
                 self.problem(user, where, f"the answer carries the value {marker} of {info}", reason, case)
 
     def forbidden_marker(self, user: User, case: CaseModel, info: MarkerInfo) -> str | None:
@@ -855,11 +917,8 @@ class Checker:
         # The delivery check finds a parent's case for any hospital or CPS office (a parent may give birth anywhere),
         # with the minimal answer; but never a treatment program's case for an organisation no active consent
         # names, and never CPS history (a closed case) for hospital staff.
-        today = self.today()
-        named = any(c.active(today) and user.org.id in c.organisations for c in case.consents)
-        part2_closed = case.opener.kind == "treatment" and user.org.id != case.opener.id and not named
+        expect = self.oracle.findable(user.org, case, self.today())
         history = user.org.kind == "hospital" and case.state == "closed"
-        expect = not part2_closed and not history
         holding = self.holding(user, case)
         if case.id in ids and not expect:
             why = ("hospital staff never see CPS history: the lookup finds only open cases" if history else

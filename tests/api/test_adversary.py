@@ -5,11 +5,14 @@ not from the engine's code.
 
 The world: two CPS offices, two treatment programs, two hospitals, a prenatal clinic, a peer network, the state's
 analysts and the administrators, one user each. The steps (hypothesis rules): open a case as any opening role
-(prenatal, treatment, peer, cps) with any lead CPS office and delivery hospital; take any action of the pathway as
-any user whose role allows it (and now and then as one who may not, or on a case it may not know); sign consents
-naming random organisations and categories with random expiry; revoke them; replay an earlier request with its
-Idempotency-Key; move the clock on by days (consents expire); run the deadline tick (missed deadlines: CPS-only
-events and escalations); try organisations of the wrong kind; read a PDF now and then.
+(prenatal, treatment, peer, cps) with any lead CPS office and delivery hospital, or as hospital staff at delivery
+(identification at birth: the opening and the birth in one step, the hospital's own organisation the delivery
+hospital); take any action of the pathway as any user whose role allows it (and now and then as one who may not, or
+on a case it may not know); sign consents naming random organisations and categories with random expiry; revoke
+them; replay an earlier request with its Idempotency-Key; move the clock on by days (consents expire); run the
+deadline tick (missed deadlines: CPS-only events and escalations); try organisations of the wrong kind, and the
+opening at delivery out of turn (another role, another hospital, a plain opening claiming it); read a PDF now and
+then.
 
 After every step, for the cases the step touched (every case after the clock moved), every user reads the case
 view, its history, its actions, its accounting of disclosures and both documents; every user reads the case list
@@ -36,6 +39,7 @@ replays the sweep many times and can take minutes.) With `POSC_TEST_DATABASE_URL
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -56,6 +60,7 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
+    multiple,
     precondition,
     rule,
     run_state_machine_as_test,
@@ -68,14 +73,21 @@ from engine.users import add_user
 from tests.api.adversary_oracle import (
     ACTION_FORM,
     ACTION_ROLES,
+    BIRTH,
+    BIRTH_ACTION,
+    BIRTH_ROLES,
+    BIRTH_SET,
     CASE_ROLES,
     FORMS,
     KNOWN_ACTIONS,
+    MARKER,
     MISSED_EVENT,
+    OMIT,
     OPEN_EVENT,
     OPEN_ROLES,
     PHASE,
     PLAN_VERSION_ACTIONS,
+    RESERVED,
     ROLE_KIND,
     STATES,
     Answer,
@@ -92,6 +104,7 @@ from tests.api.adversary_oracle import (
     User,
     local_date,
     next_state,
+    tier_of,
 )
 
 START = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
@@ -317,42 +330,188 @@ class Adversary(RuleBasedStateMachine):
     def open_case(self, data: Any) -> str:
         return self.opened(data)
 
-    def opened(self, data: Any) -> str:
-        """Opens a case as any opening role, with any lead CPS office and delivery hospital."""
+    @precondition(lambda self: len(self.model) < MAX_CASES)
+    @rule(target=cases, case=cases, data=st.data())
+    def open_for_the_same_parent(self, case: str, data: Any) -> Any:
+        """A second case for the parent of a case (the same last name and date of birth), mostly at delivery:
+        refused with the reference of an open case of that parent the opener may know of, unless it says this is
+        a new pregnancy; else opened, the opener told nothing of the cases it may not know."""
         draw = data.draw
-        opener = draw(st.sampled_from([u for u in self.case_users if u.role in OPEN_ROLES]), label="opener")
-        lead = draw(st.sampled_from(self.orgs_of("cps")), label="lead")
-        hospital = draw(st.sampled_from(self.orgs_of("hospital")), label="hospital")
-        fill = self.filler(draw)
+        opener = self.draw_opener(draw, at_birth=draw(st.integers(0, 3), label="at delivery? (not 3)") < 3)
+        new_pregnancy = draw(st.integers(0, 3), label="a new pregnancy? (3)") == 3
+        opened = self.open_as(opener, draw, parent=self.model[case], new_pregnancy=new_pregnancy)
+        return opened if opened is not None else multiple()
+
+    def opened(self, data: Any) -> str:
+        """Opens a case as any opening role, with any lead CPS office and delivery hospital; a third of the cases,
+        hospital staff open at delivery (identification at birth)."""
+        draw = data.draw
+        opener = self.draw_opener(draw, at_birth=draw(st.integers(0, 2), label="opened at delivery? (2)") == 2)
+        opened = self.open_as(opener, draw)
+        assert opened is not None
+        return opened
+
+    def draw_opener(self, draw: Any, *, at_birth: bool) -> User:
+        roles = BIRTH_ROLES if at_birth else OPEN_ROLES
+        return draw(st.sampled_from([u for u in self.case_users if u.role in roles]), label="opener")
+
+    @staticmethod
+    def unreserved(draw: Any) -> dict[str, Any]:
+        """A plain opening's values for the fields a way in sets (identified_by): any choice but those kept for
+        that way in (identified_by "hospital" is for cases opened at delivery)."""
+        return {key: draw(st.sampled_from([str(c) for c in FORMS["identification"].fields[key].spec["choices"]
+                                           if str(c) not in values]), label=f"{key} (not {'/'.join(values)})")
+                for key, values in RESERVED.items()}
+
+    def prenatal(self, hospital: Org, lead: Org, fill: Filler, draw: Any,
+                 parent: CaseModel | None = None) -> dict[str, Any]:
+        """A plain (prenatal) opening: identified today, due in one to six weeks; the parent's names and phone
+        marked (`parent`: that case's parent, by its last name and date of birth)."""
         today = self.today()
         due = today + timedelta(days=draw(st.integers(8, 45), label="days to due"))
-        identification: dict[str, Any] = fill.form("identification", {
+        return fill.form("identification", {
             "first_name": fill.text("identification", "first_name", "Ann"),
-            "last_name": fill.text("identification", "last_name", "Lee"),
+            "last_name": parent.last_name if parent else fill.text("identification", "last_name", "Lee"),
             "phone": fill.text("identification", "phone", "555 ", 30),
-            "date_of_birth": (date(1985, 1, 1) + timedelta(days=97 * len(self.model)
-                                                           + draw(st.integers(0, 60)))).isoformat(),
+            "date_of_birth": parent.date_of_birth if parent else (
+                date(1985, 1, 1) + timedelta(days=97 * len(self.model) + draw(st.integers(0, 60)))).isoformat(),
             "identified_on": today.isoformat(), "due_date": due.isoformat(),
             "gestational_weeks": max(4, min(45, 40 - (due - today).days // 7)),
-            "delivery_hospital": hospital.id, "lead_cps_org": lead.id,
+            "delivery_hospital": hospital.id, "lead_cps_org": lead.id, **self.unreserved(draw),
         })
-        body = {"workflow": "charm-posc", "data": identification}
+
+    def delivery(self, hospital: Org, lead: Org, fill: Filler, draw: Any,
+                 parent: CaseModel | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """An opening at delivery as hospital staff make it: the identification without identified_by (the way in
+        sets it; now and then given as that same value) and a valid birth form, both marked. The birth was a few
+        hours ago; the parent was identified on the day of birth or the day before; the due date lies well inside
+        the range of a birth around it (guards of record_birth)."""
+        born_at = self.clock.now() - timedelta(hours=draw(st.integers(1, 60), label="hours since the birth"))
+        born_on = local_date(born_at)
+        identified = born_on - timedelta(days=draw(st.integers(0, 1), label="identified days before the birth"))
+        due = born_on + timedelta(days=draw(st.integers(-25, 120), label="days from the birth to the due date"))
+        weeks = max(20, min(45, 40 - (due - born_on).days // 7))
+        identification = fill.form("identification", {
+            "first_name": fill.text("identification", "first_name", "Bea"),
+            "last_name": parent.last_name if parent else fill.text("identification", "last_name", "Ray"),
+            "phone": fill.text("identification", "phone", "555 ", 30),
+            "date_of_birth": parent.date_of_birth if parent else (
+                date(1984, 6, 1) + timedelta(days=97 * len(self.model) + draw(st.integers(0, 60)))).isoformat(),
+            "identified_on": identified.isoformat(), "due_date": due.isoformat(), "gestational_weeks": weeks,
+            "delivery_hospital": hospital.id, "lead_cps_org": lead.id,
+            **{key: draw(st.sampled_from([OMIT, value]), label=f"{key} given?") for key, value in BIRTH_SET.items()},
+        })
+        birth = fill.form(ACTION_FORM[BIRTH_ACTION], {"born_at": born_at.isoformat(), "gestational_weeks": weeks})
+        return identification, birth
+
+    def open_as(self, opener: User, draw: Any, *, parent: CaseModel | None = None,
+                new_pregnancy: bool = False) -> str | None:
+        """Opens a case as `opener`: a plain opening with any delivery hospital, or (hospital staff) at delivery
+        for its own hospital, the opening and the birth in one step; any lead CPS office. With `parent`, a case for
+        that case's parent: None where it was refused as it must be (an open case of the parent the opener may
+        know of)."""
+        lead = draw(st.sampled_from(self.orgs_of("cps")), label="lead")
+        fill = self.filler(draw)
+        birth: dict[str, Any] | None = None
+        if opener.role in OPEN_ROLES:
+            hospital = draw(st.sampled_from(self.orgs_of("hospital")), label="hospital")
+            identification = self.prenatal(hospital, lead, fill, draw, parent)
+            body: dict[str, Any] = {"workflow": "charm-posc", "data": identification}
+        else:
+            hospital = opener.org
+            identification, birth = self.delivery(hospital, lead, fill, draw, parent)
+            body = {"workflow": "charm-posc", "data": identification, BIRTH: birth}
+        if new_pregnancy:
+            body["new_pregnancy"] = True
+        same = [c for c in self.model.values() if parent is not None and c.parent == parent.parent]
+        known = [c for c in same if not new_pregnancy and self.oracle.names_open_case(opener, c, self.today())]
+        if known:
+            self.second_case_refused(opener, body, known, same)
+            return None
+        way = "" if birth is None else " at delivery"
+        where = f"POST /cases (the opener's answer{', opening at delivery' if birth else ''}" + (
+            f", a second case for the parent of {parent.id})" if parent else ")")
         key = str(uuid.uuid4())
         answer = self.post(opener, "/cases", body, key)
-        assert answer.status == 201, f"{opener} could not open a valid case: {answer.status} {answer.text[:500]}"
+        if parent is not None and answer.status != 201:
+            self.check.common(opener, where, answer)
+            self.check.problem(opener, where, f"answered {answer.status}: {answer.text[:300]}", (
+                f"the parent has no open case {opener.org.id} may know of ({'; '.join(c.id for c in same)}): an "
+                "opener that may not know of a case is told nothing, and its case opens" if not new_pregnancy else
+                "a new pregnancy opens a second case for the parent"), parent)
+            self.check.raise_if_any(f"a second case for the parent of {parent.id}")
+        assert answer.status == 201, f"{opener} could not open a valid case{way}: {answer.status} {answer.text[:500]}"
         case_id = answer.json()["id"]
-        case = CaseModel(case_id, opener.org, lead.id, hospital.id, identification)
-        case.events.append(Event(1, OPEN_EVENT, "identification", None, "identified", opener.org.id, identification))
-        self.model[case_id] = case
+        case = self.model_opening(case_id, opener, lead, hospital, identification, birth)
         for marker, form, field_id in fill.pending:
-            self.markers.register(marker, MarkerInfo(case_id, 1, OPEN_EVENT, form, field_id))
-        where = "POST /cases (the opener's answer)"
+            seq, action = (1, OPEN_EVENT) if form == "identification" else (2, BIRTH_ACTION)
+            self.markers.register(marker, MarkerInfo(case_id, seq, action, form, field_id))
+        if parent is not None:  # the parent's last name, given again
+            for found in MARKER.finditer(parent.last_name):
+                self.markers.also(found.group(0), MarkerInfo(case_id, 1, OPEN_EVENT, "identification", "last_name"))
         self.check.common(opener, where, answer)
-        self.check.view(opener, case, where, answer.json())
-        self.sent.append(Sent(opener, case_id, "/cases", body, key, "opening the case", {"identified"}))
+        shown = answer.json()
+        if shown.get("version") != len(case.events):
+            self.check.problem(opener, where, f"the case is at version {shown.get('version')}, not "
+                               f"{len(case.events)}", f"the opening{way} records {len(case.events)} event(s)", case)
+        self.check.view(opener, case, where, shown)
+        self.sent.append(Sent(opener, case_id, "/cases", body, key, f"opening the case{way}", {case.state}))
         self.touched.add(case_id)
-        self.check.raise_if_any(f"opening {case_id}")
+        self.check.raise_if_any(f"opening {case_id}{way}")
         return case_id
+
+    def model_opening(self, case_id: str, opener: User, lead: Org, hospital: Org, identification: dict[str, Any],
+                      birth: dict[str, Any] | None) -> CaseModel:
+        """The case as an opening leaves it: the opening event; at delivery the birth too, by the same hospital,
+        the identification as recorded (the way in sets identified_by)."""
+        if birth is None:
+            case = CaseModel(case_id, opener.org, lead.id, hospital.id, identification)
+            case.events.append(Event(1, OPEN_EVENT, "identification", None, "identified", opener.org.id,
+                                     identification))
+        else:
+            opened = {**identification, **BIRTH_SET}
+            target = next_state(BIRTH_ACTION, "identified", birth)
+            assert target is not None
+            case = CaseModel(case_id, opener.org, lead.id, hospital.id, opened, state=target, at_birth=True)
+            case.events += [
+                Event(1, OPEN_EVENT, "identification", None, "identified", opener.org.id, opened),
+                Event(2, BIRTH_ACTION, ACTION_FORM[BIRTH_ACTION], "identified", target, opener.org.id, birth),
+            ]
+            self.birth_concern[case_id] = birth.get("safety_concern") == "yes"
+        self.model[case_id] = case
+        return case
+
+    def second_case_refused(self, opener: User, body: dict[str, Any], known: list[CaseModel],
+                            same: list[CaseModel]) -> None:
+        """A second case for a parent with an open case the opener may know of: 409 naming such a case (and no
+        other), nothing stored."""
+        before = self.stored()
+        answer = self.post(opener, "/cases", body)
+        where = f"POST /cases (a second case for the parent of {known[0].id})"
+        self.check.common(opener, where, answer, ids=False)  # the reference of a case it may know of is the answer
+        if answer.status < 300:
+            self.check.problem(opener, where, f"a second case was opened ({answer.status})",
+                               "the parent has an open case the opener may know of and it did not say this is a "
+                               "new pregnancy: one open case per pregnancy", known[0])
+            self.check.raise_if_any("a second case for the same parent")
+        if answer.status != 409:
+            self.check.problem(opener, where, f"answered {answer.status}, not 409: {answer.text[:300]}",
+                               "a parent with an open case the opener may know of is refused (409)", known[0])
+        elif not any(c.id in answer.text for c in known):
+            self.check.problem(opener, where, f"the refusal names none of {[c.id for c in known]}: "
+                               f"{answer.text[:300]}", "it is refused with the open case's reference", known[0])
+        for case in self.model.values():
+            if case.id in answer.text and case.id not in {c.id for c in known}:
+                why = ("an organisation that holds no tier on a case cannot learn that it exists"
+                       if case.id not in {c.id for c in same} else "the refusal names only an open case of the "
+                       "parent the opener may know of")
+                self.check.problem(opener, where, f"the refusal names case {case.id}", why, case)
+        for case in known:
+            self.check.refusal(opener, case, where, answer)
+        if self.stored() != before:
+            self.check.problems.append(f"{opener} at {where}: a refused opening changed what is stored; a refusal "
+                                       "leaves nothing behind")
+        self.check.raise_if_any("a second case for the same parent")
 
     # --- acting ---
 
@@ -599,10 +758,13 @@ class Adversary(RuleBasedStateMachine):
 
     @rule(case=cases, data=st.data())
     def wrong_kind(self, case: str, data: Any) -> None:
-        """Organisations of the wrong kind, and an admission for another program: refused, nothing recorded."""
+        """Organisations of the wrong kind, and an admission for another program: refused, nothing recorded. And
+        the opening at delivery out of turn: by a role that may not open one, for another hospital, or claimed
+        by a plain opening."""
         draw = data.draw
         model = self.model[case]
-        trick = draw(st.sampled_from(["lead", "hospital", "refer", "admit", "consent"]), label="trick")
+        trick = draw(st.sampled_from(["lead", "hospital", "refer", "admit", "consent", "birth by another role",
+                                      "birth for another hospital", "claimed birth"]), label="trick")
         fill = self.filler(draw)
         if trick in ("lead", "hospital"):
             opener = draw(st.sampled_from([u for u in self.case_users if u.role in OPEN_ROLES]))
@@ -613,17 +775,47 @@ class Adversary(RuleBasedStateMachine):
                 "identified_on": today.isoformat(), "due_date": (today + timedelta(days=30)).isoformat(),
                 "gestational_weeks": 36, "date_of_birth": "1990-01-01",
                 "delivery_hospital": wrong.id if trick == "hospital" else model.hospital,
-                "lead_cps_org": wrong.id if trick == "lead" else model.lead,
+                "lead_cps_org": wrong.id if trick == "lead" else model.lead, **self.unreserved(draw),
             })}
-            answer = self.post(opener, "/cases", body)
-            where = "POST /cases"
-            self.check.common(opener, where, answer)
-            if answer.status < 300:
-                field_id = "lead_cps_org" if trick == "lead" else "delivery_hospital"
-                self.check.problems.append(
-                    f"{opener} at {where}: a case was opened naming {wrong.id}, a {wrong.kind} organisation, as "
-                    f"{field_id}; a wrong kind is refused with an error naming the field, and nothing is recorded")
+            field_id = "lead_cps_org" if trick == "lead" else "delivery_hospital"
+            self.refused_opening(opener, body, 422, field_id,
+                                 f"a case was opened naming {wrong.id}, a {wrong.kind} organisation, as {field_id}",
+                                 "a wrong kind is refused with an error naming the field, and nothing is recorded")
             self.check.raise_if_any(f"opening with a wrong {trick}")
+            return
+        if trick in ("birth by another role", "birth for another hospital"):
+            others = trick == "birth by another role"
+            opener = draw(st.sampled_from([u for u in self.case_users if (u.role in BIRTH_ROLES) != others]),
+                          label="opener at delivery")
+            hospital = (self.orgs[model.hospital] if others else
+                        draw(st.sampled_from([o for o in self.orgs_of(*CASE_ROLES) if o.id != opener.org.id]),
+                             label="not its own hospital"))
+            identification, birth = self.delivery(hospital, self.orgs[model.lead], fill, draw)
+            body = {"workflow": "charm-posc", "data": identification, BIRTH: birth}
+            if others:
+                self.refused_opening(opener, body, 403, None,
+                                     f"a case was opened at delivery by the {opener.role} role",
+                                     f"only {', '.join(sorted(BIRTH_ROLES))} staff open a case at delivery")
+            else:
+                self.refused_opening(opener, body, 422, "delivery_hospital",
+                                     f"a case was opened at delivery naming {hospital.id} ({hospital.kind}) as the "
+                                     "delivery hospital", "hospital staff open a case at delivery only for their own "
+                                     "hospital, and nothing is recorded")
+            self.check.raise_if_any(f"opening at delivery out of turn ({trick})")
+            return
+        if trick == "claimed birth":
+            opener = draw(st.sampled_from([u for u in self.case_users if u.role in OPEN_ROLES]), label="opener")
+            today = self.today()
+            claimed = fill.form("identification", {
+                "identified_on": today.isoformat(), "due_date": (today + timedelta(days=30)).isoformat(),
+                "gestational_weeks": 36, "date_of_birth": "1990-01-01", "delivery_hospital": model.hospital,
+                "lead_cps_org": model.lead, **BIRTH_SET,
+            })
+            for key, value in BIRTH_SET.items():
+                self.refused_opening(opener, {"workflow": "charm-posc", "data": claimed}, 422, key,
+                                     f"a plain opening was accepted with {key} = {value!r}",
+                                     "that value is kept for cases opened at delivery, and nothing is recorded")
+            self.check.raise_if_any("a plain opening claiming the opening at delivery")
             return
         if trick == "refer":
             user = self.pick_user(draw, ACTION_ROLES["refer_to_treatment"], model)
@@ -647,6 +839,42 @@ class Adversary(RuleBasedStateMachine):
                       must_refuse=f"a consent names only organisations that take part in cases, not {wrong.id} "
                       f"({wrong.kind})")
         self.check.raise_if_any(f"wrong kind ({trick}) on {case}")
+
+    def stored(self) -> dict[str, int]:
+        """How many of each thing a refused opening must not add (cases, their events, parties and deadlines)."""
+        with self.db.read() as conn:
+            return {table: conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+                    for table in ("cases", "events", "case_parties", "deadlines")}
+
+    def refused_opening(self, opener: User, body: dict[str, Any], status: int, field_id: str | None, done: str,
+                        why: str) -> None:
+        """POST /cases that must be refused with `status` (and, for a 422, an error naming `field_id`), changing
+        nothing and echoing none of the values sent. `done`: what it would be to accept it; `why`: the rule."""
+        before = self.stored()
+        answer = self.post(opener, "/cases", body)
+        where = "POST /cases"
+        self.check.common(opener, where, answer)
+        if answer.status < 300:
+            self.check.problems.append(f"{opener} at {where}: {done}; {why}")
+            self.check.raise_if_any("a refused opening")
+        if answer.status != status:
+            self.check.problems.append(f"{opener} at {where}: answered {answer.status}, not {status} ({why}): "
+                                       f"{answer.text[:300]}")
+        elif field_id is not None:
+            with contextlib.suppress(ValueError, AttributeError):
+                named = [e.get("field") for e in answer.json().get("errors") or []]
+                if field_id not in named:
+                    self.check.problems.append(f"{opener} at {where}: the refusal names {named}, not {field_id!r}: "
+                                               f"{answer.text[:300]}")
+        sent = {m.group(0).upper() for m in MARKER.finditer(json.dumps(body))}
+        echoed = sorted({m.group(0).upper() for m in MARKER.finditer(answer.text)} & sent)
+        if echoed:
+            self.check.problems.append(f"{opener} at {where}: the refusal repeats the values it was sent "
+                                       f"({', '.join(echoed)}); field values never appear in error messages")
+        after = self.stored()
+        if after != before:
+            self.check.problems.append(f"{opener} at {where}: a refused opening changed what is stored ({before} -> "
+                                       f"{after}); a refusal leaves nothing behind")
 
     @precondition(lambda self: self.pdfs_left > 0)
     @rule(case=cases, data=st.data())
@@ -686,7 +914,7 @@ class Adversary(RuleBasedStateMachine):
         self.list_turn += 1
         for index, user in enumerate(self.users):
             self.read_lists(user, swept, filters=(index + self.list_turn) % 2 == 0)
-        for case in swept:
+        for case in {c.parent: c for c in swept}.values():  # each parent once
             self.look_up(case)
         self.read_pages(swept)
         self.read_accounting()
@@ -778,7 +1006,10 @@ class Adversary(RuleBasedStateMachine):
             self.check.worklist(user, where, answer.json(), state=state)
 
     def look_up(self, case: CaseModel) -> None:
+        """The delivery check for this case's parent, as every user; every case of that parent held against the
+        answer."""
         body = {"last_name": case.last_name, "date_of_birth": case.date_of_birth}
+        same = [c for c in self.model.values() if c.parent == case.parent]
         for user in self.users:
             if user.role not in ("hospital", "cps") and self.refused_roles_checked:
                 continue
@@ -795,8 +1026,9 @@ class Adversary(RuleBasedStateMachine):
             if answer.status != 200:
                 self.check.problem(user, where, f"answered {answer.status}: {answer.text[:200]}", "", case)
                 continue
-            for _ in self.check.lookup(user, where, answer.json(), case):
-                self.expect_read(user, case, "lookup", where, tiers=False)
+            for other in same:
+                for _ in self.check.lookup(user, where, answer.json(), other):
+                    self.expect_read(user, other, "lookup", where, tiers=False)
         self.refused_roles_checked = True
 
     def read_pages(self, swept: list[CaseModel]) -> None:
@@ -986,3 +1218,71 @@ def test_the_oracle_accepts_what_the_rules_allow(fabricated: Any) -> None:
     assert len(checker.problems) == 1 and "the list shows the state 'disengaged'" in checker.problems[0], \
         checker.problems
     _ = part2
+
+
+def test_the_oracle_follows_a_case_opened_at_delivery() -> None:
+    """A case the hospital opened at delivery: the hospital, opener and delivery hospital at once, holds the status
+    tier, sees born_without_plan and both events but none of the birth's plan values; the lead CPS office sees them.
+    Shown to the hospital, a birth value is reported."""
+    hospital_org, cps_org = Org("c-hosp", "hospital", "c-hosp"), Org("c-cps", "cps", "c-cps")
+    hospital, cps = User("hospital", hospital_org, "key-h", "u-h"), User("cps", cps_org, "key-c", "u-c")
+    peer = User("peer", Org("c-peer", "peer", "c-peer"), "key-p", "u-p")
+    markers = Markers()
+    details = markers.new()
+    identification = {"first_name": "Bea", "last_name": "Ray", "date_of_birth": "1990-01-01",
+                      "identified_on": "2026-11-02", "due_date": "2026-11-09", "gestational_weeks": 39,
+                      "substances": ["opioids"], "on_moud": "no", "delivery_hospital": "c-hosp",
+                      "lead_cps_org": "c-cps", **BIRTH_SET}
+    birth = {"born_at": "2026-11-02T14:00:00+00:00", "gestational_weeks": 39, "birth_weight_grams": 3100,
+             "withdrawal_signs": "none", "infant_toxicology": "negative", "parent_toxicology": "negative",
+             "fasd_concern": "no", "substance_affected": "no", "safety_concern": "yes",
+             "safety_concern_details": f"cot {details}"}
+    born = next_state(BIRTH_ACTION, "identified", birth)
+    assert born == "born_without_plan"
+    case = CaseModel("PC-CCCC-CCCC", hospital_org, "c-cps", "c-hosp", identification, state=born, at_birth=True)
+    case.events = [Event(1, OPEN_EVENT, "identification", None, "identified", "c-hosp", identification),
+                   Event(2, BIRTH_ACTION, ACTION_FORM[BIRTH_ACTION], "identified", born, "c-hosp", birth)]
+    markers.register(details, MarkerInfo(case.id, 2, BIRTH_ACTION, ACTION_FORM[BIRTH_ACTION],
+                                          "safety_concern_details"))
+    checker = Checker(Oracle(), {case.id: case}, markers, lambda: date(2026, 11, 2))
+    assert checker.holding(hospital, case).tiers == ("status",)
+    assert checker.holding(peer, case).tiers == ()
+    status_only = {k: v for k, v in identification.items() if tier_of("identification", k) == "status"}
+
+    def history(data: dict[str, Any], birth_data: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"seq": 1, "action": OPEN_EVENT, "from_state": None, "to_state": "identified", "data": data},
+                {"seq": 2, "action": BIRTH_ACTION, "from_state": "identified", "to_state": born, "data": birth_data}]
+
+    checker.view(hospital, case, "POST /cases", {"id": case.id, "state": born, "phase": "birth",
+                                                 "tiers": ["status"], "data": status_only, "deadlines": []})
+    checker.events(hospital, case, "GET events", history(status_only, {}))
+    plan = {k: v for k, v in birth.items() if tier_of(ACTION_FORM[BIRTH_ACTION], k) == "plan"}
+    lead_history = history({k: v for k, v in identification.items() if tier_of("identification", k) != "treatment"},
+                           plan)
+    checker.common(cps, "GET events", Answer(200, NO_STORE, json.dumps(lead_history), "GET events"))
+    checker.events(cps, case, "GET events", lead_history)
+    assert checker.problems == []
+    leaked = history(status_only, {"safety_concern_details": birth["safety_concern_details"]})
+    checker.common(hospital, "GET events", Answer(200, NO_STORE, json.dumps(leaked), "GET events"))
+    checker.events(hospital, case, "GET events", leaked)
+    found = "\n".join(checker.problems)
+    assert f"carries the value {details} of birth_event.safety_concern_details of event 2" in found, found
+    assert "shows the field birth_event.safety_concern_details" in found, found
+    assert "opened at delivery by c-hosp" in found, found
+
+
+def test_the_oracle_names_an_open_case_to_a_second_opener_only_where_the_rules_let_it(fabricated: Any) -> None:
+    """A second case for the same parent is refused with the open case's reference only to an opener holding a tier
+    on it, or to hospital staff and CPS workers the delivery check answers; never a Part 2 program's case to an
+    organisation no consent names, and never a closed case."""
+    checker, users, treated, part2, _ = fabricated
+    oracle, today = checker.oracle, date(2026, 11, 5)
+    other_hospital = User("hospital", Org("c-hosp-2", "hospital", "c-hosp-2"), "key-h2", "u-h2")
+    assert oracle.names_open_case(users["hospital"], treated, today)
+    assert oracle.names_open_case(other_hospital, treated, today)  # the delivery check answers any hospital
+    assert not oracle.names_open_case(users["peer"], treated, today)  # no tier and no delivery check
+    assert oracle.names_open_case(users["prenatal"], treated, today)  # it opened the case
+    assert not oracle.names_open_case(users["hospital"], part2, today)  # consent first
+    assert oracle.names_open_case(users["treatment"], part2, today)
+    treated.state = "closed"
+    assert not oracle.names_open_case(users["cps"], treated, today)
