@@ -12,8 +12,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
-from api.web.pages import TEMPLATES, carry_through_sign_in, render, router
+from api.web import casework, lookup, reading, signin
+from api.web.rendering import TEMPLATES, render
 from api.web.session import PREFIX, SignInRequired
+from api.web.signin import carry_through_sign_in
 
 STATIC = Path(__file__).parent / "static"
 #: Pages hold personal data: never cached, never framed, no referrer sent, scripts only from ourselves.
@@ -30,7 +32,8 @@ HEADERS = {
 
 
 def install(app: FastAPI) -> None:
-    app.include_router(router)
+    for pages in (signin, lookup, casework, reading):
+        app.include_router(pages.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(SignInRequired, _sign_in)  # type: ignore[arg-type]
     problems.answer_pages_under(app, PREFIX, _error_page)

@@ -612,7 +612,7 @@ def test_a_period_the_engine_refuses_is_named_beside_its_field(web: Web) -> None
 def test_a_template_variable_the_handler_forgot_is_an_error_not_an_empty_string() -> None:
     import jinja2
 
-    from api.web.pages import TEMPLATES
+    from api.web.rendering import TEMPLATES
 
     with pytest.raises(jinja2.UndefinedError):
         TEMPLATES.get_template("lookup.html").render(prefix="/ui", csrf="x", matches=None, values={})

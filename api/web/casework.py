@@ -1,0 +1,362 @@
+"""Case work: the worklist, the case list, opening a case (at delivery too), the case page and its action forms.
+
+Every form posts back to its own address with the session's CSRF token; a refused or invalid submission shows the
+form again, filled in, with the reasons next to the fields, and changes nothing."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.deps import ServicesDep
+from api.services import Services
+from api.web import present
+from api.web.rendering import BIRTH_VARIANT, can_open, case_id_of, posted_fields, render, require_role
+from api.web.session import PREFIX, SignedIn
+from api.web.widgets import errors_by_field, form_data, posted_row_counts, posted_values, widgets
+from engine import (
+    AlreadyOpen,
+    CompiledOpening,
+    CompiledWorkflow,
+    FormSpec,
+    IdempotencyConflict,
+    InvalidForm,
+    NotAvailable,
+    OrganisationRecord,
+    PoscError,
+    StaleVersion,
+    UserRecord,
+    WebSessionRecord,
+    list_organisations,
+)
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False, default_response_class=HTMLResponse)
+
+
+# --- worklist and case list ---
+
+
+@router.get("/worklist")
+def worklist(
+    request: Request, svc: ServicesDep, session: SignedIn,
+    role: Annotated[str | None, Query(max_length=32)] = None,
+    state: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> HTMLResponse:
+    page = svc.queries.worklist(session.user.actor, limit=50, cursor=cursor, state=state or None, role=role or None)
+    workflow = svc.catalogue.latest()[0]
+    return render(
+        request, "worklist.html", session, items=page.items, next_cursor=page.next_cursor,
+        filters={"role": role or "", "state": state or ""}, roles=workflow.spec.roles, states=list(workflow.states),
+    )
+
+
+@router.get("/cases")
+def case_list(
+    request: Request, svc: ServicesDep, session: SignedIn,
+    state: Annotated[str | None, Query(max_length=64)] = None,
+    phase: Annotated[str | None, Query(max_length=64)] = None,
+    overdue: Annotated[str | None, Query(max_length=5)] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> HTMLResponse:
+    page = svc.queries.list_cases(
+        session.user.actor, state=state or None, phase=phase or None, overdue=overdue == "true", limit=50,
+        cursor=cursor,
+    )
+    workflow = svc.catalogue.latest()[0]
+    return render(
+        request, "cases.html", session, items=page.items, next_cursor=page.next_cursor,
+        filters={"state": state or "", "phase": phase or "", "overdue": overdue == "true"},
+        states=list(workflow.states), phases=workflow.spec.phases, can_open=can_open(svc, session.user),
+    )
+
+
+# --- opening a case ---
+
+
+@router.get("/cases/new")
+def new_case_page(request: Request, svc: ServicesDep, session: SignedIn) -> HTMLResponse:
+    workflow = svc.catalogue.latest()[0]
+    require_role(session, tuple(workflow.open.roles), "open cases")
+    return _form_page(request, svc, session, workflow, workflow.open.form.spec, title=workflow.open.title)
+
+
+@router.post("/cases/new")
+async def open_case(request: Request, svc: ServicesDep, session: SignedIn) -> Response:
+    posted = await posted_fields(request, session)
+    fields = dict(posted)
+    workflow = svc.catalogue.latest()[0]
+    spec = workflow.open.form.spec
+    values = posted_values(spec, posted)
+    key = fields.get("idempotency_key") or None
+    rows = _more_rows(posted)
+    if rows:  # "Add another row" asked for, not a submission
+        return _form_page(request, svc, session, workflow, spec, title=workflow.open.title, values=values,
+                          min_rows=rows, key=key)
+    try:
+        view, _ = svc.cases.open(
+            session.user.actor, workflow.id, form_data(spec, values, workflow.timezone), idempotency_key=key,
+            new_pregnancy=fields.get("new_pregnancy") == "yes",
+        )
+    except (InvalidForm, NotAvailable, IdempotencyConflict) as refused:
+        return _form_page(
+            request, svc, session, workflow, spec, title=workflow.open.title, values=values, refused=refused,
+            key=key if not isinstance(refused, IdempotencyConflict) else None,
+        )
+    return RedirectResponse(f"{PREFIX}/cases/{view['id']}?done=open_case", status_code=303)
+
+
+# --- identification at birth ---
+
+
+def _way_at_delivery(svc: Services, session: WebSessionRecord) -> tuple[CompiledWorkflow, CompiledOpening]:
+    workflow = svc.catalogue.latest()[0]
+    way = workflow.variants.get(BIRTH_VARIANT)
+    if way is None:
+        raise HTTPException(404, "this pathway has no opening at delivery")
+    require_role(session, tuple(way.opening.roles), "open cases at delivery")
+    return workflow, way
+
+
+@router.get("/cases/new/at-delivery")
+def new_at_delivery_page(request: Request, svc: ServicesDep, session: SignedIn) -> HTMLResponse:
+    workflow, way = _way_at_delivery(svc, session)
+    return _at_delivery_page(request, svc, session, workflow, way)
+
+
+@router.post("/cases/new/at-delivery")
+async def open_at_delivery(request: Request, svc: ServicesDep, session: SignedIn) -> Response:
+    """Opens a case at delivery; posted from the lookup page (`start`, with the name and date of birth looked up,
+    never in a URL) it shows the form filled with them instead."""
+    posted = await posted_fields(request, session)
+    fields = dict(posted)
+    workflow, way = _way_at_delivery(svc, session)
+    opening, then = workflow.open.form.spec, workflow.actions[way.then].form.spec
+    values = posted_values(opening, [(k, v) for k, v in posted if k not in way.set])
+    if fields.get("start") == "yes":
+        return _at_delivery_page(request, svc, session, workflow, way, values=values)
+    birth = posted_values(then, posted, prefix=f"{way.name}.")
+    key = fields.get("idempotency_key") or None
+    try:
+        view, _ = svc.cases.open(
+            session.user.actor, workflow.id, form_data(opening, values, workflow.timezone), idempotency_key=key,
+            new_pregnancy=fields.get("new_pregnancy") == "yes",
+            variant=(way.name, form_data(then, birth, workflow.timezone)),
+        )
+    except (InvalidForm, NotAvailable, IdempotencyConflict) as refused:
+        return _at_delivery_page(
+            request, svc, session, workflow, way, values=values, birth=birth, refused=refused,
+            key=key if not isinstance(refused, IdempotencyConflict) else None,
+        )
+    return RedirectResponse(f"{PREFIX}/cases/{view['id']}?done=open_case", status_code=303)
+
+
+# --- one case ---
+
+
+@router.get("/cases/{case_id}")
+def case_page(
+    request: Request, svc: ServicesDep, session: SignedIn, done: Annotated[str | None, Query(max_length=64)] = None
+) -> HTMLResponse:
+    page = svc.queries.page(session.user.actor, case_id_of(request))
+    case = page["case"]
+    workflow = svc.catalogue.workflow(case["workflow"], case["workflow_version"])
+    zone = workflow.timezone
+    timeline = []
+    for event in page["events"]:
+        form = present.event_form(workflow, event["action"])
+        timeline.append({
+            **event, "title": present.event_title(workflow, event["action"], event["data"]),
+            "fields": present.shown_fields(form, event["data"], zone) if form else [],
+            "withheld_labels": present.withheld_labels(form, event["withheld"]),
+        })
+    opening = workflow.open.form.spec
+    last = page["events"][-1] if page["events"] else None
+    # "Recorded: ..." only when the latest event really is that action (the address alone proves nothing).
+    done_title = present.event_title(workflow, done, {}) if done and last and last["action"] == done else None
+    return render(
+        request, "case.html", session, case=case, state=workflow.states[case["state"]] if case["state"] else None,
+        data=present.shown_fields(opening, case["data"], zone),
+        withheld=present.withheld_labels(opening, case["withheld"]), timeline=timeline,
+        deadlines=page["deadlines"], actions=page["actions"], plan_versions=page["plan_versions"],
+        done=done_title, workflow=workflow,
+    )
+
+
+@router.get("/cases/{case_id}/actions/{action}")
+def action_page(request: Request, svc: ServicesDep, session: SignedIn, action: str) -> HTMLResponse:
+    page = svc.queries.page(session.user.actor, case_id_of(request))
+    return _action_form(request, svc, session, page, action)
+
+
+@router.post("/cases/{case_id}/actions/{action}")
+async def take_action(request: Request, svc: ServicesDep, session: SignedIn, action: str) -> Response:
+    posted = await posted_fields(request, session)
+    case_id = case_id_of(request)
+    fields = dict(posted)
+    actor = session.user.actor
+    workflow = svc.queries.workflow_of(actor, case_id)
+    compiled = workflow.actions.get(action)
+    if compiled is None:
+        raise HTTPException(404, f"this case has no action {action!r}")
+    spec = compiled.form.spec
+    values = posted_values(spec, posted)
+    version, key = fields.get("version"), fields.get("idempotency_key") or None
+
+    def again(**shown: Any) -> HTMLResponse:  # the form once more, as the case is now
+        page = svc.queries.page(actor, case_id)
+        shown = {"version": version, "key": key, **shown}
+        return _action_form(request, svc, session, page, action, values=values, **shown)
+
+    rows = _more_rows(posted)
+    if rows:  # "Add another row" asked for, not a submission
+        return again(min_rows=rows)
+    expected = int(version) if version and version.isdigit() and len(version) < 10 else None
+    data = form_data(spec, values, workflow.timezone)
+    try:
+        try:
+            svc.cases.act(actor, case_id, action, data, expected_version=expected, idempotency_key=key)
+        except StaleVersion:
+            # A double click can lose the race to its own first click, which may have just committed: asked
+            # again with the same key, the engine answers with that first click's result if so.
+            svc.cases.act(actor, case_id, action, data, expected_version=expected, idempotency_key=key)
+    except StaleVersion:
+        return _stale(request, svc, session, case_id, action, values)
+    except IdempotencyConflict as refused:
+        return again(refused=refused, key=None)  # a new key for the corrected submission
+    except (InvalidForm, NotAvailable) as refused:
+        return again(refused=refused)
+    return RedirectResponse(f"{PREFIX}/cases/{case_id}?done={action}", status_code=303)
+
+
+def _stale(
+    request: Request, svc: Services, session: WebSessionRecord, case_id: str, action: str, values: dict[str, Any]
+) -> HTMLResponse:
+    """Someone else changed the case while this form was open: the form again, filled in, at the case's new
+    version, if the action is still offered; otherwise a page that says so and leads back to the case."""
+    page = svc.queries.page(session.user.actor, case_id)
+    reason = ("Someone else updated this case while you were filling in the form. Check the case as it is now "
+              "and submit again.")
+    if any(o.action == action for o in page["actions"]):
+        stale = NotAvailable("the case changed since you opened this form", [reason])
+        return _action_form(request, svc, session, page, action, values=values, refused=stale, status=409)
+    gone = (f"Meanwhile the case moved to {present.choice_label(page['case']['state'])}, where "
+            f"{present.choice_label(action)} is no longer an action. Nothing you typed was recorded.")
+    return render(request, "error.html", session, status=409, title="The case changed", detail=reason,
+                  reasons=[gone], back=f"{PREFIX}/cases/{case_id}")
+
+
+def _more_rows(posted: list[tuple[str, str]]) -> dict[str, int]:
+    """For "Add another row": each list's rows as shown (the highest row posted), plus one for the list asked."""
+    asked = {k.removeprefix("_more_") for k, _ in posted if k.startswith("_more_")}
+    if not asked:
+        return {}
+    shown = posted_row_counts(posted)
+    return {name: shown.get(name, 0) + (1 if name in asked else 0) for name in {*asked, *shown}}
+
+
+def _action_form(
+    request: Request, svc: Services, session: WebSessionRecord, page: dict[str, Any], action: str,
+    values: dict[str, Any] | None = None, refused: Exception | None = None, min_rows: dict[str, int] | None = None,
+    version: str | None = None, key: str | None = None, status: int | None = None,
+) -> HTMLResponse:
+    case = page["case"]
+    workflow = svc.catalogue.workflow(case["workflow"], case["workflow_version"])
+    compiled = workflow.actions.get(action)
+    option = next((o for o in page["actions"] if o.action == action), None)
+    if option is None and compiled is not None:
+        option = svc.cases.role_refusal(session.user.actor, compiled)
+    if option is None or compiled is None:
+        raise HTTPException(404, f"{present.choice_label(action)} is not an action of this case in its state")
+    return _form_page(
+        request, svc, session, workflow, compiled.form.spec, title=compiled.title, case=case, option=option,
+        values=values, refused=refused, min_rows=min_rows, version=version, key=key, status=status,
+    )
+
+
+def _form_page(
+    request: Request, svc: Services, session: WebSessionRecord, workflow: CompiledWorkflow, spec: FormSpec, *,
+    title: str, case: dict[str, Any] | None = None, option: Any = None, values: dict[str, Any] | None = None,
+    refused: Exception | None = None, min_rows: dict[str, int] | None = None, version: str | None = None,
+    key: str | None = None, status: int | None = None,
+) -> HTMLResponse:
+    errors, reasons = _refusal(refused)
+    known = list_organisations(svc.db)
+    if values is None:  # a new form
+        values = _own_organisation_defaults(spec, session.user, known)
+    organisations = [(o.id, o.name, o.kind) for o in known]
+    shown = widgets(spec, values, errors, organisations, min_rows)
+    if status is None:
+        status = 422 if errors else (409 if reasons else 200)
+    return render(
+        request, "action.html", session, status=status, form=spec, title=title, case=case, option=option,
+        widgets=shown, errors=errors, reasons=reasons, zone=workflow.timezone,
+        existing_case=refused.existing if isinstance(refused, AlreadyOpen) else None,
+        version=version or (str(case["version"]) if case else ""), idempotency_key=key or secrets.token_urlsafe(16),
+        labels=_labels(shown),
+    )
+
+
+def _refusal(refused: Exception | None) -> tuple[dict[str, str], list[str]]:
+    """What a refusal says: errors by field path, or the rules' reasons."""
+    if isinstance(refused, InvalidForm):
+        return errors_by_field(refused.errors), []
+    if isinstance(refused, NotAvailable):
+        return {}, list(refused.reasons)
+    if isinstance(refused, PoscError):
+        return {}, [refused.message]
+    return {}, []
+
+
+def _at_delivery_page(
+    request: Request, svc: Services, session: WebSessionRecord, workflow: CompiledWorkflow, way: CompiledOpening, *,
+    values: dict[str, Any] | None = None, birth: dict[str, Any] | None = None, refused: Exception | None = None,
+    key: str | None = None,
+) -> HTMLResponse:
+    """Identification at birth: the opening form (less what the way in sets) and its action's form, in one page."""
+    errors, reasons = _refusal(refused)
+    known = list_organisations(svc.db)
+    organisations = [(o.id, o.name, o.kind) for o in known]
+    opening, then = workflow.open.form.spec, workflow.actions[way.then].form.spec
+    if values is None or not any(v for k, v in values.items() if k not in ("last_name", "date_of_birth")):
+        values = {**_own_organisation_defaults(opening, session.user, known), **(values or {})}
+    sections = [
+        (opening.title, widgets(opening, values, errors, organisations, leave_out=frozenset(way.set))),
+        (then.title, widgets(then, birth or {}, errors, organisations, prefix=f"{way.name}.")),
+    ]
+    every = [w for _, shown in sections for w in shown]
+    return render(
+        request, "action.html", session, status=422 if errors else (409 if reasons else 200), form=None,
+        title=way.title, description=way.description, case=None, option=None, widgets=every, sections=sections,
+        errors=errors, reasons=reasons, zone=workflow.timezone,
+        existing_case=refused.existing if isinstance(refused, AlreadyOpen) else None, version="",
+        idempotency_key=key or secrets.token_urlsafe(16), labels=_labels(every), cancel="lookup",
+    )
+
+
+def _own_organisation_defaults(
+    spec: FormSpec, user: UserRecord, known: list[OrganisationRecord]
+) -> dict[str, Any]:
+    """A new form names the person's own organisation in each organisation field that takes only its kind: a CPS
+    worker opening a case leads it from their own office, a treatment program admits to itself."""
+    own = next((o for o in known if o.id == user.organisation), None)
+    if own is None:
+        return {}
+    return {
+        field.id: own.id for field in spec.fields
+        if field.type == "organisation" and not field.many and field.kinds == [own.kind]
+    }
+
+
+def _labels(shown: list[Any]) -> dict[str, tuple[str, str]]:
+    """Field path → (label, element id), for the error summary's links at the top of a form."""
+    found: dict[str, tuple[str, str]] = {}
+    for widget in shown:
+        found[widget.name] = (widget.spec.label, widget.dom_id)
+        for index, row in enumerate(widget.rows):
+            for sub in row:
+                found[sub.name] = (f"{widget.spec.label}, row {index + 1}: {sub.spec.label}", sub.dom_id)
+    return found
