@@ -8,7 +8,9 @@ Measured, each on the same tables and database, medians over `--repeat` rounds o
 - engine, state change: `admit_to_treatment` on fresh cases (validate, guards, transition, event, two deadlines
   met or cancelled, parties and deadline owners re-assigned, commit);
 - bare write, SQLAlchemy Core: update the case row (state, version) + insert one event + commit, no engine;
-- bare write, raw driver (sqlite3 / psycopg): the same two statements and commit.
+- bare write, raw driver (sqlite3 / psycopg): the same two statements and commit;
+- engine, opening: `open` for n parents (validate the identification, guards, the one-open-case check, the first
+  event, three deadlines); and opening at delivery (the same, then the birth recorded in the same transaction).
 PostgreSQL uses POSC_BENCH_DATABASE_URL (default: the local test database, in its own schema).
 """
 
@@ -53,10 +55,30 @@ def measure(url: str, raw_connect: Callable[[], object], n: int, repeat: int) ->
     today = local_date(clock.now())
     due = today + timedelta(days=120)
     prenatal, treatment = ACTORS["prenatal"], ACTORS["treatment"]
-    results: dict[str, list[float]] = {"engine_same_state": [], "engine_transition": [], "core": [], "raw": []}
-    for _ in range(repeat):
+    results: dict[str, list[float]] = {
+        "engine_same_state": [], "engine_transition": [], "core": [], "raw": [], "open": [], "open_at_delivery": [],
+    }
+    hospital = ACTORS["hospital"]
+    for round_ in range(repeat):
+        parents = [identification(today, last_name=f"Bench{round_}x{i}") for i in range(n)]
+
+        def opening(people: list[dict[str, object]] = parents) -> None:
+            for person in people:
+                cases.open_case(prenatal, "charm-posc", person)
+
+        results["open"].append(rate(n, opening))
+        birth = action_data("record_birth", clock.now(), today)
+        at_birth = [{**identification(today, last_name=f"Born{round_}x{i}", due_date=today.isoformat()),
+                     "identified_by": "hospital"} for i in range(n)]
+
+        def opening_at_delivery(people: list[dict[str, object]] = at_birth, born: dict[str, object] = birth) -> None:
+            for person in people:
+                cases.open_case(hospital, "charm-posc", person, variant=("birth", born))
+
+        results["open_at_delivery"].append(rate(n, opening_at_delivery))
+
         # Engine: a same-state action, repeated on one case.
-        case = cases.open_case(prenatal, "charm-posc", identification(today))
+        case = cases.open_case(prenatal, "charm-posc", identification(today), new_pregnancy=True)
         consent = action_data("record_consent", clock.now(), due)
 
         def same_state(case_id: str = case.id, data: dict[str, object] = consent) -> None:
@@ -66,7 +88,9 @@ def measure(url: str, raw_connect: Callable[[], object], n: int, repeat: int) ->
         results["engine_same_state"].append(rate(n, same_state))
 
         # Engine: a state change, on n fresh cases.
-        fresh = [cases.open_case(prenatal, "charm-posc", identification(today)).id for _ in range(n)]
+        fresh = [
+            cases.open_case(prenatal, "charm-posc", identification(today), new_pregnancy=True).id for _ in range(n)
+        ]
         for case_id in fresh:  # the consent lets the treatment provider see the case
             cases.take_action(prenatal, case_id, "record_consent", consent)
         admission = action_data("admit_to_treatment", clock.now(), due)
@@ -78,7 +102,7 @@ def measure(url: str, raw_connect: Callable[[], object], n: int, repeat: int) ->
         results["engine_transition"].append(rate(n, transition))
 
         # Ceiling 1: the bare write through SQLAlchemy Core.
-        target = cases.open_case(prenatal, "charm-posc", identification(today))
+        target = cases.open_case(prenatal, "charm-posc", identification(today), new_pregnancy=True)
         event_row: dict[str, object] = {
             "case_id": target.id, "action": "record_consent", "form": "universal_consent",
             "from_state": "identified", "to_state": "identified", "actor_id": "bench", "actor_role": "prenatal",
@@ -96,7 +120,7 @@ def measure(url: str, raw_connect: Callable[[], object], n: int, repeat: int) ->
         results["core"].append(rate(n, core))
 
         # Ceiling 2: the same with the raw driver.
-        raw_target = cases.open_case(prenatal, "charm-posc", identification(today))
+        raw_target = cases.open_case(prenatal, "charm-posc", identification(today), new_pregnancy=True)
         results["raw"].append(rate(n, lambda c=raw_target.id, r=event_row: raw_write(raw_connect, c, n, r)))
     cases.db.dispose()
     return {k: statistics.median(v) for k, v in results.items()}
@@ -182,6 +206,9 @@ def main() -> None:
         same, trans, core, raw = (figures[k] for k in ("engine_same_state", "engine_transition", "core", "raw"))
         print(f"{backend:<11}{same:>20.0f}{trans:>21.0f}{core:>13.0f}{raw:>12.0f}"
               f"{same / core:>11.2f}{trans / core:>12.2f}{same / raw:>10.2f}")
+        opened, at_delivery = figures["open"], figures["open_at_delivery"]
+        print(f"{'':<11}opening {opened:.0f}/s; at delivery (open + birth) {at_delivery:.0f}/s; "
+              f"ratio {at_delivery / opened:.2f}")
 
 
 if __name__ == "__main__":
