@@ -25,7 +25,7 @@ _EXPORTS = {
     "check_files": "engine.definitions",
     "FileReport": "engine.definitions",
     "load_catalogue": "engine.definitions",
-    "OPEN_EVENT": "engine.definitions.checks",
+    "OPEN_EVENT": "engine.definitions.vocabulary",
     "CompiledOpening": "engine.definitions.compiled",
     "CompiledWorkflow": "engine.definitions.compiled",
     "FieldSpec": "engine.definitions.forms",
@@ -58,7 +58,7 @@ _EXPORTS = {
     "SchemaOutOfDate": "engine.store",
     "FUTURE_TOLERANCE": "engine.ticker",
     "in_the_future": "engine.ticker",
-    "MISSED_EVENT": "engine.ticker",
+    "MISSED_EVENT": "engine.definitions.vocabulary",
     "next_due": "engine.ticker",
     "tick": "engine.ticker",
     "add_user": "engine.users",
@@ -138,9 +138,9 @@ if TYPE_CHECKING:
     from engine.cases import ActionOption, Cases, IdempotencyConflict, UnknownAction
     from engine.clock import Clock, FixedClock, SystemClock
     from engine.definitions import Catalogue, FileReport, check_files, load_catalogue
-    from engine.definitions.checks import OPEN_EVENT
     from engine.definitions.compiled import CompiledOpening, CompiledWorkflow
     from engine.definitions.forms import FieldSpec, FormSpec
+    from engine.definitions.vocabulary import MISSED_EVENT, OPEN_EVENT
     from engine.diagram import mermaid
     from engine.documents import to_pdf
     from engine.errors import (
@@ -161,5 +161,5 @@ if TYPE_CHECKING:
     from engine.sessions import WebSessionRecord, end_session, resume_session, start_session
     from engine.settings import Settings
     from engine.store import Database, SchemaOutOfDate, is_empty
-    from engine.ticker import FUTURE_TOLERANCE, MISSED_EVENT, in_the_future, next_due, tick
+    from engine.ticker import FUTURE_TOLERANCE, in_the_future, next_due, tick
     from engine.users import UserRecord, add_user, authenticate

@@ -28,9 +28,9 @@ from engine.caselog import EVENTS as EVENTS  # the log's tables, for readers tha
 from engine.chain import verify_chain
 from engine.clock import Clock
 from engine.definitions.catalogue import Catalogue
-from engine.definitions.checks import OPEN_EVENT
 from engine.definitions.compiled import CompiledAction, CompiledOpening, CompiledWorkflow
 from engine.definitions.forms import CompiledForm
+from engine.definitions.vocabulary import OPEN_EVENT, RECORD_CONSENT, REVOKE_CONSENT
 from engine.errors import (
     AlreadyOpen,
     FieldError,
@@ -615,7 +615,7 @@ def _refuse_on_guards(action: CompiledAction, ctx: GuardContext, state: str) -> 
 def _apply_effects(
     conn: Connection, action: CompiledAction, case_id: str, seq: int, clean: Mapping[str, Any]
 ) -> None:
-    if "record_consent" in action.effects:
+    if RECORD_CONSENT in action.effects:
         covered = {f"{CONSENT_PARTY}{org}": org for org in clean.get("organisations", [])}
         _sync_parties(conn, case_id, {}, covered)  # consented organisations can find the case in their lists
         conn.execute(_INSERT_CONSENT, {
@@ -623,7 +623,7 @@ def _apply_effects(
             "expires_on": as_date(clean["expires_on"]), "organisations": list(clean.get("organisations", [])),
             "categories": list(clean.get("categories", [])),
         })
-    if "revoke_consent" in action.effects:
+    if REVOKE_CONSENT in action.effects:
         # Revocation takes effect at once (the next request), whatever date the parent's letter carries.
         conn.execute(_REVOKE_CONSENTS, {"b_case": case_id, "b_on": as_date(clean["revoked_on"]), "b_seq": seq})
         conn.execute(_FORGET_CONSENTED, {"b_case": case_id, "b_prefix": f"{CONSENT_PARTY}%"})

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, exists, func, insert, select, update
 
-from engine.definitions.checks import OPEN_EVENT
 from engine.definitions.compiled import CompiledDeadline, CompiledWorkflow, matches
+from engine.definitions.vocabulary import OPEN_EVENT
 from engine.guards import as_date
 from engine.store.tables import Deadline
 

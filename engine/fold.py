@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.chain import GENESIS
-from engine.definitions.checks import OPEN_EVENT
 from engine.definitions.compiled import CompiledWorkflow
+from engine.definitions.vocabulary import OPEN_EVENT
 
 OPENED_BY = "opened_by"
 
@@ -49,7 +49,7 @@ def next_facts(
         return dict(facts)
     new = dict(facts)
     new.update({fact: data[f] for fact, f in compiled.record.items() if f in data})
-    if "new_plan_version" in compiled.effects:
+    if compiled.records_plan:
         new["plan_version"] = int(new.get("plan_version") or 0) + 1
     return _entered_late(workflow, new, action, data, occurred_at)
 

@@ -83,7 +83,7 @@ class CaseQueries:
             workflow = access.workflow
             now = self.cases.clock.now()
             events = event_views(access, conn.execute(_EVENTS, {"b_case": case_id}).mappings().all())
-            plan_actions = {a.name for a in workflow.actions.values() if "new_plan_version" in a.effects}
+            plan_actions = workflow.plan_actions
             page = {
                 "case": case_view(conn, access, row, now),
                 "events": events,
@@ -116,7 +116,7 @@ class CaseQueries:
         with self.db.read() as conn:
             row, access = self._open(conn, actor, case_id)
             workflow = access.workflow
-            plan_actions = [a.name for a in workflow.actions.values() if "new_plan_version" in a.effects]
+            plan_actions = sorted(workflow.plan_actions)
             events = conn.execute(
                 select(EVENTS).where(EVENTS.c.case_id == case_id, EVENTS.c.action.in_([*plan_actions, "record_birth"]))
                 .order_by(EVENTS.c.seq)

@@ -27,8 +27,8 @@ from typing import Any
 from sqlalchemy import RowMapping, and_, or_, select
 
 from engine.definitions.catalogue import Catalogue
-from engine.definitions.checks import OPEN_EVENT
 from engine.definitions.compiled import CompiledWorkflow
+from engine.definitions.vocabulary import OPEN_EVENT
 from engine.errors import FieldError, InvalidForm
 from engine.store.database import Database
 from engine.store.tables import Case, Event
@@ -50,8 +50,6 @@ TREATMENT_REFERRAL = "refer_to_treatment"
 PLANNING_MEETING = "record_planning_meeting"
 SERVICE_REFERRAL = "record_referral"
 DISCHARGE = "discharge"
-#: The effect that marks an action as recording a (new version of the) Plan of Safe Care.
-NEW_PLAN = "new_plan_version"
 #: `service_referral.service` values that are services for the infant, and for the parent or caregiver.
 INFANT_SERVICES = frozenset({"early_intervention", "home_visiting", "pediatric_care"})
 CAREGIVER_SERVICES = frozenset({"treatment", "mental_health", "housing"})
@@ -271,7 +269,7 @@ def _courses(db: Database, catalogue: Catalogue, start: date, end: date) -> list
         return []
     earliest = min(w.start_of_day(start) for w in workflows)
     after_end = max(w.start_of_day(end + timedelta(days=1)) for w in workflows)
-    plan_actions = {w.id: frozenset(a.name for a in w.actions.values() if NEW_PLAN in a.effects) for w in workflows}
+    plan_actions = {w.id: w.plan_actions for w in workflows}
     relevant = {OPEN_EVENT, BIRTH, ADMISSION, TREATMENT_REFERRAL, PLANNING_MEETING, SERVICE_REFERRAL, DISCHARGE}
     relevant |= set().union(*plan_actions.values())
     found = (

@@ -20,9 +20,9 @@ from engine import caselog
 from engine.actor import Actor
 from engine.deadlines import DEADLINES, ESCALATION_PREFIX, MISSED, OPEN
 from engine.definitions.catalogue import Catalogue
+from engine.definitions.vocabulary import MISSED_EVENT
 from engine.store.database import Database
 
-MISSED_EVENT = "deadline_missed"
 #: How far past the real time a tick may be asked to run (`posc tick --now`) without `--allow-future`: clocks of two
 #: machines that differ a little, a time typed a minute ahead. Anything later would record missed deadlines as
 #: events dated in the future, on a live database, and mark deadlines missed that are not yet.

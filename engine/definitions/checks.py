@@ -15,16 +15,13 @@ from pydantic import ValidationError
 from engine.actor import ROLES as USER_ROLES
 from engine.definitions.forms import CompiledForm, FieldSpec
 from engine.definitions.source import Location, Source
+from engine.definitions.vocabulary import EFFECTS, OPEN_EVENT
+from engine.definitions.vocabulary import MISSED_EVENT as SYSTEM_EVENT
 from engine.definitions.workflow import SAME, Duration, WorkflowSpec
 from engine.guards import GUARDS
 
 CASE_ROLES_GROUP = "*case"
 OPEN_GROUP = "*open"
-#: The event that opens a case (its first event).
-OPEN_EVENT = "open_case"
-EFFECTS = frozenset({"record_consent", "revoke_consent", "new_plan_version"})
-#: The event the engine records when a deadline is missed.
-SYSTEM_EVENT = "deadline_missed"
 TIERS = ("status", "plan", "treatment")
 PARTY_PREFIX = "party:"
 #: Organisation kinds that take part in cases (the others are `state` for analysts and `admin`).

@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 from transitions import Machine
 from transitions.core import MachineError
 
-from engine.definitions.checks import CASE_ROLES_GROUP, OPEN_EVENT, case_keys, expand_states
+from engine.definitions.checks import CASE_ROLES_GROUP, case_keys, expand_states
 from engine.definitions.forms import CompiledForm
+from engine.definitions.vocabulary import NEW_PLAN_VERSION, OPEN_EVENT
 from engine.definitions.workflow import SAME, Duration, GuardRef, WorkflowSpec
 from engine.errors import NotAvailable
 from engine.guards import GUARDS, Guard, GuardContext, Params
@@ -68,6 +69,11 @@ class CompiledAction:
     branches: tuple[Branch, ...]
     record: Mapping[str, str]
     effects: tuple[str, ...]
+
+    @property
+    def records_plan(self) -> bool:
+        """Whether the action records a (new version of the) Plan of Safe Care."""
+        return NEW_PLAN_VERSION in self.effects
 
     @property
     def sources(self) -> frozenset[str]:
@@ -146,6 +152,11 @@ class CompiledWorkflow:
     machine: Machine = field(repr=False)
     #: The other ways in, by name (`birth`).
     variants: Mapping[str, CompiledOpening] = field(default_factory=dict)
+
+    @cached_property
+    def plan_actions(self) -> frozenset[str]:
+        """The actions that record a (new version of the) Plan of Safe Care."""
+        return frozenset(a.name for a in self.actions.values() if a.records_plan)
 
     def opened_with(self, data: Mapping[str, Any]) -> str | None:
         """The variant that opened a case, known from its opening data; None for a plain opening."""
