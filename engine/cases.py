@@ -377,15 +377,25 @@ class Cases:
         caller's access of this moment (a caller who lost access gets 404); the same key with a different request
         is refused."""
         fingerprint = _fingerprint(case_id, action, data, expected_version)
-        with self.db.write() as conn:
-            if idempotency_key is not None:
-                prior = self._prior(conn, actor, idempotency_key, fingerprint)
-                if prior is not None:
-                    return self._answer(conn, actor, prior, "replay"), True
-            record = self._take(conn, actor, case_id, action, data, expected_version)
-            if idempotency_key is not None:
-                self._remember(conn, actor, idempotency_key, fingerprint, case_id, record.updated_at)
-            return self._answer(conn, actor, case_id, "action"), False
+        try:
+            with self.db.write() as conn:
+                if idempotency_key is not None:
+                    prior = self._prior(conn, actor, idempotency_key, fingerprint)
+                    if prior is not None:
+                        return self._answer(conn, actor, prior, "replay"), True
+                record = self._take(conn, actor, case_id, action, data, expected_version)
+                if idempotency_key is not None:
+                    self._remember(conn, actor, idempotency_key, fingerprint, case_id, record.updated_at)
+                return self._answer(conn, actor, case_id, "action"), False
+        except StaleVersion:
+            # A double click can lose the race to its own first click, committed while this one waited for the
+            # case (PostgreSQL): asked again, the key answers with that first click's result if so.
+            if idempotency_key is None:
+                raise
+            with self.db.write() as conn:
+                if self._prior(conn, actor, idempotency_key, fingerprint) is None:
+                    raise
+                return self._answer(conn, actor, case_id, "replay"), True
 
     def _take(
         self, conn: Connection, actor: Actor, case_id: str, action: str, data: Any, expected_version: int | None,

@@ -217,12 +217,7 @@ async def take_action(request: Request, svc: ServicesDep, session: SignedIn, act
     expected = int(version) if version and version.isdigit() and len(version) < 10 else None
     data = form_data(spec, values, workflow.timezone)
     try:
-        try:
-            svc.cases.act(actor, case_id, action, data, expected_version=expected, idempotency_key=key)
-        except StaleVersion:
-            # A double click can lose the race to its own first click, which may have just committed: asked
-            # again with the same key, the engine answers with that first click's result if so.
-            svc.cases.act(actor, case_id, action, data, expected_version=expected, idempotency_key=key)
+        svc.cases.act(actor, case_id, action, data, expected_version=expected, idempotency_key=key)
     except StaleVersion:
         return _stale(request, svc, session, case_id, action, values)
     except IdempotencyConflict as refused:
