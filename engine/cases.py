@@ -149,22 +149,36 @@ class Cases:
         key with different data is refused."""
         how = f"open:{workflow_id}{':new' if new_pregnancy else ''}"
         fingerprint = _fingerprint("", how, data if variant is None else [data, *variant], None)
+
+        def write(conn: Connection) -> tuple[str, datetime]:
+            record = self._open_case(conn, actor, workflow_id, data, new_pregnancy, variant)
+            return record.id, record.opened_at
+
+        # The same submission racing this one may be committed first (PostgreSQL): a duplicate key, then a replay.
+        return self._once(actor, idempotency_key, fingerprint, "open", write, IntegrityError)
+
+    def _once(
+        self, actor: Actor, key: str | None, fingerprint: str, what: str,
+        write: Callable[[Connection], tuple[str, datetime]], lost: type[Exception],
+    ) -> tuple[dict[str, Any], bool]:
+        """Runs `write` (which returns the case it wrote and when) in one transaction and answers with that case as
+        the caller may see it. With an idempotency key, a repeat answers with the first result and writes nothing,
+        and so does a write that lost the race (`lost`) to the same request committed meanwhile."""
         try:
             with self.db.write() as conn:
-                if idempotency_key is not None:
-                    prior = self._prior(conn, actor, idempotency_key, fingerprint)
+                if key is not None:
+                    prior = self._prior(conn, actor, key, fingerprint)
                     if prior is not None:
                         return self._answer(conn, actor, prior, "replay"), True
-                record = self._open_case(conn, actor, workflow_id, data, new_pregnancy, variant)
-                if idempotency_key is not None:
-                    self._remember(conn, actor, idempotency_key, fingerprint, record.id, record.opened_at)
-                return self._answer(conn, actor, record.id, "open"), False
-        except IntegrityError:
-            # The same submission, racing this one, was committed first (PostgreSQL): answer as its replay.
-            if idempotency_key is None:
+                case_id, at = write(conn)
+                if key is not None:
+                    self._remember(conn, actor, key, fingerprint, case_id, at)
+                return self._answer(conn, actor, case_id, what), False
+        except lost:
+            if key is None:
                 raise
             with self.db.write() as conn:
-                prior = self._prior(conn, actor, idempotency_key, fingerprint)
+                prior = self._prior(conn, actor, key, fingerprint)
                 if prior is None:
                     raise
                 return self._answer(conn, actor, prior, "replay"), True
@@ -377,25 +391,14 @@ class Cases:
         caller's access of this moment (a caller who lost access gets 404); the same key with a different request
         is refused."""
         fingerprint = _fingerprint(case_id, action, data, expected_version)
-        try:
-            with self.db.write() as conn:
-                if idempotency_key is not None:
-                    prior = self._prior(conn, actor, idempotency_key, fingerprint)
-                    if prior is not None:
-                        return self._answer(conn, actor, prior, "replay"), True
-                record = self._take(conn, actor, case_id, action, data, expected_version)
-                if idempotency_key is not None:
-                    self._remember(conn, actor, idempotency_key, fingerprint, case_id, record.updated_at)
-                return self._answer(conn, actor, case_id, "action"), False
-        except StaleVersion:
-            # A double click can lose the race to its own first click, committed while this one waited for the
-            # case (PostgreSQL): asked again, the key answers with that first click's result if so.
-            if idempotency_key is None:
-                raise
-            with self.db.write() as conn:
-                if self._prior(conn, actor, idempotency_key, fingerprint) is None:
-                    raise
-                return self._answer(conn, actor, case_id, "replay"), True
+
+        def write(conn: Connection) -> tuple[str, datetime]:
+            record = self._take(conn, actor, case_id, action, data, expected_version)
+            return case_id, record.updated_at
+
+        # A double click can lose the race to its own first click, committed while this one waited for the case
+        # (PostgreSQL): a stale version, then the first click's result.
+        return self._once(actor, idempotency_key, fingerprint, "action", write, StaleVersion)
 
     def _take(
         self, conn: Connection, actor: Actor, case_id: str, action: str, data: Any, expected_version: int | None,
