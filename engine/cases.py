@@ -247,6 +247,13 @@ class Cases:
             return self._take(conn, actor, case_id, way.then, then_data, None, now)
         return record_from(case_id, workflow, clean, folded, now, now)
 
+    def check_may_open(self, actor: Actor, workflow_id: str, variant: str | None = None) -> None:
+        """`Forbidden` unless the actor's role may open a case of the workflow this way (a page asks before it
+        shows the form; opening asks again)."""
+        workflow = self.catalogue.workflow(workflow_id)
+        way = self._way_in(workflow, (variant, None)) if variant is not None else None
+        _check_role(actor, way.opening if way is not None else workflow.open)
+
     @staticmethod
     def _way_in(workflow: CompiledWorkflow, variant: tuple[str, Any] | None) -> CompiledOpening | None:
         if variant is None:

@@ -232,8 +232,7 @@ class CaseQueries:
     ) -> list[dict[str, Any]]:
         """Exact match on the lookup fields, for delivery: reference, plan in place, lead contact; nothing else.
         `with_access` adds the caller's own tiers on each match (empty: the case itself stays closed to them)."""
-        if actor.role not in self.catalogue.lookup_roles:
-            raise Forbidden(f"the {actor.role} role may not look up cases")
+        self.check_may_look_up(actor)
         answers: list[dict[str, Any]] = []
         logged: list[tuple[str, Access]] = []
         now = self.cases.clock.now()
@@ -264,6 +263,11 @@ class CaseQueries:
             or [access_row(actor, None, "lookup", set(), now)]
         )
         return answers
+
+    def check_may_look_up(self, actor: Actor) -> None:
+        """`Forbidden` unless the actor's role is one the delivery lookup answers (the workflow's `lookup_roles`)."""
+        if actor.role not in self.catalogue.lookup_roles:
+            raise Forbidden(f"the {actor.role} role may not look parents up")
 
     def capta_report(self, actor: Actor, start: date, end: date) -> dict[str, Any]:
         """The de-identified CAPTA figures; for analysts, CPS and administrators."""

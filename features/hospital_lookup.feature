@@ -39,7 +39,7 @@ Feature: Hospital lookup at delivery
     Given the prenatal clinic has taken record_consent
     When the peer mentor looks up "Rivera" born 1996-04-12
     Then the action is refused as not allowed
-    And the action is refused because "may not look up cases"
+    And the action is refused because "may not look parents up"
 
   Scenario: The analyst may not look parents up
     When the analyst looks up "Rivera" born 1996-04-12

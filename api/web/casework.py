@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.deps import ServicesDep
 from api.services import Services
 from api.web import present
-from api.web.rendering import BIRTH_VARIANT, can_open, case_id_of, posted_fields, render, require_role
+from api.web.rendering import BIRTH_VARIANT, can_open, case_id_of, posted_fields, render
 from api.web.session import PREFIX, SignedIn
 from api.web.widgets import errors_by_field, form_data, posted_row_counts, posted_values, widgets
 from engine import (
@@ -80,7 +80,7 @@ def case_list(
 @router.get("/cases/new")
 def new_case_page(request: Request, svc: ServicesDep, session: SignedIn) -> HTMLResponse:
     workflow = svc.catalogue.latest()[0]
-    require_role(session, tuple(workflow.open.roles), "open cases")
+    svc.cases.check_may_open(session.user.actor, workflow.id)
     return _form_page(request, svc, session, workflow, workflow.open.form.spec, title=workflow.open.title)
 
 
@@ -117,7 +117,7 @@ def _way_at_delivery(svc: Services, session: WebSessionRecord) -> tuple[Compiled
     way = workflow.variants.get(BIRTH_VARIANT)
     if way is None:
         raise HTTPException(404, "this pathway has no opening at delivery")
-    require_role(session, tuple(way.opening.roles), "open cases at delivery")
+    svc.cases.check_may_open(session.user.actor, workflow.id, way.name)
     return workflow, way
 
 

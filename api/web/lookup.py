@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import ServicesDep
-from api.web.rendering import can_open_at_delivery, render, require_role
+from api.web.rendering import can_open_at_delivery, render
 from api.web.session import PREFIX, SignedIn, check_csrf
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False, default_response_class=HTMLResponse)
@@ -20,7 +20,7 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False, default_response_clas
 
 @router.get("/lookup")
 def lookup_page(request: Request, svc: ServicesDep, session: SignedIn) -> HTMLResponse:
-    require_role(session, tuple(svc.catalogue.lookup_roles), "look parents up")
+    svc.queries.check_may_look_up(session.user.actor)
     return render(request, "lookup.html", session, matches=None, values={}, errors={})
 
 
@@ -31,7 +31,7 @@ def lookup(
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> HTMLResponse:
     check_csrf(request, session, csrf_token)
-    require_role(session, tuple(svc.catalogue.lookup_roles), "look parents up")
+    svc.queries.check_may_look_up(session.user.actor)
     values = {"last_name": last_name.strip(), "date_of_birth": date_of_birth.strip()}
     errors: dict[str, str] = {}
     if not values["last_name"]:

@@ -118,11 +118,6 @@ def can_open_at_delivery(svc: Services, user: UserRecord) -> bool:
     return way is not None and user.role in way.opening.roles
 
 
-def require_role(session: WebSessionRecord, roles: tuple[str, ...], what: str) -> None:
-    if session.user.role not in roles:
-        raise HTTPException(403, f"the {session.user.role} role may not {what}")
-
-
 def nav_items(svc: Services, user: UserRecord | None) -> list[tuple[str, str]]:
     if user is None:
         return []
