@@ -243,8 +243,9 @@ class Cases:
             to_state=settles_in, data=clean, values=case_values(clean, folded.facts),
             parties=folded.parties, previous_parties={}, now=now,
         )
-        if way is not None:
-            return self._take(conn, actor, case_id, way.then, then_data, None, now)
+        if way is not None and then_data is not None:  # checked above, on the case as the opening left it
+            row = caselog.load(conn, case_id, for_update=True)
+            return self._record(conn, workflow, row, actor, workflow.actions[way.then], then_data, settles_in, now)
         return record_from(case_id, workflow, clean, folded, now, now)
 
     def check_may_open(self, actor: Actor, workflow_id: str, variant: str | None = None) -> None:
@@ -409,11 +410,10 @@ class Cases:
 
     def _take(
         self, conn: Connection, actor: Actor, case_id: str, action: str, data: Any, expected_version: int | None,
-        now: datetime | None = None,
     ) -> CaseRecord:
         row = caselog.load(conn, case_id, for_update=True)
         workflow = self._workflow(row)
-        now = now or self.clock.now()
+        now = self.clock.now()
         access = self.access(conn, actor, row)
         if not access:
             raise NotFound(f"no case {case_id!r}")
@@ -440,10 +440,20 @@ class Cases:
         ctx = self._guard_context(conn, workflow, compiled, state, clean, row["data"], row, now, consents, actor)
         _refuse_on_guards(compiled, ctx, state)
         to_state = workflow.fire(action, state, clean, ctx.case)
+        return self._record(conn, workflow, row, actor, compiled, clean, to_state, now)
+
+    @staticmethod
+    def _record(
+        conn: Connection, workflow: CompiledWorkflow, row: Mapping[Any, Any], actor: Actor, compiled: CompiledAction,
+        clean: Mapping[str, Any], to_state: str, now: datetime,
+    ) -> CaseRecord:
+        """Writes an action already checked (role, state, form, guards, target) on the case `row`, read for update:
+        the event, its effects, the parties and the deadlines."""
+        case_id, state = row["id"], row["state"]
         renames = bool(set(compiled.record) & set(workflow.spec.lookup))  # a corrected name: the lookup follows
         appended = caselog.append(
-            conn, workflow, row, action=action, form=compiled.form.id, to_state=to_state, actor=actor, now=now,
-            data=clean, rekey=partial(lookup_key, workflow) if renames else None,
+            conn, workflow, row, action=compiled.name, form=compiled.form.id, to_state=to_state, actor=actor,
+            now=now, data=clean, rekey=partial(lookup_key, workflow) if renames else None,
         )
         seq, before, folded = appended.seq, appended.before, appended.after
         values = case_values(row["data"], folded.facts)
@@ -451,7 +461,7 @@ class Cases:
         if folded.parties != before.parties:
             _sync_parties(conn, case_id, before.parties, folded.parties)
         deadlines.record_event(
-            conn, workflow, case_id=case_id, seq=seq, event=action, from_state=state, to_state=to_state,
+            conn, workflow, case_id=case_id, seq=seq, event=compiled.name, from_state=state, to_state=to_state,
             data=clean, values=values, parties=folded.parties, previous_parties=before.parties, now=now,
             previous_values=case_values(row["data"], row["facts"]) if compiled.record else None,
         )
