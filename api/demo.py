@@ -420,19 +420,19 @@ def load_demo(db: Database, cases: Cases, clock: Clock) -> list[DemoUser]:
         parent = DEMO_CASES[index][0]
         if step.action == OPEN_CASE:
             data = _opening(parent, step, today)
-            record = past.open_case(actors[step.role or "prenatal"], "charm-posc", data)
-            opened[index] = (record.id, date.fromisoformat(data["due_date"]))
+            opened_case = past.open(actors[step.role or "prenatal"], "charm-posc", data).case
+            opened[index] = (opened_case.id, date.fromisoformat(data["due_date"]))
         elif step.action == OPEN_AT_DELIVERY:
             data = _opening(parent, replace(step, data={k: v for k, v in step.data.items() if k != "birth"}), today)
             del data["identified_by"]  # the opening at delivery sets it
             due = date.fromisoformat(data["due_date"])
             birth = _action(parent, replace(step, action="record_birth", data=step.data["birth"]), today, due)
-            record = past.open_case(actors["hospital"], "charm-posc", data, variant=("birth", birth))
-            opened[index] = (record.id, due)
+            at_delivery = past.open(actors["hospital"], "charm-posc", data, variant=("birth", birth)).case
+            opened[index] = (at_delivery.id, due)
         else:
             case_id, due = opened[index]
             data = _action(parent, step, today, due)
-            past.take_action(actors[step.role or ACTION_ROLE[step.action]], case_id, step.action, data)
+            past.act(actors[step.role or ACTION_ROLE[step.action]], case_id, step.action, data)
     _tick_until(db, cases.catalogue, history.now(), now)
     tick(db, cases.catalogue, now)
     return users

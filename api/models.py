@@ -1,11 +1,32 @@
-"""Request and response models of the HTTP API (separate from the tables), with examples for the OpenAPI schema."""
+"""Request models of the HTTP API and the responses that are its own (problems, lists of workflows, the caller);
+the case answers are the engine's read models (`engine.readmodels`), returned as they are. Examples feed the OpenAPI
+schema."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from engine import (
+    ActionOption,
+    CaseList,
+    CaseSummary,
+    CaseView,
+    Contact,
+    DeadlineView,
+    DisclosureView,
+    EventView,
+    LookupMatch,
+    Worklist,
+)
+
+__all__ = [
+    "PROBLEMS", "ActionOption", "CaseList", "CaseSummary", "CaseView", "Contact", "DeadlineView", "DisclosureView",
+    "EventView", "Lookup", "LookupMatch", "LookupResult", "Me", "OpenCase", "OrganisationSummary", "Problem",
+    "ProblemKind", "TakeAction", "WorkflowSummary", "Worklist",
+]
 
 _EXAMPLE_IDENTIFICATION = {
     "first_name": "Alex", "last_name": "Rivera", "date_of_birth": "1996-04-12", "identified_on": "2026-11-02",
@@ -46,136 +67,8 @@ class Lookup(Strict):
     date_of_birth: date = Field(examples=["1996-04-12"])
 
 
-class Contact(BaseModel):
-    organisation: str
-    name: str
-    contact: str | None = None
-
-
-class DeadlineView(BaseModel):
-    deadline: str
-    title: str
-    opens_at: datetime
-    target_at: datetime
-    due_at: datetime
-    open_now: bool
-    past_target: bool
-    overdue: bool
-    owner: str | None = None
-
-
-class WindowView(BaseModel):
-    window: str = Field(examples=["planning window"])
-    action: str = Field(examples=["schedule_planning_meeting"])
-    from_: date = Field(alias="from")
-    to: date
-
-    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
-
-
-#: Minimum necessary (docs/who-sees-what.md): some readers see the phase only.
-HIDDEN_STATE = "The specific state, where the caller may see it; otherwise null, and only the phase is shown"
-
-
-class LateEntryView(BaseModel):
-    event: str = Field(examples=["open_case"])
-    title: str = Field(examples=["Open a case"])
-    field: str | None = Field(description="The field saying when it happened", examples=["identified_on"])
-    days: int = Field(description="Calendar days between when it happened and when it was entered", examples=[61])
-
-
-class CaseView(BaseModel):
-    id: str = Field(examples=["PC-4F7K-2M9X"])
-    workflow: str
-    workflow_version: int
-    version: int
-    state: str | None = Field(description=HIDDEN_STATE)
-    phase: str
-    terminal: bool
-    plan_in_place: bool
-    plan_version: int
-    lead_contact: Contact | None
-    tiers: list[str] = Field(description="The disclosure tiers this caller holds on the case")
-    data: dict[str, Any] = Field(description="Opening form fields at the caller's tiers")
-    withheld: list[str] = Field(description="Opening form fields withheld from this caller")
-    deadlines: list[DeadlineView]
-    windows: list[WindowView] = Field(description="Date windows the pathway enforces for this case")
-    entered_late: list[LateEntryView] = Field(
-        default_factory=list,
-        description="Events entered days after they happened; their deadlines run from when they happened",
-    )
-    opened_at: datetime
-    updated_at: datetime
-
-
-class CaseSummary(BaseModel):
-    id: str
-    workflow: str
-    state: str | None = Field(description=HIDDEN_STATE)
-    phase: str
-    plan_in_place: bool
-    tiers: list[str]
-    updated_at: datetime
-
-
-class CaseList(BaseModel):
-    items: list[CaseSummary]
-    next_cursor: str | None
-
-
-class ActionOptionView(BaseModel):
-    action: str
-    title: str
-    target: str | None = Field(description="The target state, when only one is possible")
-    targets: list[str]
-    form: str
-    allowed: bool
-    reasons: list[str]
-
-
-class EventView(BaseModel):
-    seq: int
-    action: str
-    form: str | None
-    from_state: str | None = Field(description="The state before, where the caller may see it")
-    to_state: str | None = Field(description="The state after, where the caller may see it")
-    actor: str
-    actor_role: str
-    organisation: str
-    occurred_at: datetime
-    data: dict[str, Any]
-    withheld: list[str]
-
-
-class DisclosureView(BaseModel):
-    actor: str
-    actor_role: str
-    organisation: str
-    what: str
-    tiers: list[str]
-    at: datetime
-
-
-class LookupMatch(BaseModel):
-    """Only what PATHWAY.md allows a lookup to disclose: the reference, whether a plan is in place, the lead contact."""
-
-    id: str
-    plan_in_place: bool
-    lead_contact: Contact | None
-
-
 class LookupResult(BaseModel):
     matches: list[LookupMatch]
-
-
-class WorkItem(DeadlineView):
-    case: str
-    state: str | None = Field(description=HIDDEN_STATE)
-
-
-class Worklist(BaseModel):
-    items: list[WorkItem]
-    next_cursor: str | None
 
 
 class Me(BaseModel):

@@ -14,7 +14,6 @@ _EXPORTS = {
     "SYSTEM_ROLE": "engine.actor",
     "CaseRecord": "engine.caselog",
     "EventRecord": "engine.caselog",
-    "ActionOption": "engine.cases",
     "Cases": "engine.cases",
     "IdempotencyConflict": "engine.cases",
     "UnknownAction": "engine.cases",
@@ -48,6 +47,24 @@ _EXPORTS = {
     "ORGANISATION_KINDS": "engine.organisations",
     "OrganisationRecord": "engine.organisations",
     "CaseQueries": "engine.queries",
+    "ActionOption": "engine.readmodels",
+    "CaseList": "engine.readmodels",
+    "CasePage": "engine.readmodels",
+    "CaseSummary": "engine.readmodels",
+    "CaseView": "engine.readmodels",
+    "Contact": "engine.readmodels",
+    "DeadlineRecord": "engine.readmodels",
+    "DeadlineView": "engine.readmodels",
+    "DisclosureView": "engine.readmodels",
+    "EventView": "engine.readmodels",
+    "LateEntryView": "engine.readmodels",
+    "LookupAnswer": "engine.readmodels",
+    "LookupMatch": "engine.readmodels",
+    "Outcome": "engine.readmodels",
+    "PlanVersion": "engine.readmodels",
+    "WindowView": "engine.readmodels",
+    "WorkItem": "engine.readmodels",
+    "Worklist": "engine.readmodels",
     "end_session": "engine.sessions",
     "resume_session": "engine.sessions",
     "start_session": "engine.sessions",
@@ -74,16 +91,25 @@ __all__ = [
     "ActionOption",
     "Actor",
     "AlreadyOpen",
+    "CaseList",
+    "CasePage",
     "CaseQueries",
     "CaseRecord",
+    "CaseSummary",
+    "CaseView",
     "Cases",
     "Catalogue",
     "Clock",
     "CompiledOpening",
     "CompiledWorkflow",
+    "Contact",
     "Database",
+    "DeadlineRecord",
+    "DeadlineView",
     "DefinitionError",
+    "DisclosureView",
     "EventRecord",
+    "EventView",
     "FieldError",
     "FieldSpec",
     "FileReport",
@@ -94,9 +120,14 @@ __all__ = [
     "IdempotencyConflict",
     "IntegrityBroken",
     "InvalidForm",
+    "LateEntryView",
+    "LookupAnswer",
+    "LookupMatch",
     "NotAvailable",
     "NotFound",
     "OrganisationRecord",
+    "Outcome",
+    "PlanVersion",
     "PoscError",
     "SchemaOutOfDate",
     "Settings",
@@ -105,6 +136,9 @@ __all__ = [
     "UnknownAction",
     "UserRecord",
     "WebSessionRecord",
+    "WindowView",
+    "WorkItem",
+    "Worklist",
     "add_user",
     "authenticate",
     "check_files",
@@ -119,8 +153,7 @@ __all__ = [
     "resume_session",
     "start_session",
     "tick",
-    "to_pdf",
-]
+    "to_pdf",]
 
 
 def __getattr__(name: str) -> Any:
@@ -135,7 +168,7 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:
     from engine.actor import SYSTEM_ROLE, Actor
     from engine.caselog import CaseRecord, EventRecord
-    from engine.cases import ActionOption, Cases, IdempotencyConflict, UnknownAction
+    from engine.cases import Cases, IdempotencyConflict, UnknownAction
     from engine.clock import Clock, FixedClock, SystemClock
     from engine.definitions import Catalogue, FileReport, check_files, load_catalogue
     from engine.definitions.compiled import CompiledOpening, CompiledWorkflow
@@ -158,6 +191,26 @@ if TYPE_CHECKING:
     )
     from engine.organisations import ORGANISATION_KINDS, OrganisationRecord, ensure_organisation, list_organisations
     from engine.queries import CaseQueries
+    from engine.readmodels import (
+        ActionOption,
+        CaseList,
+        CasePage,
+        CaseSummary,
+        CaseView,
+        Contact,
+        DeadlineRecord,
+        DeadlineView,
+        DisclosureView,
+        EventView,
+        LateEntryView,
+        LookupAnswer,
+        LookupMatch,
+        Outcome,
+        PlanVersion,
+        WindowView,
+        WorkItem,
+        Worklist,
+    )
     from engine.sessions import WebSessionRecord, end_session, resume_session, start_session
     from engine.settings import Settings
     from engine.store import Database, SchemaOutOfDate, is_empty

@@ -10,7 +10,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from contextlib import nullcontext
 from datetime import date, datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -45,9 +45,10 @@ from engine.errors import (
 from engine.fold import case_values, replay
 from engine.guards import ConsentView, GuardContext, as_date
 from engine.organisations import kinds_of
+from engine.readmodels import ActionOption, CasePage, CaseView, Outcome
 from engine.store.database import Database
 from engine.store.tables import CaseParty, Consent, Deadline, IdempotencyRecord, Organisation
-from engine.views import case_view
+from engine.views import case_page, case_view
 
 CONSENTS = Consent.__table__  # type: ignore[attr-defined]
 PARTIES = CaseParty.__table__  # type: ignore[attr-defined]
@@ -89,18 +90,6 @@ class IdempotencyConflict(PoscError):
     """An `Idempotency-Key` reused for a different request."""
 
 
-@dataclass(frozen=True)
-class ActionOption:
-    """One action of the current state, and whether this actor may take it now (and if not, why)."""
-
-    action: str
-    title: str
-    form: str
-    targets: tuple[str, ...]
-    allowed: bool
-    reasons: tuple[str, ...]
-
-
 def new_reference() -> str:
     """A case reference such as `PC-4F7K-2M9X`: random (it reveals no volume or order), no personal data."""
     chars = "".join(secrets.choice(_ALPHABET) for _ in range(8))
@@ -127,22 +116,15 @@ class Cases:
 
     # --- opening ---
 
-    def open_case(
-        self, actor: Actor, workflow_id: str, data: Any, *, new_pregnancy: bool = False,
-        variant: tuple[str, Any] | None = None,
-    ) -> CaseRecord:
-        """Opens a case with its opening form; the first event. Refused cases leave nothing behind. A parent with
-        an open case the actor may know of gets no second one unless `new_pregnancy` says so. `variant` is another
-        way in, (name, data of its action): the case opens and that action is taken in the same step."""
-        with self.db.write() as conn:
-            return self._open_case(conn, actor, workflow_id, data, new_pregnancy, variant)
-
     def open(
         self, actor: Actor, workflow_id: str, data: Any, *, idempotency_key: str | None = None,
         new_pregnancy: bool = False, variant: tuple[str, Any] | None = None,
-    ) -> tuple[dict[str, Any], bool]:
-        """Opens a case and returns it as the opener may see it, and whether this answer is a replay. The answer is
-        a disclosure like any read and is recorded in the access log in the same transaction.
+    ) -> Outcome:
+        """Opens a case with its opening form (the first event) and answers with it as the opener may see it. The
+        answer is a disclosure like any read and is recorded in the access log in the same transaction. A refusal
+        leaves nothing behind. A parent with an open case the actor may know of gets no second one unless
+        `new_pregnancy` says so. `variant` is another way in, (name, data of its action): the case opens and that
+        action is taken in the same step.
 
         With an idempotency key, a repeat of the same submission (a retry, a double click) opens nothing and
         answers with the case the first one opened, rendered afresh at the caller's access of this moment; the same
@@ -159,21 +141,37 @@ class Cases:
 
     def _once(
         self, actor: Actor, key: str | None, fingerprint: str, what: str,
-        write: Callable[[Connection], tuple[str, datetime]], lost: type[Exception],
-    ) -> tuple[dict[str, Any], bool]:
+        write: Callable[[Connection], tuple[str, datetime]], lost: type[Exception], page_of: str | None = None,
+    ) -> Outcome:
         """Runs `write` (which returns the case it wrote and when) in one transaction and answers with that case as
         the caller may see it. With an idempotency key, a repeat answers with the first result and writes nothing,
-        and so does a write that lost the race (`lost`) to the same request committed meanwhile."""
+        and so does a write that lost the race (`lost`) to the same request committed meanwhile.
+
+        With `page_of` (a case id), a refusal carries the case's page (`PoscError.page`), read and recorded as a
+        disclosure in the same transaction, the refused attempt rolled back to a savepoint."""
+        refusal: PoscError | None = None
         try:
             with self.db.write() as conn:
-                if key is not None:
-                    prior = self._prior(conn, actor, key, fingerprint)
+                try:
+                    with conn.begin_nested() if page_of is not None else nullcontext():
+                        if key is not None:
+                            prior = self._prior(conn, actor, key, fingerprint)
+                            if prior is not None:
+                                return Outcome(case=self._answer(conn, actor, prior, "replay"), replayed=True)
+                        case_id, at = write(conn)
+                        if key is not None:
+                            self._remember(conn, actor, key, fingerprint, case_id, at)
+                except (InvalidForm, NotAvailable, StaleVersion, IdempotencyConflict) as refused:
+                    if page_of is None:
+                        raise
+                    raced = key is not None and isinstance(refused, lost)
+                    prior = self._prior(conn, actor, key, fingerprint) if raced and key is not None else None
                     if prior is not None:
-                        return self._answer(conn, actor, prior, "replay"), True
-                case_id, at = write(conn)
-                if key is not None:
-                    self._remember(conn, actor, key, fingerprint, case_id, at)
-                return self._answer(conn, actor, case_id, what), False
+                        return Outcome(case=self._answer(conn, actor, prior, "replay"), replayed=True)
+                    refused.page = self._page(conn, actor, page_of)
+                    refusal = refused
+                else:
+                    return Outcome(case=self._answer(conn, actor, case_id, what), replayed=False)
         except lost:
             if key is None:
                 raise
@@ -181,7 +179,18 @@ class Cases:
                 prior = self._prior(conn, actor, key, fingerprint)
                 if prior is None:
                     raise
-                return self._answer(conn, actor, prior, "replay"), True
+                return Outcome(case=self._answer(conn, actor, prior, "replay"), replayed=True)
+        raise refusal
+
+    def _page(self, conn: Connection, actor: Actor, case_id: str) -> CasePage:
+        """The case's page as the caller may see it, recorded as a disclosure in this transaction."""
+        row = caselog.load(conn, case_id)
+        access = self.access(conn, actor, row)
+        if not access:
+            raise NotFound(f"no case {case_id!r}")
+        now = self.clock.now()
+        record_in(conn, [access_row(actor, case_id, "page", access.tiers, now)])
+        return case_page(conn, access, row, now, self.options(conn, access, row, now))
 
     @staticmethod
     def _prior(conn: Connection, actor: Actor, key: str, fingerprint: str) -> str | None:
@@ -202,7 +211,7 @@ class Cases:
             "response": {}, "created_at": at,
         })
 
-    def _answer(self, conn: Connection, actor: Actor, case_id: str, what: str) -> dict[str, Any]:
+    def _answer(self, conn: Connection, actor: Actor, case_id: str, what: str) -> CaseView:
         """The case as the caller may see it now, recorded as a disclosure in this transaction. A replay to a
         caller who may no longer know the case is refused as if it did not exist."""
         row = caselog.load(conn, case_id)
@@ -352,10 +361,11 @@ class Cases:
                 reasons = [NOT_AT_THIS_STAGE]
             else:
                 continue
-            targets = tuple(t for t in action.targets_from(state) if access.sees_state(t))
-            options.append(
-                ActionOption(action.name, action.title, action.form.id, targets, not reasons, tuple(reasons))
-            )
+            targets = [t for t in action.targets_from(state) if access.sees_state(t)]
+            options.append(ActionOption(
+                action=action.name, title=action.title, form=action.form.id, targets=targets,
+                target=targets[0] if len(targets) == 1 else None, allowed=not reasons, reasons=reasons,
+            ))
         return options
 
     @staticmethod
@@ -364,7 +374,10 @@ class Cases:
         one directly says why instead)."""
         if actor.role in action.roles:
             return None
-        return ActionOption(action.name, action.title, action.form.id, (), False, (_role_reason(actor, action),))
+        return ActionOption(
+            action=action.name, title=action.title, form=action.form.id, targets=[], target=None, allowed=False,
+            reasons=[_role_reason(actor, action)],
+        )
 
     def verify(self, case_id: str) -> list[str]:
         """Problems found by checking the event chain and replaying the events against the case row."""
@@ -381,23 +394,18 @@ class Cases:
 
     # --- acting ---
 
-    def take_action(
-        self, actor: Actor, case_id: str, action: str, data: Any, *, expected_version: int | None = None
-    ) -> CaseRecord:
-        """Validates, guards and takes one action; appends exactly one event. Any refusal changes nothing."""
-        with self.db.write() as conn:
-            return self._take(conn, actor, case_id, action, data, expected_version)
-
     def act(
         self, actor: Actor, case_id: str, action: str, data: Any, *, expected_version: int | None = None,
-        idempotency_key: str | None = None,
-    ) -> tuple[dict[str, Any], bool]:
-        """Takes an action and returns the case as the caller may see it, and whether this is a replay. The answer
-        is a disclosure and is recorded in the access log in the action's own transaction.
+        idempotency_key: str | None = None, page_if_refused: bool = False,
+    ) -> Outcome:
+        """Validates, guards and takes one action, appending exactly one event (any refusal changes nothing), and
+        answers with the case as the caller may see it now. The answer is a disclosure and is recorded in the access
+        log in the action's own transaction. `expected_version` makes it conditional (`StaleVersion`).
 
         With an idempotency key, a repeat of the same request changes nothing and is answered afresh at the
         caller's access of this moment (a caller who lost access gets 404); the same key with a different request
-        is refused."""
+        is refused. With `page_if_refused` (a web form), a refusal carries the case's page (`PoscError.page`), read
+        in the same transaction."""
         fingerprint = _fingerprint(case_id, action, data, expected_version)
 
         def write(conn: Connection) -> tuple[str, datetime]:
@@ -406,7 +414,9 @@ class Cases:
 
         # A double click can lose the race to its own first click, committed while this one waited for the case
         # (PostgreSQL): a stale version, then the first click's result.
-        return self._once(actor, idempotency_key, fingerprint, "action", write, StaleVersion)
+        return self._once(
+            actor, idempotency_key, fingerprint, "action", write, StaleVersion, case_id if page_if_refused else None
+        )
 
     def _take(
         self, conn: Connection, actor: Actor, case_id: str, action: str, data: Any, expected_version: int | None,

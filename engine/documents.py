@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from engine.access import PLAN, STATUS, TREATMENT, Access
 from engine.definitions.compiled import CompiledWorkflow
 from engine.errors import Forbidden, NotFound
+from engine.readmodels import Contact
 from engine.views import current_identification
 
 KINDS = ("plan-of-safe-care", "hospital-summary")
@@ -62,8 +63,8 @@ def party_tier(workflow: CompiledWorkflow, key: str) -> str:
 
 def contacts(
     workflow: CompiledWorkflow, parties: Mapping[str, str], tiers: frozenset[str],
-    directory: Mapping[str, Mapping[str, Any] | None],
-) -> list[tuple[str, Mapping[str, Any]]]:
+    directory: Mapping[str, Contact | None],
+) -> list[tuple[str, Contact]]:
     """The case's parties the reader may know about, with their contact lines."""
     shown = []
     for role, key in workflow.spec.parties.items():
@@ -77,7 +78,7 @@ def contacts(
 def render(
     kind: str, access: Access, case: Mapping[Any, Any], plans: Sequence[Mapping[Any, Any]],
     birth: Mapping[Any, Any] | None, version: int | None,
-    directory: Mapping[str, Mapping[str, Any] | None],
+    directory: Mapping[str, Contact | None],
 ) -> str:
     """A case document as HTML: the Plan of Safe Care (version `version`, default the latest) or the one-page
     hospital summary for delivery, with only what the reader may see."""
@@ -107,7 +108,7 @@ def render(
     context = {
         "case_id": case["id"], "version": number if event else 0, "versions": len(plans),
         "recorded_at": event["occurred_at"] if event else case["opened_at"],
-        "recorded_by": recorded_by["name"] if recorded_by else (event["organisation"] if event else ""),
+        "recorded_by": recorded_by.name if recorded_by else (event["organisation"] if event else ""),
         "action_title": action.title if action else "",
         "plan": plan, "plan_disclosed": PLAN in tiers, "infant": infant, "plan_in_place": plan_in_place,
         "person": access.fields(workflow.open.form, current_identification(workflow, case["data"], case["facts"])),

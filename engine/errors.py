@@ -7,10 +7,16 @@ answers in one place each; nothing outside the engine decides what counts as "no
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class PoscError(Exception):
-    """Base of every domain error; `message` is safe to show to the caller."""
+    """Base of every domain error; `message` is safe to show to the caller.
+
+    `page`: for a refused action asked for with `page_if_refused` (a web form), the case's page as the caller may
+    see it, read in the same transaction as the refused attempt, so the form can be drawn again from it."""
+
+    page: Any = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

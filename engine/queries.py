@@ -6,13 +6,12 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, exists, select, tuple_
 
-from engine.access import PLAN, STATUS, Access, findable
+from engine.access import STATUS, Access, findable
 from engine.access_log import AccessLogWriter, access_row
 from engine.actor import Actor
 from engine.caselog import CASES, EVENTS
@@ -22,22 +21,28 @@ from engine.definitions.compiled import CompiledWorkflow
 from engine.documents import render
 from engine.errors import FieldError, Forbidden, InvalidForm, NotFound
 from engine.guards import ConsentView
+from engine.readmodels import (
+    CaseList,
+    CasePage,
+    CaseSummary,
+    CaseView,
+    DisclosureView,
+    EventView,
+    LookupAnswer,
+    LookupMatch,
+    WorkItem,
+    Worklist,
+)
 from engine.reports import capta_report
 from engine.store.database import Database
 from engine.store.tables import AccessLog, Deadline
-from engine.views import case_view, deadline_history, deadline_view, event_views, organisation_contact
+from engine.views import case_page, case_view, deadline_fields, event_views, organisation_contact
 
 ACCESS_LOG = AccessLog.__table__  # type: ignore[attr-defined]
 DEADLINES = Deadline.__table__  # type: ignore[attr-defined]
 _SELECT_CASE = select(CASES).where(CASES.c.id == bindparam("b_id"))
 _EVENTS = select(EVENTS).where(EVENTS.c.case_id == bindparam("b_case")).order_by(EVENTS.c.seq)
 MAX_PAGE = 200
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]]
-    next_cursor: str | None
 
 
 def encode_cursor(values: list[Any]) -> str:
@@ -68,32 +73,20 @@ class CaseQueries:
 
     # --- one case ---
 
-    def view(self, actor: Actor, case_id: str) -> dict[str, Any]:
+    def view(self, actor: Actor, case_id: str) -> CaseView:
         with self.db.read() as conn:
             row, access = self._open(conn, actor, case_id)
             view = case_view(conn, access, row, self.cases.clock.now())
         self._log(actor, case_id, "view", access)
         return view
 
-    def page(self, actor: Actor, case_id: str) -> dict[str, Any]:
+    def page(self, actor: Actor, case_id: str) -> CasePage:
         """What a case's web page shows, read in one transaction and recorded as one disclosure: the case, its
         history, every deadline it has had, the plan's versions, and the actions of its state for this caller."""
         with self.db.read() as conn:
             row, access = self._open(conn, actor, case_id)
-            workflow = access.workflow
             now = self.cases.clock.now()
-            events = event_views(access, conn.execute(_EVENTS, {"b_case": case_id}).mappings().all())
-            plan_actions = workflow.plan_actions
-            page = {
-                "case": case_view(conn, access, row, now),
-                "events": events,
-                "deadlines": deadline_history(conn, access, case_id, now),
-                "plan_versions": [
-                    {"version": number, "at": e["occurred_at"], "action": e["action"]}
-                    for number, e in enumerate((e for e in events if e["action"] in plan_actions), start=1)
-                ] if PLAN in access.tiers else [],
-                "actions": self.cases.options(conn, access, row, now),
-            }
+            page = case_page(conn, access, row, now, self.cases.options(conn, access, row, now))
         self._log(actor, case_id, "page", access)
         return page
 
@@ -104,7 +97,7 @@ class CaseQueries:
             _, access = self._open(conn, actor, case_id)
         return access.workflow
 
-    def events(self, actor: Actor, case_id: str) -> list[dict[str, Any]]:
+    def events(self, actor: Actor, case_id: str) -> list[EventView]:
         with self.db.read() as conn:
             _, access = self._open(conn, actor, case_id)
             shown = event_views(access, conn.execute(_EVENTS, {"b_case": case_id}).mappings().all())
@@ -129,7 +122,7 @@ class CaseQueries:
         self._log(actor, case_id, "document", access)
         return html
 
-    def disclosures(self, actor: Actor, case_id: str) -> list[dict[str, Any]]:
+    def disclosures(self, actor: Actor, case_id: str) -> list[DisclosureView]:
         """The accounting of disclosures: who read which tier of the case, when. Lead organisation only."""
         with self.db.read() as conn:
             _, access = self._open(conn, actor, case_id)
@@ -141,8 +134,10 @@ class CaseQueries:
                 select(ACCESS_LOG).where(ACCESS_LOG.c.case_id == case_id).order_by(ACCESS_LOG.c.at, ACCESS_LOG.c.id)
             ).mappings()
             return [
-                {"actor": r["actor_id"], "actor_role": r["actor_role"], "organisation": r["organisation"],
-                 "what": r["what"], "tiers": r["tiers"].split(",") if r["tiers"] else [], "at": r["at"]}
+                DisclosureView(
+                    actor=r["actor_id"], actor_role=r["actor_role"], organisation=r["organisation"], what=r["what"],
+                    tiers=r["tiers"].split(",") if r["tiers"] else [], at=r["at"],
+                )
                 for r in rows
             ]
 
@@ -151,7 +146,7 @@ class CaseQueries:
     def list_cases(
         self, actor: Actor, *, state: str | None = None, phase: str | None = None, overdue: bool = False,
         limit: int = 50, cursor: str | None = None,
-    ) -> Page:
+    ) -> CaseList:
         """The cases the caller's organisation may see, in reference order, without identifying data."""
         self._case_role(actor)
         now = self.cases.clock.now()
@@ -179,19 +174,19 @@ class CaseQueries:
                 # A filter on the state matches only where the caller may see the state.
                 if not access or (state and not access.sees_state(row["state"])):
                     continue
-                items.append({
-                    "id": row["id"], "workflow": row["workflow_id"], "state": access.state(row["state"]),
-                    "phase": row["phase"], "plan_in_place": int(row["facts"].get("plan_version") or 0) >= 1,
-                    "tiers": access.ordered_tiers(), "updated_at": row["updated_at"],
-                })
+                items.append(CaseSummary(
+                    id=row["id"], workflow=row["workflow_id"], state=access.state(row["state"]), phase=row["phase"],
+                    plan_in_place=int(row["facts"].get("plan_version") or 0) >= 1, tiers=access.ordered_tiers(),
+                    updated_at=row["updated_at"],
+                ))
                 logged.append(access_row(actor, row["id"], "list", access.tiers, now))
         self.access_log.record(logged)
-        return Page(items, encode_cursor([page[-1]["id"]]) if more and page else None)
+        return CaseList(items=items, next_cursor=encode_cursor([page[-1]["id"]]) if more and page else None)
 
     def worklist(
         self, actor: Actor, *, limit: int = 50, cursor: str | None = None, state: str | None = None,
         role: str | None = None,
-    ) -> Page:
+    ) -> Worklist:
         """Open deadlines owned by the caller's organisation, most urgent first."""
         self._case_role(actor)
         now = self.cases.clock.now()
@@ -218,22 +213,23 @@ class CaseQueries:
             for row, access in self._decide_many(conn, actor, cases, now):
                 if not access or (state and not access.sees_state(row["state"])):
                     continue
-                items.append({
-                    "case": row["case_id"], "state": access.state(row["state"]),
-                    **deadline_view(access.workflow, row, now),
-                })
+                items.append(WorkItem(
+                    case=row["case_id"], state=access.state(row["state"]), **deadline_fields(access.workflow, row, now)
+                ))
                 logged.append(access_row(actor, row["case_id"], "worklist", access.tiers, now))
         self.access_log.record(logged)
         last = page[-1] if page else None
-        return Page(items, encode_cursor([last["due_at"].isoformat(), last["id"]]) if more and last else None)
+        cursor_out = encode_cursor([last["due_at"].isoformat(), last["id"]]) if more and last else None
+        return Worklist(items=items, next_cursor=cursor_out)
 
     def lookup(
         self, actor: Actor, last_name: str, date_of_birth: date, *, with_access: bool = False
-    ) -> list[dict[str, Any]]:
+    ) -> list[LookupMatch]:
         """Exact match on the lookup fields, for delivery: reference, plan in place, lead contact; nothing else.
-        `with_access` adds the caller's own tiers on each match (empty: the case itself stays closed to them)."""
+        `with_access` answers `LookupAnswer`s, with the caller's own tiers on each match (empty: the case itself
+        stays closed to them)."""
         self.check_may_look_up(actor)
-        answers: list[dict[str, Any]] = []
+        answers: list[LookupMatch] = []
         logged: list[tuple[str, Access]] = []
         now = self.cases.clock.now()
         with self.db.read() as conn:
@@ -249,13 +245,13 @@ class CaseQueries:
                     access = self.cases.access(conn, actor, row, _given(consents))
                     if not findable(access, row["state"], row["parties"], consents, self._kind_of(conn)):
                         continue
-                    answers.append({
-                        "id": row["id"],
-                        "plan_in_place": int(row["facts"].get("plan_version") or 0) >= 1,
-                        "lead_contact": organisation_contact(conn, row["parties"].get(case_workflow.spec.escalate_to)),
-                    })
-                    if with_access:
-                        answers[-1]["tiers"] = access.ordered_tiers()
+                    match = LookupMatch(
+                        id=row["id"], plan_in_place=int(row["facts"].get("plan_version") or 0) >= 1,
+                        lead_contact=organisation_contact(conn, row["parties"].get(case_workflow.spec.escalate_to)),
+                    )
+                    answers.append(
+                        LookupAnswer(**match.model_dump(), tiers=access.ordered_tiers()) if with_access else match
+                    )
                     logged.append((row["id"], access))
         # Every lookup is recorded, matched or not (without what was searched for: that would be personal data).
         self.access_log.record(

@@ -9,11 +9,24 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, select
 
-from engine.access import Access
+from engine.access import PLAN, Access
+from engine.caselog import EVENTS
 from engine.deadlines import ESCALATION_PREFIX
 from engine.definitions.compiled import CompiledWorkflow
 from engine.fold import ENTERED_LATE
 from engine.guards import as_date
+from engine.readmodels import (
+    ActionOption,
+    CasePage,
+    CaseView,
+    Contact,
+    DeadlineRecord,
+    DeadlineView,
+    EventView,
+    LateEntryView,
+    PlanVersion,
+    WindowView,
+)
 from engine.store.tables import Deadline, Organisation
 
 DEADLINES = Deadline.__table__  # type: ignore[attr-defined]
@@ -26,19 +39,25 @@ _OPEN_DEADLINES = (
 _ALL_DEADLINES = (
     select(DEADLINES).where(DEADLINES.c.case_id == bindparam("b_case")).order_by(DEADLINES.c.opened_at, DEADLINES.c.id)
 )
+_EVENTS = select(EVENTS).where(EVENTS.c.case_id == bindparam("b_case")).order_by(EVENTS.c.seq)
 _ORGANISATION = select(ORGANISATIONS).where(ORGANISATIONS.c.id == bindparam("b_id"))
 
 
-def organisation_contact(conn: Connection, organisation: str | None) -> dict[str, Any] | None:
+def organisation_contact(conn: Connection, organisation: str | None) -> Contact | None:
     if organisation is None:
         return None
     row = conn.execute(_ORGANISATION, {"b_id": organisation}).mappings().first()
     if row is None:
-        return {"organisation": organisation, "name": organisation, "contact": None}
-    return {"organisation": row["id"], "name": row["name"], "contact": row["contact"]}
+        return Contact(organisation=organisation, name=organisation, contact=None)
+    return Contact(organisation=row["id"], name=row["name"], contact=row["contact"])
 
 
-def deadline_view(workflow: CompiledWorkflow, row: Mapping[Any, Any], now: datetime) -> dict[str, Any]:
+def deadline_view(workflow: CompiledWorkflow, row: Mapping[Any, Any], now: datetime) -> DeadlineView:
+    return DeadlineView(**deadline_fields(workflow, row, now))
+
+
+def deadline_fields(workflow: CompiledWorkflow, row: Mapping[Any, Any], now: datetime) -> dict[str, Any]:
+    """A deadline row as a reader is shown it (the fields of `DeadlineView`)."""
     name = row["name"]
     base = name.removeprefix(ESCALATION_PREFIX)
     deadline = workflow.deadlines.get(base)
@@ -51,7 +70,7 @@ def deadline_view(workflow: CompiledWorkflow, row: Mapping[Any, Any], now: datet
     }
 
 
-def deadline_history(conn: Connection, access: Access, case_id: str, now: datetime) -> list[dict[str, Any]]:
+def deadline_history(conn: Connection, access: Access, case_id: str, now: datetime) -> list[DeadlineRecord]:
     """Every deadline the case has had that the reader may see, in the order they opened: open, met (on time or
     late), missed, cancelled."""
     found = []
@@ -59,27 +78,26 @@ def deadline_history(conn: Connection, access: Access, case_id: str, now: dateti
         if not access.sees_deadline(row["owner_org"]):
             continue
         closed = row["closed_at"]
-        found.append({
-            **deadline_view(access.workflow, row, now), "status": row["status"], "closed_at": closed,
-            "late": row["status"] == "met" and closed is not None and closed > row["due_at"],
-        })
+        found.append(DeadlineRecord(
+            **deadline_fields(access.workflow, row, now), status=row["status"], closed_at=closed,
+            late=row["status"] == "met" and closed is not None and closed > row["due_at"],
+        ))
     return found
 
 
-def case_view(conn: Connection, access: Access, case: Mapping[Any, Any], now: datetime) -> dict[str, Any]:
+def case_view(conn: Connection, access: Access, case: Mapping[Any, Any], now: datetime) -> CaseView:
     """The case as the reader may see it: the coordination view (reference, phase, due date, plan in place, lead
     contact, the reader's own deadlines), the state where the reader may see it, opening data field by field. With
     no access at all (a caller whose own action just ended it, such as revoking consent) only the reference and
     version."""
     workflow = access.workflow
     if not access:
-        return {
-            "id": case["id"], "workflow": workflow.id, "workflow_version": workflow.version, "version": case["version"],
-            "state": None, "phase": "", "terminal": False, "plan_in_place": False, "plan_version": 0,
-            "lead_contact": None, "tiers": [], "data": {}, "withheld": [], "deadlines": [], "windows": [],
-            "entered_late": [],
-            "opened_at": case["opened_at"], "updated_at": case["updated_at"],
-        }
+        return CaseView(
+            id=case["id"], workflow=workflow.id, workflow_version=workflow.version, version=case["version"],
+            state=None, phase="", terminal=False, plan_in_place=False, plan_version=0, lead_contact=None, tiers=[],
+            data={}, withheld=[], deadlines=[], windows=[], entered_late=[], opened_at=case["opened_at"],
+            updated_at=case["updated_at"],
+        )
     deadlines = [
         deadline_view(workflow, r, now) for r in conn.execute(_OPEN_DEADLINES, {"b_case": case["id"]}).mappings()
         if access.sees_deadline(r["owner_org"])
@@ -87,20 +105,15 @@ def case_view(conn: Connection, access: Access, case: Mapping[Any, Any], now: da
     lead = case["parties"].get(workflow.spec.escalate_to)
     identification = current_identification(workflow, case["data"], case["facts"])
     shown = access.fields(workflow.open.form, identification)
-    return {
-        "id": case["id"], "workflow": workflow.id, "workflow_version": workflow.version, "version": case["version"],
-        "state": access.state(case["state"]), "phase": case["phase"], "terminal": workflow.is_terminal(case["state"]),
-        "plan_in_place": int(case["facts"].get("plan_version") or 0) >= 1,
-        "plan_version": int(case["facts"].get("plan_version") or 0),
-        "lead_contact": organisation_contact(conn, lead),
-        "tiers": access.ordered_tiers(),
-        "data": shown,
-        "withheld": access.withheld(workflow.open.form, identification),
-        "deadlines": deadlines,
-        "windows": windows(workflow, shown),
-        "entered_late": entered_late(access, case["facts"]),
-        "opened_at": case["opened_at"], "updated_at": case["updated_at"],
-    }
+    plan_version = int(case["facts"].get("plan_version") or 0)
+    return CaseView(
+        id=case["id"], workflow=workflow.id, workflow_version=workflow.version, version=case["version"],
+        state=access.state(case["state"]), phase=case["phase"], terminal=workflow.is_terminal(case["state"]),
+        plan_in_place=plan_version >= 1, plan_version=plan_version, lead_contact=organisation_contact(conn, lead),
+        tiers=access.ordered_tiers(), data=shown, withheld=access.withheld(workflow.open.form, identification),
+        deadlines=deadlines, windows=windows(workflow, shown), entered_late=entered_late(access, case["facts"]),
+        opened_at=case["opened_at"], updated_at=case["updated_at"],
+    )
 
 
 def current_identification(
@@ -111,7 +124,7 @@ def current_identification(
     return {**opening, **{k: v for k, v in facts.items() if k in fields}}
 
 
-def entered_late(access: Access, facts: Mapping[str, Any]) -> list[dict[str, Any]]:
+def entered_late(access: Access, facts: Mapping[str, Any]) -> list[LateEntryView]:
     """The events the reader may see that were entered days after they happened (identification, birth,
     discharge): their clocks run from when they happened, so such a case can be overdue the moment it is entered."""
     workflow = access.workflow
@@ -121,13 +134,13 @@ def entered_late(access: Access, facts: Mapping[str, Any]) -> list[dict[str, Any
             continue
         action = workflow.actions.get(event)
         title = action.title if action else workflow.open.title
-        found.append({"event": event, "title": title, "field": workflow.happened_at.get(event), "days": days})
+        found.append(LateEntryView(event=event, title=title, field=workflow.happened_at.get(event), days=days))
     return found
 
 
-def windows(workflow: CompiledWorkflow, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+def windows(workflow: CompiledWorkflow, values: Mapping[str, Any]) -> list[WindowView]:
     """The date windows the workflow's guards enforce (the planning window), computed for this case."""
-    found: list[dict[str, Any]] = []
+    found: list[WindowView] = []
     for action in workflow.actions.values():
         for compiled in action.guards:
             if compiled.ref.guard != "date_in_window":
@@ -136,17 +149,19 @@ def windows(workflow: CompiledWorkflow, values: Mapping[str, Any]) -> list[dict[
             if not params.shown:
                 continue
             anchor = as_date(values.get(params.case_field), workflow.timezone)
-            if anchor is None or any(w["window"] == params.window for w in found):
+            if anchor is None or any(w.window == params.window for w in found):
                 continue  # a window two actions enforce (scheduling and recording the meeting) is shown once
             try:
                 start, end = anchor - timedelta(days=params.days_before), anchor + timedelta(days=params.days_after)
             except OverflowError:  # a date stored before dates were bounded: no window, never a 500
                 continue
-            found.append({"window": params.window, "action": action.name, "from": start, "to": end})
+            found.append(
+                WindowView.model_validate({"window": params.window, "action": action.name, "from": start, "to": end})
+            )
     return found
 
 
-def event_views(access: Access, events: Sequence[RowMapping]) -> list[dict[str, Any]]:
+def event_views(access: Access, events: Sequence[RowMapping]) -> list[EventView]:
     """The events the reader may see, each with the fields and states the reader may see."""
     workflow = access.workflow
     shown = []
@@ -157,11 +172,27 @@ def event_views(access: Access, events: Sequence[RowMapping]) -> list[dict[str, 
         form = action.form if action else (workflow.open.form if event["form"] == workflow.open.form.id else None)
         # System events (a missed deadline) carry only which deadline and when it was due.
         data = access.fields(form, event["data"]) if form else dict(event["data"])
-        shown.append({
-            "seq": event["seq"], "action": event["action"], "form": event["form"],
-            "from_state": access.state(event["from_state"]), "to_state": access.state(event["to_state"]),
-            "actor": event["actor_id"], "actor_role": event["actor_role"],
-            "organisation": event["organisation"], "occurred_at": event["occurred_at"], "data": data,
-            "withheld": access.withheld(form, event["data"]) if form else [],
-        })
+        shown.append(EventView(
+            seq=event["seq"], action=event["action"], form=event["form"],
+            from_state=access.state(event["from_state"]), to_state=access.state(event["to_state"]),
+            actor=event["actor_id"], actor_role=event["actor_role"], organisation=event["organisation"],
+            occurred_at=event["occurred_at"], data=data, withheld=access.withheld(form, event["data"]) if form else [],
+        ))
     return shown
+
+
+def case_page(
+    conn: Connection, access: Access, row: Mapping[Any, Any], now: datetime, actions: list[ActionOption]
+) -> CasePage:
+    """What a case's page shows: the case, its history, every deadline it has had, the plan's versions (at the plan
+    tier), and the actions of its state for this reader (`actions`, from `Cases.options`)."""
+    events = event_views(access, conn.execute(_EVENTS, {"b_case": row["id"]}).mappings().all())
+    plan_actions = access.workflow.plan_actions
+    plan_versions = [
+        PlanVersion(version=number, at=e.occurred_at, action=e.action)
+        for number, e in enumerate((e for e in events if e.action in plan_actions), start=1)
+    ] if PLAN in access.tiers else []
+    return CasePage(
+        case=case_view(conn, access, row, now), events=events,
+        deadlines=deadline_history(conn, access, row["id"], now), plan_versions=plan_versions, actions=actions,
+    )

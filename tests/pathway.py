@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from engine import CaseRecord, Cases, FixedClock
-from tests.factories import ACTION_ROLE, ACTORS, action_data, identification, local_date
+from tests.factories import ACTION_ROLE, ACTORS, action_data, identification, local_date, opened, taken
 
 _PLAN = ["record_consent", "admit_to_treatment", "schedule_planning_meeting", "record_planning_meeting"]
 ROUTES: dict[str, list[str]] = {
@@ -34,7 +34,7 @@ def open_case(cases: Cases, clock: FixedClock, *, new_pregnancy: bool = True, **
     changes.setdefault("due_date", (today + timedelta(days=25)).isoformat())
     changes.setdefault("gestational_weeks", 36)
     data = identification(today, **changes)
-    return cases.open_case(ACTORS["prenatal"], "charm-posc", data, new_pregnancy=new_pregnancy)
+    return opened(cases, ACTORS["prenatal"], "charm-posc", data, new_pregnancy=new_pregnancy)
 
 
 def at_delivery(clock: FixedClock, **changes: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -53,7 +53,7 @@ def open_at_delivery(
 ) -> CaseRecord:
     """Hospital staff open a case at delivery (identification at birth); `birth` changes the birth form."""
     data, default_birth = at_delivery(clock, **changes)
-    return cases.open_case(
+    return opened(cases,
         ACTORS["hospital"], "charm-posc", data, variant=("birth", {**default_birth, **(birth or {})}),
         new_pregnancy=new_pregnancy,
     )
@@ -65,7 +65,7 @@ def due_date(case: CaseRecord) -> date:
 
 def take(cases: Cases, clock: FixedClock, case: CaseRecord, action: str, **changes: Any) -> CaseRecord:
     data = {**action_data(action, clock.now(), due_date(case)), **changes}
-    return cases.take_action(ACTORS[ACTION_ROLE[action]], case.id, action, data)
+    return taken(cases, ACTORS[ACTION_ROLE[action]], case.id, action, data)
 
 
 def drive(cases: Cases, clock: FixedClock, case: CaseRecord, state: str) -> CaseRecord:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from api.deps import ApiKey, CurrentUser, ServicesDep, user_of
 from api.models import (
     PROBLEMS,
-    ActionOptionView,
+    ActionOption,
     CaseList,
     CaseView,
     DisclosureView,
@@ -56,15 +56,15 @@ def open_case(
     """Opens a case on a workflow with its opening form (identification). Hospital staff identifying a parent at
     delivery send the birth form too (`birth`): the case opens with the birth recorded. With an `Idempotency-Key`,
     a repeat opens nothing and answers with the case the first request opened (`Idempotent-Replayed: true`)."""
-    view, replayed = svc.cases.open(
+    outcome = svc.cases.open(
         user.actor, body.workflow, body.data, idempotency_key=idempotency_key, new_pregnancy=body.new_pregnancy,
         variant=("birth", body.birth) if body.birth is not None else None,
     )
-    response.headers["Location"] = f"/cases/{view['id']}"
-    response.headers["ETag"] = etag(view["version"])
-    if replayed:
+    response.headers["Location"] = f"/cases/{outcome.case.id}"
+    response.headers["ETag"] = etag(outcome.case.version)
+    if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return CaseView.model_validate(view)
+    return outcome.case
 
 
 @router.get("")
@@ -73,30 +73,21 @@ def list_cases(
     limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> CaseList:
     """The cases the caller's organisation may see (no identifying data), filterable and paginated."""
-    page = svc.queries.list_cases(
-        user.actor, state=state, phase=phase, overdue=overdue, limit=limit, cursor=cursor
-    )
-    return CaseList.model_validate({"items": page.items, "next_cursor": page.next_cursor})
+    return svc.queries.list_cases(user.actor, state=state, phase=phase, overdue=overdue, limit=limit, cursor=cursor)
 
 
-@router.get("/{case_id}", response_model=CaseView, responses={200: {"headers": {"ETag": _ETAG_HEADER}}})
-def get_case(case_id: str, key: ApiKey, svc: ServicesDep, response: Response) -> dict[str, Any]:
+@router.get("/{case_id}", responses={200: {"headers": {"ETag": _ETAG_HEADER}}})
+def get_case(case_id: str, key: ApiKey, svc: ServicesDep, response: Response) -> CaseView:
     """The case at the caller's disclosure tiers; `ETag` carries its version."""
     view = svc.queries.view(user_of(svc, key).actor, case_id)
-    response.headers["ETag"] = etag(view["version"])
+    response.headers["ETag"] = etag(view.version)
     return view
 
 
 @router.get("/{case_id}/actions")
-def actions(case_id: str, user: CurrentUser, svc: ServicesDep) -> list[ActionOptionView]:
+def actions(case_id: str, user: CurrentUser, svc: ServicesDep) -> list[ActionOption]:
     """Every action of the current state, whether the caller may take it now, and why not."""
-    return [
-        ActionOptionView(
-            action=o.action, title=o.title, target=o.targets[0] if len(o.targets) == 1 else None,
-            targets=list(o.targets), form=o.form, allowed=o.allowed, reasons=list(o.reasons),
-        )
-        for o in svc.cases.actions(user.actor, case_id)
-    ]
+    return svc.cases.actions(user.actor, case_id)
 
 
 @router.post("/{case_id}/actions/{action}", responses={200: {
@@ -110,27 +101,26 @@ def take_action(
 ) -> JSONResponse:
     """Takes the action with its form data. `If-Match` makes it conditional (412 when stale); a repeated
     `Idempotency-Key` returns the first answer and changes nothing."""
-    view, replayed = svc.cases.act(
+    outcome = svc.cases.act(
         user.actor, case_id, action, body.data, expected_version=_expected_version(if_match),
         idempotency_key=idempotency_key,
     )
-    checked = CaseView.model_validate(view).model_dump(mode="json")
-    headers = {"ETag": etag(checked["version"])}
-    if replayed:
+    headers = {"ETag": etag(outcome.case.version)}
+    if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(checked, headers=headers)
+    return JSONResponse(outcome.case.model_dump(mode="json"), headers=headers)
 
 
 @router.get("/{case_id}/events")
 def events(case_id: str, user: CurrentUser, svc: ServicesDep) -> list[EventView]:
     """The case history, oldest first; form data only where the caller's tiers allow."""
-    return [EventView.model_validate(e) for e in svc.queries.events(user.actor, case_id)]
+    return svc.queries.events(user.actor, case_id)
 
 
 @router.get("/{case_id}/disclosures")
 def disclosures(case_id: str, user: CurrentUser, svc: ServicesDep) -> list[DisclosureView]:
     """The accounting of disclosures (who read which tier, when); for the lead organisation only."""
-    return [DisclosureView.model_validate(d) for d in svc.queries.disclosures(user.actor, case_id)]
+    return svc.queries.disclosures(user.actor, case_id)
 
 
 @router.get(

@@ -18,7 +18,7 @@ def lookup(body: Lookup, user: CurrentUser, svc: ServicesDep) -> LookupResult:
     """Exact last name and date of birth (in the body, never the URL): reference, plan in place, lead contact.
     Audited, and rate-limited per user."""
     svc.lookups.check(user.id)
-    return LookupResult.model_validate({"matches": svc.queries.lookup(user.actor, body.last_name, body.date_of_birth)})
+    return LookupResult(matches=svc.queries.lookup(user.actor, body.last_name, body.date_of_birth))
 
 
 @router.get("/worklist", tags=["worklist"])
@@ -28,8 +28,7 @@ def worklist(
     limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Worklist:
     """Open deadlines of the caller's organisation, most urgent first; past target and overdue flagged."""
-    page = svc.queries.worklist(user.actor, limit=limit, cursor=cursor, state=state, role=role)
-    return Worklist.model_validate({"items": page.items, "next_cursor": page.next_cursor})
+    return svc.queries.worklist(user.actor, limit=limit, cursor=cursor, state=state, role=role)
 
 
 @router.get("/reports/capta", tags=["reports"])

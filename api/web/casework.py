@@ -18,7 +18,10 @@ from api.web.rendering import BIRTH_VARIANT, can_open, case_id_of, posted_fields
 from api.web.session import PREFIX, SignedIn
 from api.web.widgets import errors_by_field, form_data, posted_row_counts, posted_values, widgets
 from engine import (
+    ActionOption,
     AlreadyOpen,
+    CasePage,
+    CaseView,
     CompiledOpening,
     CompiledWorkflow,
     FormSpec,
@@ -97,7 +100,7 @@ async def open_case(request: Request, svc: ServicesDep, session: SignedIn) -> Re
         return _form_page(request, svc, session, workflow, spec, title=workflow.open.title, values=values,
                           min_rows=rows, key=key)
     try:
-        view, _ = svc.cases.open(
+        outcome = svc.cases.open(
             session.user.actor, workflow.id, form_data(spec, values, workflow.timezone), idempotency_key=key,
             new_pregnancy=fields.get("new_pregnancy") == "yes",
         )
@@ -106,7 +109,7 @@ async def open_case(request: Request, svc: ServicesDep, session: SignedIn) -> Re
             request, svc, session, workflow, spec, title=workflow.open.title, values=values, refused=refused,
             key=key if not isinstance(refused, IdempotencyConflict) else None,
         )
-    return RedirectResponse(f"{PREFIX}/cases/{view['id']}?done=open_case", status_code=303)
+    return RedirectResponse(f"{PREFIX}/cases/{outcome.case.id}?done=open_case", status_code=303)
 
 
 # --- identification at birth ---
@@ -141,7 +144,7 @@ async def open_at_delivery(request: Request, svc: ServicesDep, session: SignedIn
     birth = posted_values(then, posted, prefix=f"{way.name}.")
     key = fields.get("idempotency_key") or None
     try:
-        view, _ = svc.cases.open(
+        outcome = svc.cases.open(
             session.user.actor, workflow.id, form_data(opening, values, workflow.timezone), idempotency_key=key,
             new_pregnancy=fields.get("new_pregnancy") == "yes",
             variant=(way.name, form_data(then, birth, workflow.timezone)),
@@ -151,7 +154,7 @@ async def open_at_delivery(request: Request, svc: ServicesDep, session: SignedIn
             request, svc, session, workflow, way, values=values, birth=birth, refused=refused,
             key=key if not isinstance(refused, IdempotencyConflict) else None,
         )
-    return RedirectResponse(f"{PREFIX}/cases/{view['id']}?done=open_case", status_code=303)
+    return RedirectResponse(f"{PREFIX}/cases/{outcome.case.id}?done=open_case", status_code=303)
 
 
 # --- one case ---
@@ -162,26 +165,18 @@ def case_page(
     request: Request, svc: ServicesDep, session: SignedIn, done: Annotated[str | None, Query(max_length=64)] = None
 ) -> HTMLResponse:
     page = svc.queries.page(session.user.actor, case_id_of(request))
-    case = page["case"]
-    workflow = svc.catalogue.workflow(case["workflow"], case["workflow_version"])
-    zone = workflow.timezone
-    timeline = []
-    for event in page["events"]:
-        form = present.event_form(workflow, event["action"])
-        timeline.append({
-            **event, "title": present.event_title(workflow, event["action"], event["data"]),
-            "fields": present.shown_fields(form, event["data"], zone) if form else [],
-            "withheld_labels": present.withheld_labels(form, event["withheld"]),
-        })
+    case = page.case
+    workflow = svc.catalogue.workflow(case.workflow, case.workflow_version)
+    timeline = [present.timeline_entry(workflow, event) for event in page.events]
     opening = workflow.open.form.spec
-    last = page["events"][-1] if page["events"] else None
+    last = page.events[-1] if page.events else None
     # "Recorded: ..." only when the latest event really is that action (the address alone proves nothing).
-    done_title = present.event_title(workflow, done, {}) if done and last and last["action"] == done else None
+    done_title = present.event_title(workflow, done, {}) if done and last and last.action == done else None
     return render(
-        request, "case.html", session, case=case, state=workflow.states[case["state"]] if case["state"] else None,
-        data=present.shown_fields(opening, case["data"], zone),
-        withheld=present.withheld_labels(opening, case["withheld"]), timeline=timeline,
-        deadlines=page["deadlines"], actions=page["actions"], plan_versions=page["plan_versions"],
+        request, "case.html", session, case=case, state=workflow.states[case.state] if case.state else None,
+        data=present.shown_fields(opening, case.data, workflow.timezone),
+        withheld=present.withheld_labels(opening, case.withheld), timeline=timeline,
+        deadlines=page.deadlines, actions=page.actions, plan_versions=page.plan_versions,
         done=done_title, workflow=workflow,
     )
 
@@ -205,43 +200,43 @@ async def take_action(request: Request, svc: ServicesDep, session: SignedIn, act
     spec = compiled.form.spec
     values = posted_values(spec, posted)
     version, key = fields.get("version"), fields.get("idempotency_key") or None
-
-    def again(**shown: Any) -> HTMLResponse:  # the form once more, as the case is now
-        page = svc.queries.page(actor, case_id)
-        shown = {"version": version, "key": key, **shown}
-        return _action_form(request, svc, session, page, action, values=values, **shown)
-
     rows = _more_rows(posted)
     if rows:  # "Add another row" asked for, not a submission
-        return again(min_rows=rows)
+        return _action_form(request, svc, session, svc.queries.page(actor, case_id), action, values=values,
+                            version=version, key=key, min_rows=rows)
     expected = int(version) if version and version.isdigit() and len(version) < 10 else None
     data = form_data(spec, values, workflow.timezone)
     try:
-        svc.cases.act(actor, case_id, action, data, expected_version=expected, idempotency_key=key)
-    except StaleVersion:
-        return _stale(request, svc, session, case_id, action, values)
-    except IdempotencyConflict as refused:
-        return again(refused=refused, key=None)  # a new key for the corrected submission
-    except (InvalidForm, NotAvailable) as refused:
-        return again(refused=refused)
+        svc.cases.act(
+            actor, case_id, action, data, expected_version=expected, idempotency_key=key, page_if_refused=True
+        )
+    except (InvalidForm, NotAvailable, IdempotencyConflict, StaleVersion) as refused:
+        # The engine read the case's page in the refused attempt's own transaction: the form is drawn from it.
+        page: CasePage = refused.page
+        if isinstance(refused, StaleVersion):
+            return _stale(request, svc, session, page, action, values)
+        return _action_form(
+            request, svc, session, page, action, values=values, refused=refused, version=version,
+            key=None if isinstance(refused, IdempotencyConflict) else key,  # a new key for the corrected submission
+        )
     return RedirectResponse(f"{PREFIX}/cases/{case_id}?done={action}", status_code=303)
 
 
 def _stale(
-    request: Request, svc: Services, session: WebSessionRecord, case_id: str, action: str, values: dict[str, Any]
+    request: Request, svc: Services, session: WebSessionRecord, page: CasePage, action: str, values: dict[str, Any]
 ) -> HTMLResponse:
     """Someone else changed the case while this form was open: the form again, filled in, at the case's new
-    version, if the action is still offered; otherwise a page that says so and leads back to the case."""
-    page = svc.queries.page(session.user.actor, case_id)
+    version (`page`, as it is now), if the action is still offered; otherwise a page that says so and leads back to
+    the case."""
     reason = ("Someone else updated this case while you were filling in the form. Check the case as it is now "
               "and submit again.")
-    if any(o.action == action for o in page["actions"]):
+    if any(o.action == action for o in page.actions):
         stale = NotAvailable("the case changed since you opened this form", [reason])
         return _action_form(request, svc, session, page, action, values=values, refused=stale, status=409)
-    gone = (f"Meanwhile the case moved to {present.choice_label(page['case']['state'])}, where "
+    gone = (f"Meanwhile the case moved to {present.choice_label(page.case.state or page.case.phase)}, where "
             f"{present.choice_label(action)} is no longer an action. Nothing you typed was recorded.")
     return render(request, "error.html", session, status=409, title="The case changed", detail=reason,
-                  reasons=[gone], back=f"{PREFIX}/cases/{case_id}")
+                  reasons=[gone], back=f"{PREFIX}/cases/{page.case.id}")
 
 
 def _more_rows(posted: list[tuple[str, str]]) -> dict[str, int]:
@@ -254,14 +249,14 @@ def _more_rows(posted: list[tuple[str, str]]) -> dict[str, int]:
 
 
 def _action_form(
-    request: Request, svc: Services, session: WebSessionRecord, page: dict[str, Any], action: str,
+    request: Request, svc: Services, session: WebSessionRecord, page: CasePage, action: str,
     values: dict[str, Any] | None = None, refused: Exception | None = None, min_rows: dict[str, int] | None = None,
     version: str | None = None, key: str | None = None, status: int | None = None,
 ) -> HTMLResponse:
-    case = page["case"]
-    workflow = svc.catalogue.workflow(case["workflow"], case["workflow_version"])
+    case = page.case
+    workflow = svc.catalogue.workflow(case.workflow, case.workflow_version)
     compiled = workflow.actions.get(action)
-    option = next((o for o in page["actions"] if o.action == action), None)
+    option = next((o for o in page.actions if o.action == action), None)
     if option is None and compiled is not None:
         option = svc.cases.role_refusal(session.user.actor, compiled)
     if option is None or compiled is None:
@@ -274,7 +269,7 @@ def _action_form(
 
 def _form_page(
     request: Request, svc: Services, session: WebSessionRecord, workflow: CompiledWorkflow, spec: FormSpec, *,
-    title: str, case: dict[str, Any] | None = None, option: Any = None, values: dict[str, Any] | None = None,
+    title: str, case: CaseView | None = None, option: ActionOption | None = None, values: dict[str, Any] | None = None,
     refused: Exception | None = None, min_rows: dict[str, int] | None = None, version: str | None = None,
     key: str | None = None, status: int | None = None,
 ) -> HTMLResponse:
@@ -290,7 +285,7 @@ def _form_page(
         request, "action.html", session, status=status, form=spec, title=title, case=case, option=option,
         widgets=shown, errors=errors, reasons=reasons, zone=workflow.timezone,
         existing_case=refused.existing if isinstance(refused, AlreadyOpen) else None,
-        version=version or (str(case["version"]) if case else ""), idempotency_key=key or secrets.token_urlsafe(16),
+        version=version or (str(case.version) if case else ""), idempotency_key=key or secrets.token_urlsafe(16),
         labels=_labels(shown),
     )
 

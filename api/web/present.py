@@ -11,7 +11,7 @@ from datetime import date, datetime, tzinfo
 from typing import Any
 
 from api.web.widgets import choice_label
-from engine import MISSED_EVENT, OPEN_EVENT, CompiledWorkflow, FieldSpec, FormSpec
+from engine import MISSED_EVENT, OPEN_EVENT, CompiledWorkflow, EventView, FieldSpec, FormSpec
 
 #: Field types whose stored values are choices (shown with their label, not their id).
 _CHOICES = ("choice", "multi_choice", "yes_no")
@@ -83,6 +83,28 @@ def event_title(workflow: CompiledWorkflow, action: str, data: Mapping[str, Any]
         return f"Deadline missed: {deadline.title if deadline else choice_label(str(data.get('deadline', '')))}"
     found = workflow.actions.get(action)
     return found.title if found else choice_label(action)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One event of a case's history as the page shows it: the event (as the engine gave it) with its title and
+    its fields labelled."""
+
+    event: EventView
+    title: str
+    fields: list[Shown]
+    withheld_labels: list[str]
+
+    def __getattr__(self, name: str) -> Any:  # the event's own fields: occurred_at, actor_role, ...
+        return getattr(self.event, name)
+
+
+def timeline_entry(workflow: CompiledWorkflow, event: EventView) -> TimelineEntry:
+    form = event_form(workflow, event.action)
+    return TimelineEntry(
+        event, event_title(workflow, event.action, event.data),
+        shown_fields(form, event.data, workflow.timezone) if form else [], withheld_labels(form, event.withheld),
+    )
 
 
 def event_form(workflow: CompiledWorkflow, action: str) -> FormSpec | None:

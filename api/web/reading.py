@@ -33,10 +33,10 @@ def document(
 @router.get("/cases/{case_id}/diagram")
 def case_diagram(request: Request, svc: ServicesDep, session: SignedIn) -> HTMLResponse:
     view = svc.queries.view(session.user.actor, case_id_of(request))
-    workflow = svc.catalogue.workflow(view["workflow"], view["workflow_version"])
+    workflow = svc.catalogue.workflow(view.workflow, view.workflow_version)
     return render(
         request, "diagram.html", session, workflow=workflow, case=view,
-        diagram=mermaid(workflow, view["state"] or None, internal=False, direction="TB"),
+        diagram=mermaid(workflow, view.state or None, internal=False, direction="TB"),
     )
 
 

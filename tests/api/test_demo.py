@@ -110,14 +110,14 @@ def test_an_infant_identified_at_birth_was_entered_by_the_hospital_at_delivery(d
 
 def test_the_cps_worklist_shows_overdue_escalations(demo: Demo) -> None:
     items = demo.queries.worklist(ACTORS["cps"], limit=200).items
-    escalations = {(i["case"], i["deadline"]) for i in items if i["deadline"].startswith("escalation:")}
+    escalations = {(i.case, i.deadline) for i in items if i.deadline.startswith("escalation:")}
     assert (demo.ids["Ellis"], "escalation:treatment_admission") in escalations
     assert (demo.ids["Clarke"], "escalation:plan_before_discharge") in escalations
-    assert all(i["overdue"] for i in items if i["deadline"].startswith("escalation:"))
-    assert any(i["past_target"] and not i["overdue"] for i in items)  # Ellis's consent: late, not yet missed
-    assert any(not i["past_target"] for i in items)  # and work that is simply coming up
+    assert all(i.overdue for i in items if i.deadline.startswith("escalation:"))
+    assert any(i.past_target and not i.overdue for i in items)  # Ellis's consent: late, not yet missed
+    assert any(not i.past_target for i in items)  # and work that is simply coming up
     treatment = demo.queries.worklist(ACTORS["treatment"]).items
-    assert [(i["case"], i["deadline"], i["past_target"]) for i in treatment] == [
+    assert [(i.case, i.deadline, i.past_target) for i in treatment] == [
         (demo.ids["Hayes"], "re_engagement", True)]
 
 
@@ -196,8 +196,8 @@ def dated(data: Any, key: str = "") -> list[tuple[str, date]]:
 
 def test_the_hospital_lookup_finds_taylor_brooks_with_a_plan_in_place(demo: Demo) -> None:
     found = demo.queries.lookup(ACTORS["hospital"], "Brooks", date(1997, 12, 1))
-    assert [m["id"] for m in found] == [demo.ids["Brooks"]]
-    assert found[0]["plan_in_place"] is True
+    assert [m.id for m in found] == [demo.ids["Brooks"]]
+    assert found[0].plan_in_place is True
 
 
 def test_the_refusal_says_why_and_how_to_start_afresh() -> None:

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import pytest
 import yaml
 
-from api.models import ActionOptionView, CaseSummary, CaseView, Contact, DeadlineView, EventView
+from api.models import ActionOption, CaseSummary, CaseView, Contact, DeadlineView, EventView
 from tests.api.conftest import ROLES, Api
 from tests.factories import ACTION_ROLE, action_data, identification
 
@@ -70,7 +70,7 @@ FORM_OF = {"open_case": WORKFLOW["open"]["form"], **{n: a["form"] for n, a in WO
 TREATMENT_FIELDS = {(form, f) for form, fields in FORM_TIERS.items() for f, tier in fields.items() if tier == T}
 PLAN_FIELDS = {(form, f) for form, fields in FORM_TIERS.items() for f, tier in fields.items() if tier == P}
 #: Keys of the API's own envelopes (case view, event, list item, action option): they may appear at any tier.
-ENVELOPES = (CaseView, EventView, CaseSummary, ActionOptionView, Contact, DeadlineView)
+ENVELOPES = (CaseView, EventView, CaseSummary, ActionOption, Contact, DeadlineView)
 ENVELOPE_KEYS = {k for model in ENVELOPES for k in model.model_fields} | {"items", "next_cursor"}
 #: Keys that, wherever they appear in a JSON response, can only be data of that tier.
 ONLY_TREATMENT_KEYS = {k for k, tiers in KEY_TIERS.items() if tiers == {T}} - ENVELOPE_KEYS

@@ -23,7 +23,7 @@ from engine import (
 )
 from engine.cases import CASES, DEADLINES, EVENTS, IdempotencyConflict
 from engine.errors import AlreadyOpen
-from tests.factories import ACTORS, action_data, identification
+from tests.factories import ACTORS, action_data, identification, opened, taken
 from tests.pathway import ROUTES, drive, open_case, take
 
 
@@ -150,19 +150,19 @@ def test_refusals_raise_their_own_errors_and_change_nothing(cases: Cases, clock:
     before = snapshot(cases)
     treatment, hospital = ACTORS["treatment"], ACTORS["hospital"]
     attempts: list[tuple[type[Exception], str, Any]] = [
-        (UnknownAction, "has no action 'admit'", lambda: cases.take_action(treatment, case.id, "admit", data)),
-        (NotFound, "no case", lambda: cases.take_action(treatment, "PC-NONE-NONE", "admit_to_treatment", data)),
+        (UnknownAction, "has no action 'admit'", lambda: taken(cases, treatment, case.id, "admit", data)),
+        (NotFound, "no case", lambda: taken(cases, treatment, "PC-NONE-NONE", "admit_to_treatment", data)),
         (Forbidden, "hospital role may not admit",
-         lambda: cases.take_action(hospital, case.id, "admit_to_treatment", data)),
+         lambda: taken(cases, hospital, case.id, "admit_to_treatment", data)),
         (NotAvailable, "^notify_cps is not available$",  # the hospital may not see the state "referred"
-         lambda: cases.take_action(hospital, case.id, "notify_cps", {})),
-        (InvalidForm, "level_of_care: must be one of", lambda: cases.take_action(
+         lambda: taken(cases, hospital, case.id, "notify_cps", {})),
+        (InvalidForm, "level_of_care: must be one of", lambda: taken(cases,
             treatment, case.id, "admit_to_treatment", {**data, "level_of_care": "spa"})),
-        (InvalidForm, "provider_org: unknown organisation 'nowhere'", lambda: cases.take_action(
+        (InvalidForm, "provider_org: unknown organisation 'nowhere'", lambda: taken(cases,
             treatment, case.id, "admit_to_treatment", {**data, "provider_org": "nowhere"})),
-        (GuardFailed, "is in the future", lambda: cases.take_action(
+        (GuardFailed, "is in the future", lambda: taken(cases,
             treatment, case.id, "admit_to_treatment", {**data, "admitted_on": "2027-06-01"})),
-        (StaleVersion, "is at version 2, not 1", lambda: cases.take_action(
+        (StaleVersion, "is at version 2, not 1", lambda: taken(cases,
             treatment, case.id, "admit_to_treatment", data, expected_version=1)),
     ]
     for error, message, attempt in attempts:
@@ -178,7 +178,7 @@ def test_form_errors_name_every_field_and_why(cases: Cases, clock: FixedClock) -
     )
     del bad["last_name"]
     with pytest.raises(InvalidForm) as refused:
-        cases.open_case(ACTORS["prenatal"], "charm-posc", bad)
+        opened(cases, ACTORS["prenatal"], "charm-posc", bad)
     errors = {e.field: e.message for e in refused.value.errors}
     assert errors == {
         "last_name": "is required",
@@ -211,7 +211,7 @@ def test_opening_is_refused_for_a_due_date_too_far_ahead_or_before_identificatio
     with pytest.raises(GuardFailed, match="must be after the identification date"):
         open_case(cases, clock, due_date="2026-10-01")
     with pytest.raises(Forbidden, match="hospital role may not open a case"):
-        cases.open_case(ACTORS["hospital"], "charm-posc", identification(clock.now().date()))
+        opened(cases, ACTORS["hospital"], "charm-posc", identification(clock.now().date()))
     assert snapshot(cases)["cases"] == []
 
 
@@ -225,16 +225,16 @@ def test_available_actions_explain_what_is_not_allowed(cases: Cases, clock: Fixe
         "record_planning_meeting", "update_plan", "record_pregnancy_loss", "transfer_out", "close_case",
         "amend_identification",
     }
-    assert options["transfer_out"].allowed and options["transfer_out"].targets == ("closed",)
-    assert options["refer_to_treatment"].reasons == ("not available at this stage of the case",)
-    assert options["update_plan"].reasons == ("not available at this stage of the case",)
+    assert options["transfer_out"].allowed and options["transfer_out"].targets == ["closed"]
+    assert options["refer_to_treatment"].reasons == ["not available at this stage of the case"]
+    assert options["update_plan"].reasons == ["not available at this stage of the case"]
     assert "no active consent covers county-cps (lead CPS organisation)" in options["schedule_planning_meeting"].reasons
     assert "record_birth" not in options  # another role's action is not offered at all
     treatment = {o.action: o for o in cases.actions(ACTORS["treatment"], case.id)}
-    assert treatment["admit_to_treatment"].allowed and treatment["admit_to_treatment"].targets == ("in_treatment",)
+    assert treatment["admit_to_treatment"].allowed and treatment["admit_to_treatment"].targets == ["in_treatment"]
     notify = {o.action: o for o in cases.actions(ACTORS["hospital"], drive(
         cases, clock, open_case(cases, clock), "born_with_plan").id)}["notify_cps"]
-    assert notify.allowed and notify.targets == ()  # a hospital never sees "notified" or "cps_assessment"
+    assert notify.allowed and notify.targets == []  # a hospital never sees "notified" or "cps_assessment"
 
 
 def test_terminal_cases_accept_nothing(cases: Cases, clock: FixedClock) -> None:
@@ -267,13 +267,13 @@ def test_an_organisation_unrelated_to_the_case_may_not_know_it_exists(cases: Cas
     admission = action_data("admit_to_treatment", clock.now(), clock.now().date() + timedelta(days=120))
     before = snapshot(cases)
     with pytest.raises(NotFound, match="no case"):
-        cases.take_action(treatment, case.id, "admit_to_treatment", admission)
+        taken(cases, treatment, case.id, "admit_to_treatment", admission)
     with pytest.raises(NotFound, match="no case"):
         cases.actions(treatment, case.id)
     assert snapshot(cases) == before
 
     case = take(cases, clock, case, "record_consent")  # the consent names recovery-clinic
-    case = cases.take_action(treatment, case.id, "admit_to_treatment", admission)
+    case = taken(cases, treatment, case.id, "admit_to_treatment", admission)
     last = cases.history(case.id)[-1]
     assert (last.actor_id, last.organisation, case.state) == ("t2", "recovery-clinic", "in_treatment")
     assert case.parties["treatment"] == "recovery-clinic"
@@ -290,20 +290,20 @@ def test_an_evening_birth_is_discharged_on_the_jurisdictions_calendar_day(cases:
 
 def test_opening_with_the_same_idempotency_key_opens_one_case(cases: Cases, clock: FixedClock) -> None:
     data = identification(clock.now().date())
-    first, replayed = cases.open(ACTORS["cps"], "charm-posc", data, idempotency_key="k1")
-    again, replayed_again = cases.open(ACTORS["cps"], "charm-posc", data, idempotency_key="k1")
+    first = cases.open(ACTORS["cps"], "charm-posc", data, idempotency_key="k1")
+    again = cases.open(ACTORS["cps"], "charm-posc", data, idempotency_key="k1")
     with pytest.raises(AlreadyOpen):  # another key is another request: the same parent has a case already
         cases.open(ACTORS["cps"], "charm-posc", data, idempotency_key="k2")
-    other, _ = cases.open(ACTORS["cps"], "charm-posc", data, idempotency_key="k2", new_pregnancy=True)
-    assert again["id"] == first["id"] != other["id"]
-    assert (replayed, replayed_again) == (False, True)
+    other = cases.open(ACTORS["cps"], "charm-posc", data, idempotency_key="k2", new_pregnancy=True)
+    assert again.case.id == first.case.id != other.case.id
+    assert (first.replayed, again.replayed) == (False, True)
     with cases.db.read() as conn:
         assert conn.execute(select(func.count()).select_from(CASES)).scalar() == 2
     with pytest.raises(IdempotencyConflict):
         cases.open(ACTORS["cps"], "charm-posc", {**data, "last_name": "Other"}, idempotency_key="k1")
     # Keys belong to their user: another user's "k1" is a new request.
     again_elsewhere = cases.open(ACTORS["prenatal"], "charm-posc", data, idempotency_key="k1", new_pregnancy=True)
-    assert again_elsewhere[0]["id"] != first["id"]
+    assert again_elsewhere.case.id != first.case.id
 
 
 def test_a_parent_with_an_open_case_gets_no_second_one_unless_it_is_a_new_pregnancy(
@@ -326,6 +326,6 @@ def test_a_part_2_programs_case_is_never_named_to_an_organisation_it_has_not_con
     cases: Cases, clock: FixedClock
 ) -> None:
     data = identification(clock.now().date(), identified_by="treatment_provider")
-    cases.open_case(ACTORS["treatment"], "charm-posc", data)
+    opened(cases, ACTORS["treatment"], "charm-posc", data)
     # The prenatal clinic may not learn that the parent is in a treatment program: its own case opens.
-    assert cases.open_case(ACTORS["prenatal"], "charm-posc", data).id
+    assert opened(cases, ACTORS["prenatal"], "charm-posc", data).id

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from engine import Cases, FixedClock, NotAvailable, StaleVersion
-from tests.factories import ACTORS, action_data
+from tests.factories import ACTORS, action_data, taken
 from tests.pathway import due_date, open_case, take
 
 THREADS = 16
@@ -46,7 +46,7 @@ def test_racing_writers_on_the_same_version_give_exactly_one_winner(cases: Cases
     seen = cases.get(case.id).version
     data = action_data("record_consent", clock.now(), due_date(case))
 
-    outcomes = race(lambda: cases.take_action(
+    outcomes = race(lambda: taken(cases,
         ACTORS["prenatal"], case.id, "record_consent", data, expected_version=seen))
 
     assert outcomes == Counter({"ok": 1, StaleVersion.__name__: THREADS - 1})
@@ -59,7 +59,7 @@ def test_racing_state_changes_are_serialised_so_only_the_first_applies(cases: Ca
     case = take(cases, clock, open_case(cases, clock), "record_consent")
     data = action_data("refer_to_treatment", clock.now(), due_date(case))
 
-    outcomes = race(lambda: cases.take_action(ACTORS["prenatal"], case.id, "refer_to_treatment", data))
+    outcomes = race(lambda: taken(cases, ACTORS["prenatal"], case.id, "refer_to_treatment", data))
 
     assert outcomes == Counter({"ok": 1, NotAvailable.__name__: THREADS - 1})
     assert cases.get(case.id).version == 3
@@ -75,7 +75,7 @@ def test_writers_on_different_cases_all_succeed(cases: Cases, clock: FixedClock)
     def next_case() -> Any:
         with lock:
             case = queue.pop()
-        return cases.take_action(ACTORS["treatment"], case.id, "admit_to_treatment",
+        return taken(cases, ACTORS["treatment"], case.id, "admit_to_treatment",
                                  action_data("admit_to_treatment", clock.now(), due_date(case)))
 
     assert race(next_case) == Counter({"ok": THREADS})

@@ -16,14 +16,14 @@ from engine.deadlines import ESCALATION_PREFIX
 from engine.errors import GuardFailed, NotFound
 from engine.queries import CaseQueries
 from engine.ticker import tick
-from tests.factories import ACTORS
+from tests.factories import ACTORS, taken
 from tests.pathway import open_case, take
 
 AMEND = "amend_identification"
 
 
 def amend(cases: Cases, case_id: str, actor: Actor = ACTORS["cps"], **data: Any) -> Any:
-    return cases.take_action(actor, case_id, AMEND, {"reason": "checked against the parent's ID", **data})
+    return taken(cases, actor, case_id, AMEND, {"reason": "checked against the parent's ID", **data})
 
 
 def open_rows(cases: Cases, case_id: str) -> dict[str, dict[str, Any]]:
@@ -37,13 +37,13 @@ def test_a_misspelt_last_name_is_corrected_and_the_lookup_finds_the_right_one(ca
     amend(cases, case.id, last_name="Rivera")
     queries = CaseQueries(cases.db, cases.catalogue, cases)
     born = date.fromisoformat(case.data["date_of_birth"])
-    assert [m["id"] for m in queries.lookup(ACTORS["hospital"], "rivera", born)] == [case.id]
+    assert [m.id for m in queries.lookup(ACTORS["hospital"], "rivera", born)] == [case.id]
     assert queries.lookup(ACTORS["hospital"], "Rivrea", born) == []
     view = queries.view(ACTORS["cps"], case.id)
-    assert view["data"]["last_name"] == "Rivera"
+    assert view.data["last_name"] == "Rivera"
     events = queries.events(ACTORS["cps"], case.id)
-    assert events[0]["data"]["last_name"] == "Rivrea"  # the history keeps what was entered
-    assert events[-1]["action"] == AMEND and events[-1]["data"]["last_name"] == "Rivera"
+    assert events[0].data["last_name"] == "Rivrea"  # the history keeps what was entered
+    assert events[-1].action == AMEND and events[-1].data["last_name"] == "Rivera"
     assert cases.verify(case.id) == []
 
 
@@ -55,7 +55,7 @@ def test_a_corrected_due_date_moves_the_planning_window_and_its_deadline(cases: 
     planning = open_rows(cases, case.id)["planning_meeting"]
     assert planning["due_at"].date() == new_due
     view = CaseQueries(cases.db, cases.catalogue, cases).view(ACTORS["cps"], case.id)
-    assert view["windows"][0]["to"] == new_due
+    assert view.windows[0].to == new_due
 
 
 def test_a_corrected_identification_date_restarts_the_treatment_clocks_from_it(cases: Cases, clock: FixedClock) -> None:
@@ -79,7 +79,7 @@ def test_a_new_lead_cps_office_takes_over_the_worklist_and_the_escalations(
     assert owners["planning_meeting"] == "river-cps"
     river = Actor("river-user", "cps", "river-cps")
     queries = CaseQueries(cases.db, cases.catalogue, cases)
-    assert {i["case"] for i in queries.worklist(river).items} == {case.id}
+    assert {i.case for i in queries.worklist(river).items} == {case.id}
     with pytest.raises(NotFound):  # the old office holds nothing on the case any more (no consent names it)
         queries.view(ACTORS["cps"], case.id)
 
@@ -112,9 +112,9 @@ def test_a_mistaken_identification_date_escalated_at_once_is_withdrawn_when_corr
     assert rows["treatment_admission"]["due_at"] > clock.now() and rows["consent"]["due_at"] > clock.now()
     assert not [name for name in rows if name.startswith(ESCALATION_PREFIX)]
     queries = CaseQueries(cases.db, cases.catalogue, cases)
-    assert not [i for i in queries.worklist(ACTORS["cps"]).items if i["deadline"].startswith(ESCALATION_PREFIX)]
+    assert not [i for i in queries.worklist(ACTORS["cps"]).items if i.deadline.startswith(ESCALATION_PREFIX)]
     assert tick(cases.db, cases.catalogue, clock.now()) == []  # nothing is missed any more
-    actions = [e["action"] for e in queries.events(ACTORS["cps"], case.id)]
+    actions = [e.action for e in queries.events(ACTORS["cps"], case.id)]
     assert actions[-1] == AMEND and "deadline_missed" in actions
     assert cases.verify(case.id) == []
 
@@ -143,7 +143,7 @@ def test_a_due_date_moved_into_the_past_makes_the_planning_meeting_overdue_at_on
     planning = open_rows(cases, case.id)["planning_meeting"]
     assert planning["due_at"] < clock.now()
     view = CaseQueries(cases.db, cases.catalogue, cases).view(ACTORS["cps"], case.id)
-    assert next(d for d in view["deadlines"] if d["deadline"] == "planning_meeting")["overdue"] is True
+    assert next(d for d in view.deadlines if d.deadline == "planning_meeting").overdue is True
 
 
 @pytest.mark.slow

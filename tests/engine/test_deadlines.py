@@ -137,8 +137,8 @@ def test_a_due_date_less_than_30_days_away_opens_the_window_at_once(
     soon = (clock.now().date() + timedelta(days=20)).isoformat()
     case = open_case(cases, clock, due_date=soon)
     worklist = CaseQueries(cases.db, cases.catalogue, cases).worklist(ACTORS["cps"])
-    planning = [i for i in worklist.items if i["deadline"] == "planning_meeting" and i["case"] == case.id]
-    assert planning and planning[0]["open_now"] and planning[0]["due_at"].date().isoformat() == soon
+    planning = [i for i in worklist.items if i.deadline == "planning_meeting" and i.case == case.id]
+    assert planning and planning[0].open_now and planning[0].due_at.date().isoformat() == soon
 
 
 def test_calendar_days_hold_across_a_daylight_saving_change(cases: Cases, clock: FixedClock) -> None:
@@ -180,10 +180,10 @@ def test_a_missed_deadline_is_recorded_escalated_and_never_processed_twice(cases
     assert tick(cases.db, cases.catalogue, clock.now()) == []  # nothing the second time
     assert cases.verify(case.id) == []
     work = CaseQueries(cases.db, cases.catalogue, cases).worklist(ACTORS["cps"]).items
-    escalation = next(i for i in work if i["deadline"] == f"{ESCALATION_PREFIX}interim_services")
-    assert escalation["title"] == "Escalation: Interim services while waiting for treatment missed"
-    assert escalation["overdue"] and escalation["due_at"] == rows["interim_services"]["due_at"]
-    assert work[0]["deadline"] == f"{ESCALATION_PREFIX}interim_services"  # the most urgent item comes first
+    escalation = next(i for i in work if i.deadline == f"{ESCALATION_PREFIX}interim_services")
+    assert escalation.title == "Escalation: Interim services while waiting for treatment missed"
+    assert escalation.overdue and escalation.due_at == rows["interim_services"]["due_at"]
+    assert work[0].deadline == f"{ESCALATION_PREFIX}interim_services"  # the most urgent item comes first
 
 
 def test_doing_the_work_late_settles_the_escalation(cases: Cases, clock: FixedClock) -> None:
@@ -226,9 +226,9 @@ def test_overdue_is_computed_when_read_even_without_a_tick(cases: Cases, clock: 
     clock.advance(timedelta(days=3))
     queries = CaseQueries(cases.db, cases.catalogue, cases)
     view = queries.view(ACTORS["cps"], case.id)
-    interim = next(d for d in view["deadlines"] if d["deadline"] == "interim_services")
-    assert interim["overdue"] and interim["past_target"]
-    assert [c["id"] for c in queries.list_cases(ACTORS["cps"], overdue=True).items] == [case.id]
+    interim = next(d for d in view.deadlines if d.deadline == "interim_services")
+    assert interim.overdue and interim.past_target
+    assert [c.id for c in queries.list_cases(ACTORS["cps"], overdue=True).items] == [case.id]
 
 
 def test_the_routes_cover_every_state(cases: Cases) -> None:

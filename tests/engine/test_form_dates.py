@@ -14,7 +14,7 @@ from engine import Cases, FixedClock, InvalidForm, load_catalogue
 from engine.cases import CASES, DEADLINES, EVENTS
 from engine.definitions import check_files
 from engine.definitions.forms import EARLIEST_DATE, LATEST_DATE, CompiledForm, FieldSpec, FormSpec
-from tests.factories import ACTORS, identification
+from tests.factories import ACTORS, identification, opened
 from tests.pathway import drive, open_case, take
 
 _CATALOGUE = load_catalogue()
@@ -109,7 +109,7 @@ def test_opening_with_an_implausible_date_of_birth_changes_nothing(cases: Cases,
     for value, message in [(0, "must be an ISO date (YYYY-MM-DD)"), ("9999-01-01", "must be on or before 2199-12-31"),
                            ("1066-10-14", "must be on or after 1900-01-01")]:
         with pytest.raises(InvalidForm) as refused:
-            cases.open_case(ACTORS["prenatal"], "charm-posc", identification(today, date_of_birth=value))
+            opened(cases, ACTORS["prenatal"], "charm-posc", identification(today, date_of_birth=value))
         assert [(e.field, e.message) for e in refused.value.errors] == [("date_of_birth", message)]
     assert _snapshot(cases) == {"cases": [], "events": 0, "deadlines": 0}
 

@@ -15,7 +15,7 @@ from engine.cases import DEADLINES
 from engine.errors import AlreadyOpen
 from engine.queries import CaseQueries
 from tests.engine.test_cases import snapshot
-from tests.factories import ACTORS, identification, local_date
+from tests.factories import ACTORS, identification, local_date, opened
 from tests.pathway import at_delivery, open_at_delivery, open_case, take
 
 
@@ -29,14 +29,14 @@ def test_a_case_opened_at_delivery_starts_in_the_birth_phase_on_the_capta_clock(
     cases: Cases, clock: FixedClock
 ) -> None:
     data, birth = at_delivery(clock)
-    case = cases.open_case(ACTORS["hospital"], "charm-posc", data, variant=("birth", birth))
+    case = opened(cases, ACTORS["hospital"], "charm-posc", data, variant=("birth", birth))
     assert (case.state, case.phase, case.version) == ("born_without_plan", "birth", 2)
     assert case.data["identified_by"] == "hospital"
     assert case.parties["opened_by"] == "city-hospital" and case.parties["cps"] == "county-cps"
-    opened, born = cases.history(case.id)
-    assert (opened.action, opened.to_state, born.action, born.from_state, born.to_state) == (
+    first, born = cases.history(case.id)
+    assert (first.action, first.to_state, born.action, born.from_state, born.to_state) == (
         "open_case", "identified", "record_birth", "identified", "born_without_plan")
-    assert opened.occurred_at == born.occurred_at and born.actor_role == "hospital"
+    assert first.occurred_at == born.occurred_at and born.actor_role == "hospital"
     rows = deadline_rows(cases, case.id)
     # No prenatal clock: not even opened and cancelled. The birth's clocks run from the time of birth.
     assert set(rows) == {"capta_notification", "plan_before_discharge", "early_intervention_referral",
@@ -52,9 +52,9 @@ def test_the_hospital_sees_its_case_and_the_lead_cps_office_has_the_plan_to_make
     case = open_at_delivery(cases, clock)
     queries = CaseQueries(cases.db, cases.catalogue, cases)
     hospital = queries.view(ACTORS["hospital"], case.id)
-    assert hospital["state"] == "born_without_plan"
+    assert hospital.state == "born_without_plan"
     cps = queries.worklist(ACTORS["cps"], limit=50).items
-    assert "plan_before_discharge" in {i["deadline"] for i in cps if i["case"] == case.id}
+    assert "plan_before_discharge" in {i.deadline for i in cps if i.case == case.id}
     # The pathway goes on as for any birth without a plan.
     take(cases, clock, case, "notify_cps")
     assert cases.get(case.id).state == "cps_assessment"
@@ -63,7 +63,7 @@ def test_the_hospital_sees_its_case_and_the_lead_cps_office_has_the_plan_to_make
 def test_a_late_entry_at_delivery_is_overdue_at_once(cases: Cases, clock: FixedClock) -> None:
     born_at = clock.now() - timedelta(hours=60)
     data, birth = at_delivery(clock, identified_on=local_date(born_at).isoformat())
-    case = cases.open_case(ACTORS["hospital"], "charm-posc", data,
+    case = opened(cases, ACTORS["hospital"], "charm-posc", data,
                            variant=("birth", {**birth, "born_at": born_at.isoformat()}))
     capta = deadline_rows(cases, case.id)["capta_notification"]
     assert capta["due_at"] == born_at + timedelta(hours=48) < clock.now()
@@ -74,13 +74,13 @@ def test_only_hospital_staff_open_a_case_at_delivery(cases: Cases, clock: FixedC
     data, birth = at_delivery(clock)
     before = snapshot(cases)
     with pytest.raises(Forbidden):
-        cases.open_case(ACTORS[role], "charm-posc", data, variant=("birth", birth))
+        opened(cases, ACTORS[role], "charm-posc", data, variant=("birth", birth))
     assert snapshot(cases) == before
 
 
 def test_a_hospital_may_not_open_a_prenatal_case(cases: Cases, clock: FixedClock) -> None:
     with pytest.raises(Forbidden):
-        cases.open_case(ACTORS["hospital"], "charm-posc", identification(local_date(clock.now())))
+        opened(cases, ACTORS["hospital"], "charm-posc", identification(local_date(clock.now())))
 
 
 def test_a_prenatal_opening_cannot_claim_identification_by_the_hospital(cases: Cases, clock: FixedClock) -> None:
@@ -147,5 +147,5 @@ def test_a_parent_with_an_open_case_the_hospital_can_find_is_not_opened_twice(
 def test_an_unknown_way_in_is_refused(cases: Cases, clock: FixedClock) -> None:
     data, birth = at_delivery(clock)
     with pytest.raises(InvalidForm) as refused:
-        cases.open_case(ACTORS["hospital"], "charm-posc", data, variant=("adoption", birth))
+        opened(cases, ACTORS["hospital"], "charm-posc", data, variant=("adoption", birth))
     assert refused.value.errors[0].field == "adoption"

@@ -35,7 +35,7 @@ from engine.organisations import ORGANISATIONS, kinds_of
 from engine.users import USERS, add_user
 from tests.conftest import BACKENDS, POSTGRES_URL
 from tests.engine.test_definitions import FORMS_DIR, WORKFLOW_TEXT, assert_reported, line_of, problems_of, replace
-from tests.factories import ACTORS, KINDS, action_data
+from tests.factories import ACTORS, KINDS, action_data, taken
 from tests.pathway import drive, open_case, take
 
 # --- the definitions ----------------------------------------------------------------------------------------------
@@ -278,8 +278,8 @@ def test_another_treatment_program_admits_to_itself(db: Database, cases: Cases, 
     take(cases, clock, case, "record_disengagement")
     consent = {**action_data("record_consent", clock.now(), clock.now().date()),
                "organisations": ["county-cps", "harbor-recovery"], "categories": ["status", "plan", "treatment"]}
-    cases.take_action(ACTORS["prenatal"], case.id, "record_consent", consent)
-    assert cases.take_action(harbor, case.id, "admit_to_treatment", data).facts["treatment_org"] == "harbor-recovery"
+    taken(cases, ACTORS["prenatal"], case.id, "record_consent", consent)
+    assert taken(cases, harbor, case.id, "admit_to_treatment", data).facts["treatment_org"] == "harbor-recovery"
 
 
 @pytest.mark.parametrize(("org_id", "kind"), [("state-analytics", "state"), ("posc-admin", "admin")])

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from engine import Cases, FixedClock, PoscError
 from engine.cases import CASES, CONSENTS, DEADLINES, EVENTS
 from tests.conftest import START
-from tests.factories import ACTORS, action_data
+from tests.factories import ACTORS, action_data, taken
 from tests.pathway import due_date, open_case
 
 ACTIONS = sorted(
@@ -81,7 +81,7 @@ def test_random_action_sequences_keep_every_invariant(cases: Cases, clock: Fixed
         data = broken({**data, **draw.draw(st.sampled_from(options), label="variant")}, draw.draw(HOW, label="how"))
         before = case_rows(cases, case.id)
         try:
-            after_case = cases.take_action(ACTORS[role], case.id, action, data)
+            after_case = taken(cases, ACTORS[role], case.id, action, data)
         except PoscError:
             assert case_rows(cases, case.id) == before, f"refused {action} changed the database"
             continue

@@ -8,7 +8,7 @@ import pytest
 
 from engine import Cases, Database, FixedClock, Forbidden, load_catalogue
 from engine.definitions.catalogue import shipped_forms_dir, shipped_workflows_dir
-from tests.factories import ACTORS, action_data, identification, local_date
+from tests.factories import ACTORS, action_data, identification, local_date, opened, taken
 
 ROOT_WORKFLOW = shipped_workflows_dir() / "charm-posc.yaml"
 
@@ -29,21 +29,21 @@ def test_version_1_cases_keep_their_rules_when_version_2_ships(
     db: Database, clock: FixedClock, cases: Cases, tmp_path: Path
 ) -> None:
     today = local_date(clock.now())
-    old = cases.open_case(ACTORS["prenatal"], "charm-posc", identification(today))
+    old = opened(cases, ACTORS["prenatal"], "charm-posc", identification(today))
     assert (old.workflow_id, old.workflow_version) == ("charm-posc", 1)
 
     both = load_catalogue([shipped_forms_dir(), ROOT_WORKFLOW, version_2(tmp_path)])
     assert sorted(both.workflows) == [("charm-posc", 1), ("charm-posc", 2)]
     upgraded = Cases(db, both, clock)
-    new = upgraded.open_case(ACTORS["prenatal"], "charm-posc", identification(today), new_pregnancy=True)
+    new = opened(upgraded, ACTORS["prenatal"], "charm-posc", identification(today), new_pregnancy=True)
     assert new.workflow_version == 2
 
     admission = action_data("admit_to_treatment", clock.now(), today)
     consent = action_data("record_consent", clock.now(), today)
     for case in (old, new):  # the consent lets the peer network see both cases
-        upgraded.take_action(ACTORS["prenatal"], case.id, "record_consent", consent)
+        taken(upgraded, ACTORS["prenatal"], case.id, "record_consent", consent)
     with pytest.raises(Forbidden, match="peer role may not admit"):
-        upgraded.take_action(ACTORS["peer"], old.id, "admit_to_treatment", admission)
-    assert upgraded.take_action(ACTORS["peer"], new.id, "admit_to_treatment", admission).state == "in_treatment"
+        taken(upgraded, ACTORS["peer"], old.id, "admit_to_treatment", admission)
+    assert taken(upgraded, ACTORS["peer"], new.id, "admit_to_treatment", admission).state == "in_treatment"
     assert upgraded.get(old.id).workflow_version == 1
     assert upgraded.verify(old.id) == [] and upgraded.verify(new.id) == []

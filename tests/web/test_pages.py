@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy
 
 from tests.api.conftest import Api
 from tests.api.test_disclosure_matrix import MATRIX, PLAN_VALUES, SITUATIONS, TREATMENT_VALUES, Story
@@ -387,6 +388,42 @@ def test_a_refusal_by_the_pathways_rules_shows_the_reason_and_records_nothing(we
     assert "The pathway's rules refused this" in answer.text
     assert f"the admission date {too_early} is before the identification date" in answer.text
     assert len(events_of(api, case["id"])) == 2
+
+
+def test_a_refused_form_is_drawn_from_the_refused_attempts_own_transaction(web: Web, api: Api) -> None:
+    """The page that shows a refusal is the one the engine read while refusing, in the same transaction, and is
+    recorded as one disclosure of the page: a refused form costs no more transactions than an accepted one (not the
+    attempt, then the whole case read again)."""
+    refused_case, accepted_case = (api.drive(api.open_case(last_name=n), ["record_consent"]) for n in ("Ash", "Birch"))
+    treatment = web.sign_in("treatment")
+    engine = web.app.state.services.db.engine  # type: ignore[attr-defined]
+    begun: list[object] = []
+
+    def post(case: dict[str, Any], **changes: str) -> Any:
+        path = f"/ui/cases/{case['id']}/actions/admit_to_treatment"
+        _, hidden = treatment.form(path)
+        data = {**action_data("admit_to_treatment", api.clock.now(), api.today()), **changes}
+        begun.clear()
+        return treatment.post(path, [*hidden.items(), *flatten(data)])
+
+    def count(connection: object) -> None:
+        begun.append(connection)
+
+    before = len(api.get(f"/cases/{refused_case['id']}/disclosures", "cps").json())
+    sqlalchemy.event.listen(engine, "begin", count)
+    try:
+        assert post(accepted_case).status_code == 303
+        accepting = len(begun)
+        answer = post(refused_case, admitted_on=(api.today() - timedelta(days=3)).isoformat())
+        refusing = len(begun)
+    finally:
+        sqlalchemy.event.remove(engine, "begin", count)
+    assert answer.status_code == 409 and "before the identification date" in answer.text
+    assert refusing == accepting + 1  # the one more: the organisations the form offers, to draw it
+    recorded = api.get(f"/cases/{refused_case['id']}/disclosures", "cps").json()[before:]
+    assert [(d["what"], d["actor_role"]) for d in recorded] == [
+        ("page", "treatment"), ("page", "treatment"), ("disclosures", "cps"),  # the form, the refusal, this listing
+    ]
 
 
 def test_an_action_the_role_may_not_take_shows_why_instead_of_a_form(web: Web, api: Api) -> None:
