@@ -1,7 +1,7 @@
 """Demo data for `posc serve --demo`: organisations, one user per role, and a caseload spread over the pathway.
 
-The valid form data for every action lives here too (the test suite and the benchmarks build on it), so the demo
-always exercises the same pathway the tests do.
+The valid form data of the demo's work lives here too; the test suite has its own (`tests/factories.py`), so the
+demo can change for the people trying posc without changing what a test means.
 
 The demo caseload is a history, not a snapshot: each case is opened and worked on at realistic moments over the
 past months (on a clock that steps through them), with its data dated when the work was done, while the deadline
@@ -45,7 +45,6 @@ ROLE_ORGANISATION = {
     "prenatal": "prenatal-clinic",
     "hospital": "city-hospital",
 }
-ACTORS = {role: Actor(f"{role}-user", role, org) for role, org in ROLE_ORGANISATION.items()}
 CONTACTS = {
     "county-cps": "CPS intake line 555-0100 (24 hours)",
     "recovery-clinic": "Admissions 555-0110",

@@ -27,8 +27,9 @@ from pathlib import Path
 
 import httpx
 
-from api.demo import DemoUser, action_data, load_demo
+from api.demo import DemoUser, load_demo
 from engine import CaseRecord, Cases, Database, SystemClock, load_catalogue
+from tests.factories import action_data
 
 
 def free_port() -> int:

@@ -11,10 +11,18 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.demo import CONTACTS, KINDS, ORGANISATIONS, ROLE_ORGANISATION
 from engine import Catalogue, Database, FixedClock, ensure_organisation
 from engine.users import add_user
-from tests.factories import ACTION_ROLE, action_data, identification, local_date
+from tests.factories import (
+    ACTION_ROLE,
+    CONTACTS,
+    KINDS,
+    ORGANISATIONS,
+    ROLE_ORGANISATION,
+    action_data,
+    identification,
+    local_date,
+)
 
 ROLES = ("cps", "treatment", "peer", "prenatal", "hospital", "analyst", "admin")
 OTHER_ORGANISATIONS = {"analyst": "state-analytics", "admin": "posc-admin"}

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from api.demo import ACTORS, DEMO_CASES, JURISDICTION, load_demo, not_loaded
-from engine import Cases, Catalogue, Database, FixedClock
+from api.demo import DEMO_CASES, JURISDICTION, load_demo, not_loaded
+from engine import Actor, Cases, Catalogue, Database, FixedClock
 from engine.cases import CASES
 from engine.deadlines import DEADLINES
 from engine.queries import CaseQueries
@@ -45,6 +45,7 @@ class Demo:
     queries: CaseQueries
     now: datetime
     ids: dict[str, str]  # case reference by the parent's last name
+    actors: dict[str, Actor]  # the demo's people, by role
 
     @property
     def today(self) -> date:
@@ -70,10 +71,11 @@ class Demo:
 @pytest.fixture
 def demo(db: Database, catalogue: Catalogue, clock: FixedClock) -> Demo:
     cases = Cases(db, catalogue, clock)
-    load_demo(db, cases, clock)
+    people = load_demo(db, cases, clock)
     with db.read() as conn:
         ids = {row["data"]["last_name"]: row["id"] for row in conn.execute(select(CASES)).mappings()}
-    return Demo(db, catalogue, CaseQueries(db, catalogue, cases), clock.now(), ids)
+    actors = {p.role: Actor(p.name, p.role, p.organisation) for p in people}
+    return Demo(db, catalogue, CaseQueries(db, catalogue, cases), clock.now(), ids, actors)
 
 
 def test_the_cases_are_where_their_stories_end(demo: Demo) -> None:
@@ -109,14 +111,14 @@ def test_an_infant_identified_at_birth_was_entered_by_the_hospital_at_delivery(d
 
 
 def test_the_cps_worklist_shows_overdue_escalations(demo: Demo) -> None:
-    items = demo.queries.worklist(ACTORS["cps"], limit=200).items
+    items = demo.queries.worklist(demo.actors["cps"], limit=200).items
     escalations = {(i.case, i.deadline) for i in items if i.deadline.startswith("escalation:")}
     assert (demo.ids["Ellis"], "escalation:treatment_admission") in escalations
     assert (demo.ids["Clarke"], "escalation:plan_before_discharge") in escalations
     assert all(i.overdue for i in items if i.deadline.startswith("escalation:"))
     assert any(i.past_target and not i.overdue for i in items)  # Ellis's consent: late, not yet missed
     assert any(not i.past_target for i in items)  # and work that is simply coming up
-    treatment = demo.queries.worklist(ACTORS["treatment"]).items
+    treatment = demo.queries.worklist(demo.actors["treatment"]).items
     assert [(i.case, i.deadline, i.past_target) for i in treatment] == [
         (demo.ids["Hayes"], "re_engagement", True)]
 
@@ -195,7 +197,7 @@ def dated(data: Any, key: str = "") -> list[tuple[str, date]]:
 
 
 def test_the_hospital_lookup_finds_taylor_brooks_with_a_plan_in_place(demo: Demo) -> None:
-    found = demo.queries.lookup(ACTORS["hospital"], "Brooks", date(1997, 12, 1))
+    found = demo.queries.lookup(demo.actors["hospital"], "Brooks", date(1997, 12, 1))
     assert [m.id for m in found] == [demo.ids["Brooks"]]
     assert found[0].plan_in_place is True
 

@@ -18,7 +18,8 @@ from typing import Any
 
 import httpx
 
-from api.demo import DEMO_CASES, identification, local_date
+from api.demo import DEMO_CASES
+from tests.factories import identification, local_date
 
 REPO = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 30

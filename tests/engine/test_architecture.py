@@ -115,3 +115,22 @@ def test_the_outside_layers_use_the_engines_face_only() -> None:
             )
             offenders += [f"{path.relative_to(ROOT)}:{node.lineno} {m}" for m in modules if m.startswith("engine.")]
     assert offenders == []
+
+
+#: What a test may take from the demo: the demo itself, for the tests that check it or run on it.
+THE_DEMO = {"load_demo", "not_loaded", "DemoUser", "DEMO_CASES", "JURISDICTION"}
+
+
+def test_tests_build_their_own_data_not_the_demos() -> None:
+    """Sample organisations, actors and form data come from `tests/factories.py`; only the demo itself (loading it,
+    its cases) is imported from `api/demo.py`, by the tests that check the demo or run on it."""
+    offenders = []
+    for folder in ("tests", "bench"):
+        for path in python_files(folder):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.module == "api.demo":
+                    offenders += [
+                        f"{path.relative_to(ROOT)}:{node.lineno} {alias.name}"
+                        for alias in node.names if alias.name not in THE_DEMO
+                    ]
+    assert offenders == []
