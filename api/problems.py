@@ -114,6 +114,11 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+def status_of(exc: PoscError) -> int:
+    """The status an engine error answers with (pages drawing a refused form use it too)."""
+    return next((status for kind, status, _ in TABLE if isinstance(exc, kind)), 500)
+
+
 def for_error(request: Request, exc: PoscError) -> Response:
     for kind, status, title in TABLE:
         if isinstance(exc, kind):

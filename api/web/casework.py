@@ -6,11 +6,13 @@ form again, filled in, with the reasons next to the fields, and changes nothing.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api import problems
 from api.deps import ServicesDep
 from api.services import Services
 from api.web import present
@@ -37,6 +39,8 @@ from engine import (
 )
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False, default_response_class=HTMLResponse)
+#: What the lookup carries into the form for an opening at delivery.
+LOOKED_UP = ("last_name", "date_of_birth")
 
 
 # --- worklist and case list ---
@@ -84,7 +88,7 @@ def case_list(
 def new_case_page(request: Request, svc: ServicesDep, session: SignedIn) -> HTMLResponse:
     workflow = svc.catalogue.latest()[0]
     svc.cases.check_may_open(session.user.actor, workflow.id)
-    return _form_page(request, svc, session, workflow, workflow.open.form.spec, title=workflow.open.title)
+    return _form_page(request, svc, session, workflow, [Part(workflow.open.form.spec)], title=workflow.open.title)
 
 
 @router.post("/cases/new")
@@ -97,7 +101,7 @@ async def open_case(request: Request, svc: ServicesDep, session: SignedIn) -> Re
     key = fields.get("idempotency_key") or None
     rows = _more_rows(posted)
     if rows:  # "Add another row" asked for, not a submission
-        return _form_page(request, svc, session, workflow, spec, title=workflow.open.title, values=values,
+        return _form_page(request, svc, session, workflow, [Part(spec, values)], title=workflow.open.title,
                           min_rows=rows, key=key)
     try:
         outcome = svc.cases.open(
@@ -106,7 +110,7 @@ async def open_case(request: Request, svc: ServicesDep, session: SignedIn) -> Re
         )
     except (InvalidForm, NotAvailable, IdempotencyConflict) as refused:
         return _form_page(
-            request, svc, session, workflow, spec, title=workflow.open.title, values=values, refused=refused,
+            request, svc, session, workflow, [Part(spec, values)], title=workflow.open.title, refused=refused,
             key=key if not isinstance(refused, IdempotencyConflict) else None,
         )
     return RedirectResponse(f"{PREFIX}/cases/{outcome.case.id}?done=open_case", status_code=303)
@@ -250,7 +254,7 @@ def _more_rows(posted: list[tuple[str, str]]) -> dict[str, int]:
 
 def _action_form(
     request: Request, svc: Services, session: WebSessionRecord, page: CasePage, action: str,
-    values: dict[str, Any] | None = None, refused: Exception | None = None, min_rows: dict[str, int] | None = None,
+    values: dict[str, Any] | None = None, refused: PoscError | None = None, min_rows: dict[str, int] | None = None,
     version: str | None = None, key: str | None = None, status: int | None = None,
 ) -> HTMLResponse:
     case = page.case
@@ -262,35 +266,58 @@ def _action_form(
     if option is None or compiled is None:
         raise HTTPException(404, f"{present.choice_label(action)} is not an action of this case in its state")
     return _form_page(
-        request, svc, session, workflow, compiled.form.spec, title=compiled.title, case=case, option=option,
-        values=values, refused=refused, min_rows=min_rows, version=version, key=key, status=status,
+        request, svc, session, workflow, [Part(compiled.form.spec, values)], title=compiled.title, case=case,
+        option=option, refused=refused, min_rows=min_rows, version=version, key=key, status=status,
     )
+
+
+@dataclass(frozen=True)
+class Part:
+    """One form of a page: its definition, the values to fill it with (None: a new form) and, for a page of
+    several forms, its legend and the prefix of its field names. `carried` values (a name and date of birth brought
+    from the lookup) fill a form that is otherwise new."""
+
+    spec: FormSpec
+    values: dict[str, Any] | None = None
+    legend: str | None = None
+    prefix: str = ""
+    leave_out: frozenset[str] = frozenset()
+    carried: bool = False
 
 
 def _form_page(
-    request: Request, svc: Services, session: WebSessionRecord, workflow: CompiledWorkflow, spec: FormSpec, *,
-    title: str, case: CaseView | None = None, option: ActionOption | None = None, values: dict[str, Any] | None = None,
-    refused: Exception | None = None, min_rows: dict[str, int] | None = None, version: str | None = None,
-    key: str | None = None, status: int | None = None,
+    request: Request, svc: Services, session: WebSessionRecord, workflow: CompiledWorkflow, parts: list[Part], *,
+    title: str, description: str | None = None, case: CaseView | None = None, option: ActionOption | None = None,
+    refused: PoscError | None = None, min_rows: dict[str, int] | None = None, version: str | None = None,
+    key: str | None = None, status: int | None = None, cancel: str | None = None,
 ) -> HTMLResponse:
+    """A page of one form (an action, the opening) or of several in sections (the opening at delivery), filled
+    with what was posted and the refusal's errors and reasons next to the fields."""
     errors, reasons = _refusal(refused)
     known = list_organisations(svc.db)
-    if values is None:  # a new form
-        values = _own_organisation_defaults(spec, session.user, known)
     organisations = [(o.id, o.name, o.kind) for o in known]
-    shown = widgets(spec, values, errors, organisations, min_rows)
+    sections = []
+    for part in parts:
+        values = part.values
+        if values is None or part.carried:  # a new form names the person's own organisation where it fits
+            values = {**_own_organisation_defaults(part.spec, session.user, known), **(values or {})}
+        shown = widgets(part.spec, values, errors, organisations, min_rows, prefix=part.prefix,
+                        leave_out=part.leave_out)
+        sections.append((part.legend, shown))
+    every = [w for _, shown in sections for w in shown]
     if status is None:
-        status = 422 if errors else (409 if reasons else 200)
+        status = problems.status_of(refused) if refused else 200
     return render(
-        request, "action.html", session, status=status, form=spec, title=title, case=case, option=option,
-        widgets=shown, errors=errors, reasons=reasons, zone=workflow.timezone,
+        request, "action.html", session, status=status, form=parts[0].spec if len(parts) == 1 else None,
+        title=title, description=description, case=case, option=option, widgets=every,
+        sections=sections if len(parts) > 1 else None, errors=errors, reasons=reasons, zone=workflow.timezone,
         existing_case=refused.existing if isinstance(refused, AlreadyOpen) else None,
         version=version or (str(case.version) if case else ""), idempotency_key=key or secrets.token_urlsafe(16),
-        labels=_labels(shown),
+        labels=_labels(every), cancel=cancel,
     )
 
 
-def _refusal(refused: Exception | None) -> tuple[dict[str, str], list[str]]:
+def _refusal(refused: PoscError | None) -> tuple[dict[str, str], list[str]]:
     """What a refusal says: errors by field path, or the rules' reasons."""
     if isinstance(refused, InvalidForm):
         return errors_by_field(refused.errors), []
@@ -303,28 +330,18 @@ def _refusal(refused: Exception | None) -> tuple[dict[str, str], list[str]]:
 
 def _at_delivery_page(
     request: Request, svc: Services, session: WebSessionRecord, workflow: CompiledWorkflow, way: CompiledOpening, *,
-    values: dict[str, Any] | None = None, birth: dict[str, Any] | None = None, refused: Exception | None = None,
+    values: dict[str, Any] | None = None, birth: dict[str, Any] | None = None, refused: PoscError | None = None,
     key: str | None = None,
 ) -> HTMLResponse:
     """Identification at birth: the opening form (less what the way in sets) and its action's form, in one page."""
-    errors, reasons = _refusal(refused)
-    known = list_organisations(svc.db)
-    organisations = [(o.id, o.name, o.kind) for o in known]
     opening, then = workflow.open.form.spec, workflow.actions[way.then].form.spec
-    if values is None or not any(v for k, v in values.items() if k not in ("last_name", "date_of_birth")):
-        values = {**_own_organisation_defaults(opening, session.user, known), **(values or {})}
-    sections = [
-        (opening.title, widgets(opening, values, errors, organisations, leave_out=frozenset(way.set))),
-        (then.title, widgets(then, birth or {}, errors, organisations, prefix=f"{way.name}.")),
+    carried = values is None or not any(v for k, v in values.items() if k not in LOOKED_UP)
+    parts = [
+        Part(opening, values, opening.title, leave_out=frozenset(way.set), carried=carried),
+        Part(then, birth or {}, then.title, prefix=f"{way.name}."),
     ]
-    every = [w for _, shown in sections for w in shown]
-    return render(
-        request, "action.html", session, status=422 if errors else (409 if reasons else 200), form=None,
-        title=way.title, description=way.description, case=None, option=None, widgets=every, sections=sections,
-        errors=errors, reasons=reasons, zone=workflow.timezone,
-        existing_case=refused.existing if isinstance(refused, AlreadyOpen) else None, version="",
-        idempotency_key=key or secrets.token_urlsafe(16), labels=_labels(every), cancel="lookup",
-    )
+    return _form_page(request, svc, session, workflow, parts, title=way.title, description=way.description,
+                      refused=refused, key=key, cancel="lookup")
 
 
 def _own_organisation_defaults(
