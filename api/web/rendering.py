@@ -110,27 +110,28 @@ def home_of(user: UserRecord) -> str:
 
 
 def can_open(svc: Services, user: UserRecord) -> bool:
-    return user.role in svc.catalogue.latest()[0].open.roles
+    return svc.catalogue.abilities(user.role).open_case
 
 
 def can_open_at_delivery(svc: Services, user: UserRecord) -> bool:
-    way = svc.catalogue.latest()[0].variants.get(BIRTH_VARIANT)
-    return way is not None and user.role in way.opening.roles
+    return BIRTH_VARIANT in svc.catalogue.abilities(user.role).ways_in
 
 
 def nav_items(svc: Services, user: UserRecord | None) -> list[tuple[str, str]]:
+    """The menu: what the engine says the person's role may do."""
     if user is None:
         return []
+    may = svc.catalogue.abilities(user.role)
     items: list[tuple[str, str]] = []
-    if user.role in svc.catalogue.lookup_roles:
+    if may.look_up:
         items.append(("lookup", "Lookup"))
-    if user.role in svc.queries.case_roles:
+    if may.work_on_cases:
         items += [("worklist", "Worklist"), ("cases", "Cases")]
-    if can_open(svc, user):
+    if may.open_case:
         items.append(("cases/new", "Open a case"))
-    if can_open_at_delivery(svc, user):
+    if BIRTH_VARIANT in may.ways_in:
         items.append(("cases/new/at-delivery", "Open at delivery"))
     items.append(("workflows", "Pathway"))
-    if user.role in svc.catalogue.figure_roles:
+    if may.read_figures:
         items.append(("reports", "Figures"))
     return items

@@ -38,6 +38,17 @@ class FileReport:
     problems: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Abilities:
+    """What a role may do (`Catalogue.abilities`)."""
+
+    look_up: bool
+    work_on_cases: bool
+    open_case: bool
+    ways_in: tuple[str, ...]  # the other ways in (`open.variants`) it may open a case by
+    read_figures: bool
+
+
 @dataclass
 class Catalogue:
     """Every loaded form and compiled workflow version, shared by all cases and threads."""
@@ -70,6 +81,22 @@ class Catalogue:
     def figure_roles(self) -> frozenset[str]:
         """The roles that may read the de-identified figures, in any loaded pathway."""
         return frozenset(r for w in self.latest() for r in w.spec.figure_roles)
+
+    @property
+    def case_roles(self) -> frozenset[str]:
+        """The roles that work on cases (and may see some of a case), in any loaded version of a pathway."""
+        return frozenset(r for w in self.workflows.values() for r in w.spec.roles)
+
+    def abilities(self, role: str) -> Abilities:
+        """What a role may do in the newest pathway, for the pages' menus and buttons: the engine asks again (and
+        decides) when the thing is done."""
+        workflow = self.latest()[0]
+        return Abilities(
+            look_up=role in self.lookup_roles, work_on_cases=role in self.case_roles,
+            open_case=role in workflow.open.roles,
+            ways_in=tuple(name for name, way in workflow.variants.items() if role in way.opening.roles),
+            read_figures=role in self.figure_roles,
+        )
 
     def form(self, form_id: str) -> CompiledForm:
         found = self.forms.get(form_id)

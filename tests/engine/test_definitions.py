@@ -777,3 +777,18 @@ def test_an_unreadable_or_empty_file(tmp_path: Path) -> None:
     problems = problems_of([empty, missing])
     assert any(p.startswith(f"{empty}:1: ") for p in problems), problems
     assert f"{missing}:1: cannot read file: No such file or directory" in problems
+
+
+def test_what_each_role_may_do_comes_from_the_pathway_declarations(tmp_path: Path) -> None:
+    """The pages' menus ask the catalogue; it answers from the YAML (roles, open roles and ways in, lookup_roles,
+    figure_roles), so a role added to `lookup_roles` gets the lookup without a change in Python."""
+    catalogue = load_catalogue()
+    may = {role: catalogue.abilities(role) for role in ("cps", "prenatal", "treatment", "hospital", "analyst")}
+    assert (may["hospital"].look_up, may["hospital"].open_case, may["hospital"].ways_in) == (True, False, ("birth",))
+    assert (may["cps"].look_up, may["cps"].open_case, may["cps"].read_figures) == (True, True, True)
+    assert (may["treatment"].look_up, may["treatment"].work_on_cases, may["treatment"].ways_in) == (False, True, ())
+    assert (may["analyst"].work_on_cases, may["analyst"].read_figures, may["analyst"].open_case) == (False, True, False)
+    changed = WORKFLOW_FILE.read_text().replace("lookup_roles: [hospital, cps]", "lookup_roles: [treatment]")
+    (tmp_path / WORKFLOW_FILE.name).write_text(changed)
+    _, moved = check_files([FORMS_DIR, tmp_path])
+    assert moved.abilities("treatment").look_up and not moved.abilities("hospital").look_up
