@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, insert, text, update
 
 from engine import Cases, Database, FixedClock, ensure_organisation, load_catalogue
 from engine.cases import CASES, EVENTS
-from tests.factories import ACTORS, KINDS, ORGANISATIONS, action_data, identification, local_date, opened, taken
+from tests.factories import ACTORS, KINDS, ORGANISATIONS, action_data, identification, local_date
 
 PG_URL = os.environ.get("POSC_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SCHEMA = "posc_bench"
@@ -64,7 +64,7 @@ def measure(url: str, raw_connect: Callable[[], object], n: int, repeat: int) ->
 
         def opening(people: list[dict[str, object]] = parents) -> None:
             for person in people:
-                opened(cases, prenatal, "charm-posc", person)
+                cases.open(prenatal, "charm-posc", person)
 
         results["open"].append(rate(n, opening))
         birth = action_data("record_birth", clock.now(), today)
@@ -73,36 +73,36 @@ def measure(url: str, raw_connect: Callable[[], object], n: int, repeat: int) ->
 
         def opening_at_delivery(people: list[dict[str, object]] = at_birth, born: dict[str, object] = birth) -> None:
             for person in people:
-                opened(cases, hospital, "charm-posc", person, variant=("birth", born))
+                cases.open(hospital, "charm-posc", person, variant=("birth", born))
 
         results["open_at_delivery"].append(rate(n, opening_at_delivery))
 
         # Engine: a same-state action, repeated on one case.
-        case = opened(cases, prenatal, "charm-posc", identification(today), new_pregnancy=True)
+        case = cases.open(prenatal, "charm-posc", identification(today), new_pregnancy=True).case
         consent = action_data("record_consent", clock.now(), due)
 
         def same_state(case_id: str = case.id, data: dict[str, object] = consent) -> None:
             for _ in range(n):
-                taken(cases, prenatal, case_id, "record_consent", data)
+                cases.act(prenatal, case_id, "record_consent", data)
 
         results["engine_same_state"].append(rate(n, same_state))
 
         # Engine: a state change, on n fresh cases.
         fresh = [
-            opened(cases, prenatal, "charm-posc", identification(today), new_pregnancy=True).id for _ in range(n)
+            cases.open(prenatal, "charm-posc", identification(today), new_pregnancy=True).case.id for _ in range(n)
         ]
         for case_id in fresh:  # the consent lets the treatment provider see the case
-            taken(cases, prenatal, case_id, "record_consent", consent)
+            cases.act(prenatal, case_id, "record_consent", consent)
         admission = action_data("admit_to_treatment", clock.now(), due)
 
         def transition(ids: list[str] = fresh, data: dict[str, object] = admission) -> None:
             for case_id in ids:
-                taken(cases, treatment, case_id, "admit_to_treatment", data)
+                cases.act(treatment, case_id, "admit_to_treatment", data)
 
         results["engine_transition"].append(rate(n, transition))
 
         # Ceiling 1: the bare write through SQLAlchemy Core.
-        target = opened(cases, prenatal, "charm-posc", identification(today), new_pregnancy=True)
+        target = cases.open(prenatal, "charm-posc", identification(today), new_pregnancy=True).case
         event_row: dict[str, object] = {
             "case_id": target.id, "action": "record_consent", "form": "universal_consent",
             "from_state": "identified", "to_state": "identified", "actor_id": "bench", "actor_role": "prenatal",
@@ -120,7 +120,7 @@ def measure(url: str, raw_connect: Callable[[], object], n: int, repeat: int) ->
         results["core"].append(rate(n, core))
 
         # Ceiling 2: the same with the raw driver.
-        raw_target = opened(cases, prenatal, "charm-posc", identification(today), new_pregnancy=True)
+        raw_target = cases.open(prenatal, "charm-posc", identification(today), new_pregnancy=True).case
         results["raw"].append(rate(n, lambda c=raw_target.id, r=event_row: raw_write(raw_connect, c, n, r)))
     cases.db.dispose()
     return {k: statistics.median(v) for k, v in results.items()}
