@@ -11,7 +11,7 @@ import json
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
-from datetime import date, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -42,7 +42,7 @@ from engine.errors import (
     PoscError,
     StaleVersion,
 )
-from engine.fold import case_values, replay
+from engine.fold import active_consents, case_values, replay
 from engine.guards import ConsentView, GuardContext, as_date
 from engine.organisations import kinds_of
 from engine.readmodels import ActionOption, CasePage, CaseView, Outcome
@@ -307,7 +307,7 @@ class Cases:
             return
         open_states = [s for s in workflow.states if not workflow.is_terminal(s)]
         for row in conn.execute(_SAME_PARENT, {"b_key": key, "b_states": open_states}).mappings().all():
-            consents = _memo(partial(active_consents, conn, row["id"], workflow.today(now)))
+            consents = _memo(partial(active_consents, row["facts"], workflow.today(now)))
             access = self.access(conn, actor, row, consents)
             if access or (actor.role in workflow.spec.lookup_roles and findable(
                 access, row["state"], row["parties"], consents(), partial(self.kind_of, conn)
@@ -344,7 +344,7 @@ class Cases:
         case's state, the options are those of the whole phase, and those the state does not allow say only that
         they are not available at this stage: the list never gives the hidden state away."""
         workflow, actor, state = access.workflow, access.actor, row["state"]
-        consents = _memo(lambda: active_consents(conn, row["id"], workflow.today(now)))
+        consents = _memo(lambda: active_consents(row["facts"], workflow.today(now)))
         ctx = self._guard_context(conn, workflow, None, state, None, row["data"], row, now, consents, actor)
         shown_state = access.state(state)
         phase_states = {s for s in workflow.states if workflow.phase(s) == row["phase"]}
@@ -446,7 +446,7 @@ class Cases:
             )
         clean = compiled.form.validate(data)
         self._check_organisations(conn, compiled.form, clean, actor, workflow.spec.actions[action].own_organisation)
-        consents = _memo(lambda: active_consents(conn, case_id, workflow.today(now)))
+        consents = _memo(lambda: active_consents(row["facts"], workflow.today(now)))
         ctx = self._guard_context(conn, workflow, compiled, state, clean, row["data"], row, now, consents, actor)
         _refuse_on_guards(compiled, ctx, state)
         to_state = workflow.fire(action, state, clean, ctx.case)
@@ -485,7 +485,7 @@ class Cases:
         workflow = self._workflow(row)
         if consents is None:
             today = workflow.today(self.clock.now())
-            consents = _memo(lambda: active_consents(conn, row["id"], today))
+            consents = _memo(lambda: active_consents(row["facts"], today))
         return decide(workflow, actor, row["parties"], consents, lambda org: self.kind_of(conn, org))
 
     def kind_of(self, conn: Connection, organisation: str) -> str | None:
@@ -540,7 +540,7 @@ class Cases:
         today = workflow.today(now)
         case_id = row["id"] if row is not None else None
         if consents is None:
-            consents = _memo(lambda: active_consents(conn, case_id, today) if case_id else [])
+            consents = _memo(lambda: active_consents(row["facts"], today) if row is not None else [])
         form = action.form if action is not None else workflow.open.form
         return GuardContext(
             state=state, data=data or {}, case=case_values(opening, row["facts"] if row is not None else {}),
@@ -667,19 +667,6 @@ def _apply_effects(
         # Revocation takes effect at once (the next request), whatever date the parent's letter carries.
         conn.execute(_REVOKE_CONSENTS, {"b_case": case_id, "b_on": as_date(clean["revoked_on"]), "b_seq": seq})
         conn.execute(_FORGET_CONSENTED, {"b_case": case_id, "b_prefix": f"{CONSENT_PARTY}%"})
-
-
-def active_consents(conn: Connection, case_id: str, today: date) -> list[ConsentView]:
-    rows = conn.execute(
-        select(CONSENTS).where(
-            CONSENTS.c.case_id == case_id, CONSENTS.c.revoked_on.is_(None), CONSENTS.c.signed_on <= today,
-            CONSENTS.c.expires_on > today,
-        )
-    ).mappings()
-    return [
-        ConsentView(frozenset(r["organisations"]), frozenset(r["categories"]), r["signed_on"], r["expires_on"])
-        for r in rows
-    ]
 
 
 def _deadline_status(conn: Connection, case_id: str, name: str) -> str | None:

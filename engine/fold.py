@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from engine.chain import GENESIS
 from engine.definitions.compiled import CompiledWorkflow
-from engine.definitions.vocabulary import OPEN_EVENT
+from engine.definitions.vocabulary import OPEN_EVENT, RECORD_CONSENT, REVOKE_CONSENT
+from engine.guards import ConsentView
 
 OPENED_BY = "opened_by"
 
@@ -34,6 +35,49 @@ def case_values(data: Mapping[str, Any], facts: Mapping[str, Any]) -> dict[str, 
 
 #: The fact holding how many days after the event each late-entered event was entered (`{"open_case": 61}`).
 ENTERED_LATE = "entered_late"
+#: The fact holding the case's unrevoked consents, one entry per shape (the organisations and categories it covers)
+#: with the earliest signing and the latest expiry of the consents of that shape. Renewing a consent therefore
+#: never lengthens it, and the access decision reads it with the case row instead of every consent ever recorded.
+CONSENTS = "consents"
+
+
+def active_consents(facts: Mapping[str, Any], today: date) -> list[ConsentView]:
+    """The case's consents in force on `today` (signed, not expired, not revoked)."""
+    found = []
+    for entry in facts.get(CONSENTS) or ():
+        try:
+            signed, expires = date.fromisoformat(entry["signed_on"]), date.fromisoformat(entry["expires_on"])
+        except (KeyError, TypeError, ValueError):  # never a 500 on a malformed stored value: not in force
+            continue
+        if signed <= today < expires:
+            found.append(ConsentView(
+                frozenset(entry["organisations"]), frozenset(entry["categories"]), signed, expires,
+            ))
+    return found
+
+
+def _consents_after(facts: Mapping[str, Any], effects: Iterable[str], data: Mapping[str, Any]) -> list[Any] | None:
+    """The consents fact after an event with these effects, or None if the event does not change it."""
+    if REVOKE_CONSENT in effects:
+        return []  # revocation ends every consent of the case at once
+    if RECORD_CONSENT not in effects:
+        return None
+    shape = {
+        "organisations": sorted(data.get("organisations") or []), "categories": sorted(data.get("categories") or []),
+    }
+    signed, expires = _day(data.get("signed_on")), _day(data.get("expires_on"))
+    entries = [dict(e) for e in facts.get(CONSENTS) or ()]
+    for entry in entries:
+        if entry["organisations"] == shape["organisations"] and entry["categories"] == shape["categories"]:
+            entry["signed_on"] = min(entry["signed_on"], signed)
+            entry["expires_on"] = max(entry["expires_on"], expires)
+            return entries
+    return [*entries, {**shape, "signed_on": signed, "expires_on": expires}]
+
+
+def _day(value: Any) -> str:
+    """A form date as stored in facts: `YYYY-MM-DD`."""
+    return (value.isoformat() if isinstance(value, date) else str(value))[:10]
 
 
 def next_facts(
@@ -51,6 +95,9 @@ def next_facts(
     new.update({fact: data[f] for fact, f in compiled.record.items() if f in data})
     if compiled.records_plan:
         new["plan_version"] = int(new.get("plan_version") or 0) + 1
+    consents = _consents_after(facts, compiled.effects, data)
+    if consents is not None:
+        new[CONSENTS] = consents
     return _entered_late(workflow, new, action, data, occurred_at)
 
 

@@ -15,11 +15,12 @@ from engine.access import STATUS, Access, findable
 from engine.access_log import AccessLogWriter, access_row
 from engine.actor import Actor
 from engine.caselog import CASES, EVENTS
-from engine.cases import CONSENTS, PARTIES, Cases, lookup_key
+from engine.cases import PARTIES, Cases, lookup_key
 from engine.definitions.catalogue import Catalogue
 from engine.definitions.compiled import CompiledWorkflow
 from engine.documents import render
 from engine.errors import FieldError, Forbidden, InvalidForm, NotFound
+from engine.fold import active_consents
 from engine.guards import ConsentView
 from engine.readmodels import (
     CaseList,
@@ -191,7 +192,8 @@ class CaseQueries:
         now = self.cases.clock.now()
         after = decode_cursor(cursor, 2)
         query = (
-            select(DEADLINES, CASES.c.state, CASES.c.workflow_id, CASES.c.workflow_version, CASES.c.parties)
+            select(DEADLINES, CASES.c.state, CASES.c.workflow_id, CASES.c.workflow_version, CASES.c.parties,
+                   CASES.c.facts)
             .join(CASES, CASES.c.id == DEADLINES.c.case_id)
             .where(DEADLINES.c.owner_org == actor.organisation, DEADLINES.c.status == "open",
                    DEADLINES.c.opened_at <= now)
@@ -240,7 +242,7 @@ class CaseQueries:
                     continue
                 for row in conn.execute(select(CASES).where(CASES.c.lookup_key == key)).mappings():
                     case_workflow = self._workflow(row)
-                    consents = _consents_by_case(conn, {row["id"]: case_workflow.today(now)}).get(row["id"], [])
+                    consents = active_consents(row["facts"], case_workflow.today(now))
                     access = self.cases.access(conn, actor, row, _given(consents))
                     if not findable(access, row["state"], row["parties"], consents, self._kind_of(conn)):
                         continue
@@ -284,9 +286,8 @@ class CaseQueries:
     def _decide_many(
         self, conn: Connection, actor: Actor, rows: Sequence[Mapping[Any, Any]], now: datetime
     ) -> list[tuple[Mapping[Any, Any], Access]]:
-        """The access decision for each of many cases, their active consents read in one query."""
-        consents = _consents_by_case(conn, {r["id"]: self._workflow(r).today(now) for r in rows})
-        return [(row, self.cases.access(conn, actor, row, _given(consents.get(row["id"], [])))) for row in rows]
+        """The access decision for each of many cases (their consents are in their rows)."""
+        return [(row, self.cases.access(conn, actor, row)) for row in rows]
 
     def _kind_of(self, conn: Connection) -> Callable[[str], str | None]:
         return lambda org: self.cases.kind_of(conn, org)
@@ -301,24 +302,6 @@ class CaseQueries:
     def _case_role(self, actor: Actor) -> None:
         if actor.role not in self.catalogue.case_roles:
             raise Forbidden(f"the {actor.role} role sees no case data")
-
-
-def _consents_by_case(conn: Connection, today_of: Mapping[str, date]) -> dict[str, list[ConsentView]]:
-    """Active consents of each case, "today" being each case's own calendar day in its jurisdiction."""
-    if not today_of:
-        return {}
-    found: dict[str, list[ConsentView]] = {}
-    rows = conn.execute(select(CONSENTS).where(
-        CONSENTS.c.case_id.in_(list(today_of)), CONSENTS.c.revoked_on.is_(None),
-        CONSENTS.c.signed_on <= max(today_of.values()), CONSENTS.c.expires_on > min(today_of.values()),
-    )).mappings()
-    for r in rows:
-        today = today_of[r["case_id"]]
-        if r["signed_on"] <= today < r["expires_on"]:
-            found.setdefault(r["case_id"], []).append(
-                ConsentView(frozenset(r["organisations"]), frozenset(r["categories"]), r["signed_on"], r["expires_on"])
-            )
-    return found
 
 
 def _given(consents: list[ConsentView]) -> Callable[[], list[ConsentView]]:

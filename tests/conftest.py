@@ -83,3 +83,26 @@ def cases(db: Database, catalogue: Catalogue, clock: FixedClock) -> Cases:
     for org_id, name in ORGANISATIONS.items():
         ensure_organisation(db, clock, org_id, name, kind=KINDS[org_id])
     return Cases(db, catalogue, clock)
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A database of its own with no schema at all (a PostgreSQL schema of its own, dropped afterwards)."""
+    if request.param == "sqlite":
+        database = Database(f"sqlite:///{tmp_path / 'old.db'}")
+        yield database
+        database.dispose()
+        return
+    assert POSTGRES_URL
+    schema = f"posc_migration_{os.getpid()}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    database = Database(f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}")
+    yield database
+    database.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    admin.dispose()
