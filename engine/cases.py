@@ -42,6 +42,7 @@ from engine.errors import (
     PoscError,
     StaleVersion,
 )
+from engine.fold import CONSENTS as CONSENTS_FACT
 from engine.fold import active_consents, case_values, replay
 from engine.guards import ConsentView, GuardContext, as_date
 from engine.organisations import kinds_of
@@ -132,20 +133,20 @@ class Cases:
         how = f"open:{workflow_id}{':new' if new_pregnancy else ''}"
         fingerprint = _fingerprint("", how, data if variant is None else [data, *variant], None)
 
-        def write(conn: Connection) -> tuple[str, datetime]:
-            record = self._open_case(conn, actor, workflow_id, data, new_pregnancy, variant)
-            return record.id, record.opened_at
+        def write(conn: Connection) -> CaseRecord:
+            return self._open_case(conn, actor, workflow_id, data, new_pregnancy, variant)
 
         # The same submission racing this one may be committed first (PostgreSQL): a duplicate key, then a replay.
         return self._once(actor, idempotency_key, fingerprint, "open", write, IntegrityError)
 
     def _once(
         self, actor: Actor, key: str | None, fingerprint: str, what: str,
-        write: Callable[[Connection], tuple[str, datetime]], lost: type[Exception], page_of: str | None = None,
+        write: Callable[[Connection], CaseRecord], lost: type[Exception], page_of: str | None = None,
     ) -> Outcome:
-        """Runs `write` (which returns the case it wrote and when) in one transaction and answers with that case as
-        the caller may see it. With an idempotency key, a repeat answers with the first result and writes nothing,
-        and so does a write that lost the race (`lost`) to the same request committed meanwhile.
+        """Runs `write` (which returns the case as it left it) in one transaction and answers with that case as
+        the caller may see it, built from what was written (not read back). With an idempotency key, a repeat
+        answers with the first result and writes nothing, and so does a write that lost the race (`lost`) to the
+        same request committed meanwhile.
 
         With `page_of` (a case id), a refusal carries the case's page (`PoscError.page`), read and recorded as a
         disclosure in the same transaction, the refused attempt rolled back to a savepoint."""
@@ -158,9 +159,9 @@ class Cases:
                             prior = self._prior(conn, actor, key, fingerprint)
                             if prior is not None:
                                 return Outcome(case=self._answer(conn, actor, prior, "replay"), replayed=True)
-                        case_id, at = write(conn)
+                        written = write(conn)
                         if key is not None:
-                            self._remember(conn, actor, key, fingerprint, case_id, at)
+                            self._remember(conn, actor, key, fingerprint, written.id, written.updated_at)
                 except (InvalidForm, NotAvailable, StaleVersion, IdempotencyConflict) as refused:
                     if page_of is None:
                         raise
@@ -171,7 +172,7 @@ class Cases:
                     refused.page = self._page(conn, actor, page_of)
                     refusal = refused
                 else:
-                    return Outcome(case=self._answer(conn, actor, case_id, what), replayed=False)
+                    return Outcome(case=self._answer(conn, actor, written, what), replayed=False)
         except lost:
             if key is None:
                 raise
@@ -211,10 +212,12 @@ class Cases:
             "response": {}, "created_at": at,
         })
 
-    def _answer(self, conn: Connection, actor: Actor, case_id: str, what: str) -> CaseView:
-        """The case as the caller may see it now, recorded as a disclosure in this transaction. A replay to a
-        caller who may no longer know the case is refused as if it did not exist."""
-        row = caselog.load(conn, case_id)
+    def _answer(self, conn: Connection, actor: Actor, case: str | CaseRecord, what: str) -> CaseView:
+        """The case (its id, or the record a write just left) as the caller may see it now, recorded as a
+        disclosure in this transaction. A replay to a caller who may no longer know the case is refused as if it
+        did not exist."""
+        row = caselog.load(conn, case) if isinstance(case, str) else vars(case)
+        case_id = row["id"]
         access = self.access(conn, actor, row)
         if not access and what == "replay":
             raise NotFound(f"no case {case_id!r}")
@@ -408,9 +411,8 @@ class Cases:
         in the same transaction."""
         fingerprint = _fingerprint(case_id, action, data, expected_version)
 
-        def write(conn: Connection) -> tuple[str, datetime]:
-            record = self._take(conn, actor, case_id, action, data, expected_version)
-            return case_id, record.updated_at
+        def write(conn: Connection) -> CaseRecord:
+            return self._take(conn, actor, case_id, action, data, expected_version)
 
         # A double click can lose the race to its own first click, committed while this one waited for the case
         # (PostgreSQL): a stale version, then the first click's result.
@@ -467,7 +469,7 @@ class Cases:
         )
         seq, before, folded = appended.seq, appended.before, appended.after
         values = case_values(row["data"], folded.facts)
-        _apply_effects(conn, compiled, case_id, seq, clean)
+        _apply_effects(conn, compiled, case_id, seq, clean, row["facts"])
         if folded.parties != before.parties:
             _sync_parties(conn, case_id, before.parties, folded.parties)
         deadlines.record_event(
@@ -653,11 +655,16 @@ def _refuse_on_guards(action: CompiledAction, ctx: GuardContext, state: str) -> 
 
 
 def _apply_effects(
-    conn: Connection, action: CompiledAction, case_id: str, seq: int, clean: Mapping[str, Any]
+    conn: Connection, action: CompiledAction, case_id: str, seq: int, clean: Mapping[str, Any],
+    facts_before: Mapping[str, Any],
 ) -> None:
     if RECORD_CONSENT in action.effects:
+        # Consented organisations can find the case in their lists: a party row each, from the first consent naming
+        # them until a revocation (the organisations of the case's consents fact have theirs already).
+        consents = facts_before.get(CONSENTS_FACT) or ()
+        known = {f"{CONSENT_PARTY}{org}": org for entry in consents for org in entry["organisations"]}
         covered = {f"{CONSENT_PARTY}{org}": org for org in clean.get("organisations", [])}
-        _sync_parties(conn, case_id, {}, covered)  # consented organisations can find the case in their lists
+        _sync_parties(conn, case_id, known, covered)
         conn.execute(_INSERT_CONSENT, {
             "case_id": case_id, "event_seq": seq, "signed_on": as_date(clean["signed_on"]),
             "expires_on": as_date(clean["expires_on"]), "organisations": list(clean.get("organisations", [])),
@@ -679,11 +686,16 @@ def _deadline_status(conn: Connection, case_id: str, name: str) -> str | None:
 def _sync_parties(conn: Connection, case_id: str, before: Mapping[str, str], after: Mapping[str, str]) -> None:
     """Upserts the parties that changed (parties are added or reassigned, never removed)."""
     changed = [{"case_id": case_id, "party": p, "organisation": after[p]} for p in after if before.get(p) != after[p]]
-    if not changed:
-        return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    if changed:
+        conn.execute(_UPSERT_PARTY[conn.dialect.name == "postgresql"], changed)
+
+
+def _upsert_party(dialect: Any) -> Any:
     upsert = dialect.insert(PARTIES)
-    replace = {"organisation": upsert.excluded.organisation}
-    conn.execute(upsert.on_conflict_do_update(index_elements=["case_id", "party"], set_=replace), changed)
+    return upsert.on_conflict_do_update(
+        index_elements=["case_id", "party"], set_={"organisation": upsert.excluded.organisation}
+    )
 
 
+#: The party upsert, built once per dialect (building it costs more than running it): [SQLite, PostgreSQL].
+_UPSERT_PARTY = (_upsert_party(sqlite), _upsert_party(postgresql))
