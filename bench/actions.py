@@ -3,8 +3,9 @@
     python -m bench.actions [--backend sqlite|postgresql|both] [--n 400] [--repeat 5]
 
 Measured, each on the same tables and database, medians over `--repeat` rounds of `--n` operations:
-- engine, same-state action: `record_consent` (validate 7 fields, 2 guards, the shared machine, one event,
-  a consent row, the consent deadline met, case row updated, commit);
+- engine, same-state action: `record_consent` on n cases with a short history (validate 7 fields, 2 guards, the
+  shared machine, one event, a consent row, the consent deadline met, case row updated, the answer, commit), and n
+  times on one case with 200 earlier events and consents (flat cost: the two rates should be equal);
 - engine, state change: `admit_to_treatment` on fresh cases (validate, guards, transition, event, two deadlines
   met or cancelled, parties and deadline owners re-assigned, commit);
 - bare write, SQLAlchemy Core: update the case row (state, version) + insert one event + commit, no engine;
@@ -33,6 +34,8 @@ from tests.factories import ACTORS, KINDS, ORGANISATIONS, action_data, identific
 
 PG_URL = os.environ.get("POSC_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SCHEMA = "posc_bench"
+#: Earlier events (each a consent) of the case the flat-cost measurement acts on.
+BUSY_HISTORY = 200
 
 
 def rate(n: int, run: Callable[[], None]) -> float:
@@ -56,7 +59,8 @@ def measure(url: str, raw_connect: Callable[[], object], n: int, repeat: int) ->
     due = today + timedelta(days=120)
     prenatal, treatment = ACTORS["prenatal"], ACTORS["treatment"]
     results: dict[str, list[float]] = {
-        "engine_same_state": [], "engine_transition": [], "core": [], "raw": [], "open": [], "open_at_delivery": [],
+        "engine_same_state": [], "engine_same_state_busy": [], "engine_transition": [], "core": [], "raw": [],
+        "open": [], "open_at_delivery": [],
     }
     hospital = ACTORS["hospital"]
     for round_ in range(repeat):
@@ -77,15 +81,30 @@ def measure(url: str, raw_connect: Callable[[], object], n: int, repeat: int) ->
 
         results["open_at_delivery"].append(rate(n, opening_at_delivery))
 
-        # Engine: a same-state action, repeated on one case.
-        case = cases.open(prenatal, "charm-posc", identification(today), new_pregnancy=True).case
+        # Engine: a same-state action on n cases with a short history (opened, one consent) ...
         consent = action_data("record_consent", clock.now(), due)
+        short = [
+            cases.open(prenatal, "charm-posc", identification(today), new_pregnancy=True).case.id for _ in range(n)
+        ]
+        for case_id in short:
+            cases.act(prenatal, case_id, "record_consent", consent)
 
-        def same_state(case_id: str = case.id, data: dict[str, object] = consent) -> None:
-            for _ in range(n):
+        def same_state(ids: list[str] = short, data: dict[str, object] = consent) -> None:
+            for case_id in ids:
                 cases.act(prenatal, case_id, "record_consent", data)
 
         results["engine_same_state"].append(rate(n, same_state))
+
+        # ... and n times on one case with a long one (200 earlier events, each a consent): flat cost means equal.
+        busy = cases.open(prenatal, "charm-posc", identification(today), new_pregnancy=True).case.id
+        for _ in range(BUSY_HISTORY):
+            cases.act(prenatal, busy, "record_consent", consent)
+
+        def same_state_busy(case_id: str = busy, data: dict[str, object] = consent) -> None:
+            for _ in range(n):
+                cases.act(prenatal, case_id, "record_consent", data)
+
+        results["engine_same_state_busy"].append(rate(n, same_state_busy))
 
         # Engine: a state change, on n fresh cases.
         fresh = [
@@ -209,6 +228,9 @@ def main() -> None:
         opened, at_delivery = figures["open"], figures["open_at_delivery"]
         print(f"{'':<11}opening {opened:.0f}/s; at delivery (open + birth) {at_delivery:.0f}/s; "
               f"ratio {at_delivery / opened:.2f}")
+        busy = figures["engine_same_state_busy"]
+        print(f"{'':<11}flat cost: same-state on a case with {BUSY_HISTORY}+ earlier events and consents {busy:.0f}/s, "
+              f"{busy / same:.2f} of a case with 2")
 
 
 if __name__ == "__main__":

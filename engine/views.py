@@ -3,7 +3,7 @@ the answers to actions."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -70,11 +70,11 @@ def deadline_fields(workflow: CompiledWorkflow, row: Mapping[Any, Any], now: dat
     }
 
 
-def deadline_history(conn: Connection, access: Access, case_id: str, now: datetime) -> list[DeadlineRecord]:
-    """Every deadline the case has had that the reader may see, in the order they opened: open, met (on time or
-    late), missed, cancelled."""
+def deadline_history(access: Access, rows: Sequence[Mapping[Any, Any]], now: datetime) -> list[DeadlineRecord]:
+    """Every deadline the case has had (`rows`, from `_ALL_DEADLINES`) that the reader may see, in the order they
+    opened: open, met (on time or late), missed, cancelled."""
     found = []
-    for row in conn.execute(_ALL_DEADLINES, {"b_case": case_id}).mappings():
+    for row in rows:
         if not access.sees_deadline(row["owner_org"]):
             continue
         closed = row["closed_at"]
@@ -85,7 +85,10 @@ def deadline_history(conn: Connection, access: Access, case_id: str, now: dateti
     return found
 
 
-def case_view(conn: Connection, access: Access, case: Mapping[Any, Any], now: datetime) -> CaseView:
+def case_view(
+    conn: Connection, access: Access, case: Mapping[Any, Any], now: datetime,
+    history: Sequence[Mapping[Any, Any]] | None = None,
+) -> CaseView:
     """The case as the reader may see it: the coordination view (reference, phase, due date, plan in place, lead
     contact, the reader's own deadlines), the state where the reader may see it, opening data field by field. With
     no access at all (a caller whose own action just ended it, such as revoking consent) only the reference and
@@ -98,10 +101,11 @@ def case_view(conn: Connection, access: Access, case: Mapping[Any, Any], now: da
             data={}, withheld=[], deadlines=[], windows=[], entered_late=[], opened_at=case["opened_at"],
             updated_at=case["updated_at"],
         )
-    deadlines = [
-        deadline_view(workflow, r, now) for r in conn.execute(_OPEN_DEADLINES, {"b_case": case["id"]}).mappings()
-        if access.sees_deadline(r["owner_org"])
-    ]
+    if history is None:
+        open_rows: Iterable[Mapping[Any, Any]] = conn.execute(_OPEN_DEADLINES, {"b_case": case["id"]}).mappings()
+    else:  # every deadline the case has had, already read (a page): its open ones, most urgent first
+        open_rows = sorted((r for r in history if r["status"] == "open"), key=lambda r: r["due_at"])
+    deadlines = [deadline_view(workflow, r, now) for r in open_rows if access.sees_deadline(r["owner_org"])]
     lead = case["parties"].get(workflow.spec.escalate_to)
     identification = current_identification(workflow, case["data"], case["facts"])
     shown = access.fields(workflow.open.form, identification)
@@ -192,7 +196,8 @@ def case_page(
         PlanVersion(version=number, at=e.occurred_at, action=e.action)
         for number, e in enumerate((e for e in events if e.action in plan_actions), start=1)
     ] if PLAN in access.tiers else []
+    history = conn.execute(_ALL_DEADLINES, {"b_case": row["id"]}).mappings().all()
     return CasePage(
-        case=case_view(conn, access, row, now), events=events,
-        deadlines=deadline_history(conn, access, row["id"], now), plan_versions=plan_versions, actions=actions,
+        case=case_view(conn, access, row, now, history), events=events,
+        deadlines=deadline_history(access, history, now), plan_versions=plan_versions, actions=actions,
     )

@@ -3,17 +3,15 @@ more on the next action, revocation ends them all, and a database from before (m
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 from alembic import command
-from sqlalchemy import event
 
 from engine import CaseQueries, Cases, Catalogue, Database, FixedClock, ensure_organisation
 from tests.factories import ACTORS, KINDS, ORGANISATIONS, action_data
 from tests.pathway import open_case, take
+from tests.sqlcount import statements
 
 PARTNERS = ["county-cps", "recovery-clinic", "city-hospital", "prenatal-clinic"]
 
@@ -29,21 +27,6 @@ def consent(clock: FixedClock, *, days: int = 365, organisations: list[str] | No
     if categories is not None:
         data["categories"] = categories
     return data
-
-
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    """The SQL statements run meanwhile."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
 
 
 def test_renewing_a_consent_keeps_one_entry_with_its_latest_expiry(cases: Cases, clock: FixedClock) -> None:

@@ -1,0 +1,61 @@
+"""What an action, a case view, a page and the lists cost in SQL statements (each a round trip), on SQLite and
+PostgreSQL: deterministic, so a change that adds a read or a write to the hot path fails here instead of going
+unnoticed until the benchmarks are run again. The budgets count `BEGIN` and the access log's own commit; raise one
+only with a reason, and re-measure the README's figures in the same commit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from engine import CaseQueries, Cases, FixedClock
+from tests.factories import ACTORS, action_data
+from tests.pathway import due_date, open_case, take
+from tests.sqlcount import statements
+
+#: work → the most statements it may run.
+BUDGET = {
+    "open a case": 10,
+    "a state change (admission to treatment)": 11,
+    "a same-state action (a consent renewed)": 10,
+    "the case view": 6,
+    "the case page": 7,
+    "the case list": 4,
+    "the worklist": 4,
+}
+
+
+def work(cases: Cases, clock: FixedClock) -> dict[str, Callable[[], Any]]:
+    queries = CaseQueries(cases.db, cases.catalogue, cases)
+    warm = take(cases, clock, open_case(cases, clock, last_name="Warm"), "record_consent")
+    take(cases, clock, warm, "admit_to_treatment")  # organisation kinds are read once per engine, then known
+    queries.view(ACTORS["cps"], warm.id)
+    case = take(cases, clock, open_case(cases, clock), "record_consent")
+    for _ in range(30):  # a busy history: the budget holds however long the case's history is
+        case = take(cases, clock, case, "record_consent")
+    consent = action_data("record_consent", clock.now(), due_date(case))
+    admission = action_data("admit_to_treatment", clock.now(), due_date(case))
+    other = take(cases, clock, open_case(cases, clock, last_name="Other"), "record_consent")
+    return {
+        "open a case": lambda: open_case(cases, clock, last_name="New"),
+        "a state change (admission to treatment)": lambda: cases.act(
+            ACTORS["treatment"], other.id, "admit_to_treatment", admission),
+        "a same-state action (a consent renewed)": lambda: cases.act(
+            ACTORS["prenatal"], case.id, "record_consent", consent),
+        "the case view": lambda: queries.view(ACTORS["cps"], case.id),
+        "the case page": lambda: queries.page(ACTORS["cps"], case.id),
+        "the case list": lambda: queries.list_cases(ACTORS["cps"]),
+        "the worklist": lambda: queries.worklist(ACTORS["cps"]),
+    }
+
+
+@pytest.mark.parametrize("what", list(BUDGET))
+def test_the_hot_paths_stay_within_their_statement_budget(cases: Cases, clock: FixedClock, what: str) -> None:
+    run = work(cases, clock)[what]
+    clock.advance(timedelta(minutes=1))
+    with statements(cases.db) as seen:
+        run()
+    assert len(seen) <= BUDGET[what], "\n".join(s.split("\n")[0][:100] for s in seen)
