@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, exists, func, insert, select, update
+from sqlalchemy import Connection, Update, bindparam, case, exists, func, insert, select, update
 
 from engine.definitions.compiled import CompiledDeadline, CompiledWorkflow, matches
 from engine.definitions.vocabulary import OPEN_EVENT
@@ -26,15 +27,33 @@ OPEN, MET, MISSED, CANCELLED = "open", "met", "missed", "cancelled"
 ESCALATION_PREFIX = "escalation:"
 
 _OPEN_ROWS = (DEADLINES.c.case_id == bindparam("b_case"), DEADLINES.c.status == OPEN)
-#: Meets the `met` names and cancels the others of `names`, in one statement.
-_CLOSE = (
-    update(DEADLINES)
-    .where(*_OPEN_ROWS, DEADLINES.c.name.in_(bindparam("b_names", expanding=True)))
-    .values(
-        status=case((DEADLINES.c.name.in_(bindparam("b_met", expanding=True)), MET), else_=CANCELLED),
-        closed_at=bindparam("b_now"), closed_seq=bindparam("b_seq"),
+
+
+@cache
+def _close_statement(count: int) -> Update:
+    """Meets or cancels `count` named deadlines in one statement (`b_name_<i>`, each with its `b_status_<i>`). One
+    statement per count, built once: a list parameter would be compiled again at every execution."""
+    names: list[Any] = [bindparam(f"b_name_{i}") for i in range(count)]
+    return (
+        update(DEADLINES)
+        .where(*_OPEN_ROWS, DEADLINES.c.name.in_(names))
+        .values(
+            status=case(*((DEADLINES.c.name == names[i], bindparam(f"b_status_{i}")) for i in range(count)),
+                        else_=CANCELLED),
+            closed_at=bindparam("b_now"), closed_seq=bindparam("b_seq"),
+        )
     )
-)
+
+
+def _close(conn: Connection, common: Mapping[str, Any], met: list[str], cancelled: list[str]) -> None:
+    """Meets the `met` deadlines and cancels the `cancelled` ones that are open, in one statement."""
+    names = [*met, *(n for n in cancelled if n not in met)]
+    params = {**common}
+    for i, name in enumerate(names):
+        params[f"b_name_{i}"], params[f"b_status_{i}"] = name, MET if name in met else CANCELLED
+    conn.execute(_close_statement(len(names)), params)
+
+
 #: Meets one deadline when the work was really done (`at`), never before the deadline opened.
 _DONE = bindparam("b_done", type_=DEADLINES.c.closed_at.type)
 _MEET_AT = (
@@ -79,7 +98,7 @@ _MEET_LATE = (
 )
 _REOWN = (
     update(DEADLINES)
-    .where(*_OPEN_ROWS, DEADLINES.c.owner_role.in_(bindparam("b_roles", expanding=True)))
+    .where(*_OPEN_ROWS, DEADLINES.c.owner_role.in_([bindparam(f"b_role_{i}") for i in range(4)]))
     .values(owner_org=case(
         *((DEADLINES.c.owner_role == bindparam(f"b_role_{i}"), bindparam(f"b_org_{i}")) for i in range(4)),
         else_=DEADLINES.c.owner_org,
@@ -151,7 +170,7 @@ def record_event(
     met += [f"{ESCALATION_PREFIX}{d.name}" for d in workflow.deadlines.values()
             if any(r.action == event and matches(r.when, data) for r in d.met_by)]
     if met or cancelled:
-        conn.execute(_CLOSE, {**common, "b_names": met + cancelled, "b_met": met or [""]})
+        _close(conn, common, met, cancelled)
     if from_state is not None and workflow.is_terminal(to_state):
         conn.execute(_CLOSE_ALL, common)  # a closed case leaves nothing open, escalations included
     if previous_values is not None:
@@ -162,7 +181,7 @@ def record_event(
     if reowned:
         slots = {f"b_role_{i}": reowned[i] if i < len(reowned) else "" for i in range(4)}
         slots.update({f"b_org_{i}": parties[reowned[i]] if i < len(reowned) else "" for i in range(4)})
-        conn.execute(_REOWN, {**common, "b_roles": reowned, **slots})
+        conn.execute(_REOWN, {**common, **slots})
     rows = []
     for deadline in workflow.deadlines.values():
         opened = opening_time(workflow, deadline, event, to_state, data, values, now)
@@ -175,9 +194,9 @@ def record_event(
             "owner_org": owner_of(workflow, deadline, parties), "opened_seq": seq,
         })
     if rows:
-        reopened = [r["name"] for r in rows if any(d.name == r["name"] for d in possibly_open)]
+        reopened = [str(r["name"]) for r in rows if any(d.name == r["name"] for d in possibly_open)]
         if reopened:  # a deadline that opens again (a second referral) replaces the one still open
-            conn.execute(_CLOSE, {**common, "b_names": reopened, "b_met": [""]})
+            _close(conn, common, [], reopened)
         conn.execute(_INSERT, rows)
 
 
@@ -207,4 +226,4 @@ def _reanchor(
         again = clock["b_due"] > common["b_now"]
         conn.execute(_REOPEN, {**clock, "b_id": missed, "b_status": OPEN if again else MISSED, "b_again": again})
         if again:
-            conn.execute(_CLOSE, {**common, "b_names": [f"{ESCALATION_PREFIX}{deadline.name}"], "b_met": [""]})
+            _close(conn, common, [], [f"{ESCALATION_PREFIX}{deadline.name}"])
