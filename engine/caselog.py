@@ -14,21 +14,37 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
+from sqlalchemy import Connection, RowMapping, and_, bindparam, insert, select, update
 
 from engine.actor import Actor
 from engine.chain import GENESIS, event_hash
 from engine.definitions.compiled import CompiledWorkflow
 from engine.errors import NotFound, StaleVersion
 from engine.fold import Folded, apply, case_values
-from engine.store.tables import Case, Event
+from engine.store.tables import Case, CaseParty, Event, Organisation
 
 CASES = Case.__table__  # type: ignore[attr-defined]
 EVENTS = Event.__table__  # type: ignore[attr-defined]
+PARTIES = CaseParty.__table__  # type: ignore[attr-defined]
+ORGANISATIONS = Organisation.__table__  # type: ignore[attr-defined]
 
 # Statements on the hot path, built once (building them per call costs more than running them on SQLite).
 _SELECT_CASE = select(CASES).where(CASES.c.id == bindparam("b_id"))
 _LOCK_CASE = _SELECT_CASE.with_for_update()
+#: Columns a read with `lead` adds to the row: the lead organisation's id, name and contact line.
+LEAD_ORG, LEAD_NAME, LEAD_CONTACT = "lead_org", "lead_name", "lead_contact"
+_LEAD = PARTIES.alias("lead")
+#: The case with its lead organisation's contact (the party `b_lead`) in one statement: every answer shows it.
+_SELECT_WITH_LEAD = (
+    select(CASES, _LEAD.c.organisation.label(LEAD_ORG), ORGANISATIONS.c.name.label(LEAD_NAME),
+           ORGANISATIONS.c.contact.label(LEAD_CONTACT))
+    .select_from(
+        CASES.outerjoin(_LEAD, and_(_LEAD.c.case_id == CASES.c.id, _LEAD.c.party == bindparam("b_lead")))
+        .outerjoin(ORGANISATIONS, ORGANISATIONS.c.id == _LEAD.c.organisation)
+    )
+    .where(CASES.c.id == bindparam("b_id"))
+)
+_LOCK_WITH_LEAD = _SELECT_WITH_LEAD.with_for_update(of=CASES)
 _UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("b_id"), CASES.c.version == bindparam("b_version"))
 _INSERT_CASE = insert(CASES)
 _INSERT_EVENT = insert(EVENTS)
@@ -76,9 +92,14 @@ class Appended:
     after: Folded
 
 
-def load(conn: Connection, case_id: str, *, for_update: bool = False) -> RowMapping:
-    """The case row; locked for this transaction with `for_update` (a writer's first read). `NotFound` if none."""
-    row = conn.execute(_LOCK_CASE if for_update else _SELECT_CASE, {"b_id": case_id}).mappings().first()
+def load(conn: Connection, case_id: str, *, for_update: bool = False, lead: str | None = None) -> RowMapping:
+    """The case row; locked for this transaction with `for_update` (a writer's first read). With `lead` (a party
+    role), the row carries that party's organisation and contact too (`LEAD_*`). `NotFound` if none."""
+    if lead is None:
+        row = conn.execute(_LOCK_CASE if for_update else _SELECT_CASE, {"b_id": case_id}).mappings().first()
+    else:
+        statement = _LOCK_WITH_LEAD if for_update else _SELECT_WITH_LEAD
+        row = conn.execute(statement, {"b_id": case_id, "b_lead": lead}).mappings().first()
     if row is None:
         raise NotFound(f"no case {case_id!r}")
     return row

@@ -23,7 +23,18 @@ from engine import caselog, deadlines
 from engine.access import Access, decide, findable
 from engine.access_log import access_row, record_in
 from engine.actor import Actor
-from engine.caselog import CASES, CaseRecord, EventRecord, case_record, event_fields, event_record, record_from
+from engine.caselog import (
+    CASES,
+    LEAD_CONTACT,
+    LEAD_NAME,
+    LEAD_ORG,
+    CaseRecord,
+    EventRecord,
+    case_record,
+    event_fields,
+    event_record,
+    record_from,
+)
 from engine.caselog import EVENTS as EVENTS  # the log's tables, for readers that import them from here
 from engine.chain import verify_chain
 from engine.clock import Clock
@@ -114,6 +125,8 @@ class Cases:
         self.clock = clock
         self._known_organisations: dict[str, str] = {}  # organisation id -> kind
         self._kinds: dict[str, str] = {}
+        #: The party whose contact every answer shows (`escalate_to`: the lead CPS office), read with the case.
+        self.lead_party = catalogue.latest()[0].spec.escalate_to
 
     # --- opening ---
 
@@ -133,20 +146,21 @@ class Cases:
         how = f"open:{workflow_id}{':new' if new_pregnancy else ''}"
         fingerprint = _fingerprint("", how, data if variant is None else [data, *variant], None)
 
-        def write(conn: Connection) -> CaseRecord:
-            return self._open_case(conn, actor, workflow_id, data, new_pregnancy, variant)
+        def write(conn: Connection) -> tuple[CaseRecord, Mapping[str, Any]]:
+            return self._open_case(conn, actor, workflow_id, data, new_pregnancy, variant), {}
 
         # The same submission racing this one may be committed first (PostgreSQL): a duplicate key, then a replay.
         return self._once(actor, idempotency_key, fingerprint, "open", write, IntegrityError)
 
     def _once(
         self, actor: Actor, key: str | None, fingerprint: str, what: str,
-        write: Callable[[Connection], CaseRecord], lost: type[Exception], page_of: str | None = None,
+        write: Callable[[Connection], tuple[CaseRecord, Mapping[str, Any]]], lost: type[Exception],
+        page_of: str | None = None,
     ) -> Outcome:
-        """Runs `write` (which returns the case as it left it) in one transaction and answers with that case as
-        the caller may see it, built from what was written (not read back). With an idempotency key, a repeat
-        answers with the first result and writes nothing, and so does a write that lost the race (`lost`) to the
-        same request committed meanwhile.
+        """Runs `write` (which returns the case as it left it, and the lead contact it read with it) in one
+        transaction and answers with that case as the caller may see it, built from what was written (not read
+        back). With an idempotency key, a repeat answers with the first result and writes nothing, and so does a
+        write that lost the race (`lost`) to the same request committed meanwhile.
 
         With `page_of` (a case id), a refusal carries the case's page (`PoscError.page`), read and recorded as a
         disclosure in the same transaction, the refused attempt rolled back to a savepoint."""
@@ -159,7 +173,7 @@ class Cases:
                             prior = self._prior(conn, actor, key, fingerprint)
                             if prior is not None:
                                 return Outcome(case=self._answer(conn, actor, prior, "replay"), replayed=True)
-                        written = write(conn)
+                        written, lead = write(conn)
                         if key is not None:
                             self._remember(conn, actor, key, fingerprint, written.id, written.updated_at)
                 except (InvalidForm, NotAvailable, StaleVersion, IdempotencyConflict) as refused:
@@ -172,7 +186,7 @@ class Cases:
                     refused.page = self._page(conn, actor, page_of)
                     refusal = refused
                 else:
-                    return Outcome(case=self._answer(conn, actor, written, what), replayed=False)
+                    return Outcome(case=self._answer(conn, actor, written, what, lead), replayed=False)
         except lost:
             if key is None:
                 raise
@@ -212,11 +226,16 @@ class Cases:
             "response": {}, "created_at": at,
         })
 
-    def _answer(self, conn: Connection, actor: Actor, case: str | CaseRecord, what: str) -> CaseView:
-        """The case (its id, or the record a write just left) as the caller may see it now, recorded as a
-        disclosure in this transaction. A replay to a caller who may no longer know the case is refused as if it
-        did not exist."""
-        row = caselog.load(conn, case) if isinstance(case, str) else vars(case)
+    def _answer(
+        self, conn: Connection, actor: Actor, case: str | CaseRecord, what: str, lead: Mapping[str, Any] | None = None,
+    ) -> CaseView:
+        """The case (its id, or the record a write just left, with the lead contact read before it) as the caller
+        may see it now, recorded as a disclosure in this transaction. A replay to a caller who may no longer know
+        the case is refused as if it did not exist."""
+        if isinstance(case, str):
+            row: Mapping[Any, Any] = caselog.load(conn, case, lead=self.lead_party)
+        else:
+            row = {**vars(case), **(lead or {})}
         case_id = row["id"]
         access = self.access(conn, actor, row)
         if not access and what == "replay":
@@ -411,7 +430,7 @@ class Cases:
         in the same transaction."""
         fingerprint = _fingerprint(case_id, action, data, expected_version)
 
-        def write(conn: Connection) -> CaseRecord:
+        def write(conn: Connection) -> tuple[CaseRecord, Mapping[str, Any]]:
             return self._take(conn, actor, case_id, action, data, expected_version)
 
         # A double click can lose the race to its own first click, committed while this one waited for the case
@@ -422,8 +441,10 @@ class Cases:
 
     def _take(
         self, conn: Connection, actor: Actor, case_id: str, action: str, data: Any, expected_version: int | None,
-    ) -> CaseRecord:
-        row = caselog.load(conn, case_id, for_update=True)
+    ) -> tuple[CaseRecord, Mapping[str, Any]]:
+        """Takes the action on the case, locked; returns the case as it left it, and the lead contact read with it
+        (for the answer)."""
+        row = caselog.load(conn, case_id, for_update=True, lead=self.lead_party)
         workflow = self._workflow(row)
         now = self.clock.now()
         access = self.access(conn, actor, row)
@@ -452,7 +473,8 @@ class Cases:
         ctx = self._guard_context(conn, workflow, compiled, state, clean, row["data"], row, now, consents, actor)
         _refuse_on_guards(compiled, ctx, state)
         to_state = workflow.fire(action, state, clean, ctx.case)
-        return self._record(conn, workflow, row, actor, compiled, clean, to_state, now)
+        record = self._record(conn, workflow, row, actor, compiled, clean, to_state, now)
+        return record, {k: row[k] for k in (LEAD_ORG, LEAD_NAME, LEAD_CONTACT)}
 
     @staticmethod
     def _record(

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, exists, select, tuple_
 
+from engine import caselog
 from engine.access import STATUS, Access, findable
 from engine.access_log import AccessLogWriter, access_row
 from engine.actor import Actor
@@ -37,11 +38,16 @@ from engine.readmodels import (
 from engine.reports import capta_report
 from engine.store.database import Database
 from engine.store.tables import AccessLog, Deadline
-from engine.views import case_page, case_view, deadline_fields, event_views, organisation_contact
+from engine.views import (
+    case_page,
+    case_view,
+    deadline_fields,
+    event_views,
+    organisation_contact,
+)
 
 ACCESS_LOG = AccessLog.__table__  # type: ignore[attr-defined]
 DEADLINES = Deadline.__table__  # type: ignore[attr-defined]
-_SELECT_CASE = select(CASES).where(CASES.c.id == bindparam("b_id"))
 _EVENTS = select(EVENTS).where(EVENTS.c.case_id == bindparam("b_case")).order_by(EVENTS.c.seq)
 MAX_PAGE = 200
 
@@ -70,6 +76,8 @@ class CaseQueries:
         self.catalogue = catalogue
         self.cases = cases
         self.access_log = AccessLogWriter(db)
+        #: The party whose contact a view shows (`escalate_to`: the lead CPS office), joined to the case read.
+        self.lead_party = catalogue.latest()[0].spec.escalate_to
 
     # --- one case ---
 
@@ -275,9 +283,7 @@ class CaseQueries:
     # --- pieces ---
 
     def _open(self, conn: Connection, actor: Actor, case_id: str) -> tuple[RowMapping, Access]:
-        row = conn.execute(_SELECT_CASE, {"b_id": case_id}).mappings().first()
-        if row is None:
-            raise NotFound(f"no case {case_id!r}")
+        row = caselog.load(conn, case_id, lead=self.lead_party)
         access = self.cases.access(conn, actor, row)
         if not access:
             raise NotFound(f"no case {case_id!r}")

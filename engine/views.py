@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, bindparam, select
 
 from engine.access import PLAN, Access
-from engine.caselog import EVENTS
+from engine.caselog import EVENTS, LEAD_CONTACT, LEAD_NAME, LEAD_ORG
 from engine.deadlines import ESCALATION_PREFIX
 from engine.definitions.compiled import CompiledWorkflow
 from engine.fold import ENTERED_LATE
@@ -41,6 +41,13 @@ _ALL_DEADLINES = (
 )
 _EVENTS = select(EVENTS).where(EVENTS.c.case_id == bindparam("b_case")).order_by(EVENTS.c.seq)
 _ORGANISATION = select(ORGANISATIONS).where(ORGANISATIONS.c.id == bindparam("b_id"))
+
+
+def lead_contact(conn: Connection, case: Mapping[Any, Any], lead: str | None) -> Contact | None:
+    """The lead organisation's contact: from the row when the read joined it, otherwise read."""
+    if lead is not None and LEAD_ORG in case and case[LEAD_ORG] == lead:
+        return Contact(organisation=lead, name=case[LEAD_NAME] or lead, contact=case[LEAD_CONTACT])
+    return organisation_contact(conn, lead)
 
 
 def organisation_contact(conn: Connection, organisation: str | None) -> Contact | None:
@@ -113,7 +120,7 @@ def case_view(
     return CaseView(
         id=case["id"], workflow=workflow.id, workflow_version=workflow.version, version=case["version"],
         state=access.state(case["state"]), phase=case["phase"], terminal=workflow.is_terminal(case["state"]),
-        plan_in_place=plan_version >= 1, plan_version=plan_version, lead_contact=organisation_contact(conn, lead),
+        plan_in_place=plan_version >= 1, plan_version=plan_version, lead_contact=lead_contact(conn, case, lead),
         tiers=access.ordered_tiers(), data=shown, withheld=access.withheld(workflow.open.form, identification),
         deadlines=deadlines, windows=windows(workflow, shown), entered_late=entered_late(access, case["facts"]),
         opened_at=case["opened_at"], updated_at=case["updated_at"],

@@ -84,6 +84,18 @@ def test_a_new_lead_cps_office_takes_over_the_worklist_and_the_escalations(
         queries.view(ACTORS["cps"], case.id)
 
 
+def test_the_answer_to_a_correction_names_the_new_lead_office(cases: Cases, clock: FixedClock) -> None:
+    """The answer shows the lead contact read with the case; when the action itself moved the lead, the new one."""
+    ensure_organisation(cases.db, clock, "river-cps", "River County CPS", "Intake 555-0199", kind="cps")
+    case = open_case(cases, clock)
+    answer = cases.act(ACTORS["prenatal"], case.id, AMEND, {"reason": "moved", "lead_cps_org": "river-cps"}).case
+    assert answer.lead_contact is not None
+    assert (answer.lead_contact.organisation, answer.lead_contact.name, answer.lead_contact.contact) == (
+        "river-cps", "River County CPS", "Intake 555-0199")
+    again = cases.act(ACTORS["prenatal"], case.id, AMEND, {"reason": "phone", "phone": "555-0111"}).case
+    assert again.lead_contact == answer.lead_contact
+
+
 def test_only_the_lead_or_the_identifying_organisation_corrects_and_only_a_real_change(
     cases: Cases, clock: FixedClock
 ) -> None:

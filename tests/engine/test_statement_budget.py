@@ -19,10 +19,10 @@ from tests.sqlcount import statements
 #: work → the most statements it may run.
 BUDGET = {
     "open a case": 10,
-    "a state change (admission to treatment)": 11,
-    "a same-state action (a consent renewed)": 10,
-    "the case view": 6,
-    "the case page": 7,
+    "a state change (admission to treatment)": 10,
+    "a same-state action (a consent renewed)": 9,
+    "the case view": 5,
+    "the case page": 6,
     "the case list": 4,
     "the worklist": 4,
 }
