@@ -178,7 +178,7 @@ class CaseQueries:
             page, more = rows[:size], len(rows) > size
             items = []
             logged: list[dict[str, Any]] = []
-            for row, access in self._decide_many(conn, actor, page, now):
+            for row, access in self._decide_many(conn, actor, page):
                 # A filter on the state matches only where the caller may see the state.
                 if not access or (state and not access.sees_state(row["state"])):
                     continue
@@ -219,7 +219,7 @@ class CaseQueries:
             cases = [{**r, "id": r["case_id"]} for r in page]
             items = []
             logged: list[dict[str, Any]] = []
-            for row, access in self._decide_many(conn, actor, cases, now):
+            for row, access in self._decide_many(conn, actor, cases):
                 if not access or (state and not access.sees_state(row["state"])):
                     continue
                 items.append(WorkItem(
@@ -290,7 +290,7 @@ class CaseQueries:
         return row, access
 
     def _decide_many(
-        self, conn: Connection, actor: Actor, rows: Sequence[Mapping[Any, Any]], now: datetime
+        self, conn: Connection, actor: Actor, rows: Sequence[Mapping[Any, Any]]
     ) -> list[tuple[Mapping[Any, Any], Access]]:
         """The access decision for each of many cases (their consents are in their rows)."""
         return [(row, self.cases.access(conn, actor, row)) for row in rows]
@@ -315,7 +315,6 @@ def _given(consents: list[ConsentView]) -> Callable[[], list[ConsentView]]:
 
 
 def _parse_time(value: str) -> Any:
-    from datetime import datetime
 
     try:
         return datetime.fromisoformat(value)
