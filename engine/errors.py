@@ -35,6 +35,10 @@ class NotFound(PoscError):
     """The thing does not exist, or the caller may not know that it does."""
 
 
+class NotAuthenticated(PoscError):
+    """No API key, or an unknown or revoked one."""
+
+
 class Forbidden(PoscError):
     """The caller's role or organisation may not do this."""
 

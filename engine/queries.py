@@ -20,7 +20,7 @@ from engine.cases import PARTIES, Cases, lookup_key
 from engine.definitions.catalogue import Catalogue
 from engine.definitions.compiled import CompiledWorkflow
 from engine.documents import render
-from engine.errors import FieldError, Forbidden, InvalidForm, NotFound
+from engine.errors import FieldError, Forbidden, InvalidForm, NotAuthenticated, NotFound
 from engine.fold import active_consents
 from engine.guards import ConsentView
 from engine.readmodels import (
@@ -38,6 +38,7 @@ from engine.readmodels import (
 from engine.reports import capta_report
 from engine.store.database import Database
 from engine.store.tables import AccessLog, Deadline
+from engine.users import UserRecord, authenticate_in
 from engine.views import (
     case_page,
     case_view,
@@ -87,6 +88,18 @@ class CaseQueries:
             view = case_view(conn, access, row, self.cases.clock.now())
         self._log(actor, case_id, "view", access)
         return view
+
+    def view_with_key(self, api_key: str, case_id: str) -> tuple[UserRecord, CaseView]:
+        """`view` for the holder of an API key, the key checked in the same read transaction (one transaction
+        instead of two for the most frequent read). `NotAuthenticated` for a malformed, unknown or revoked key."""
+        with self.db.read() as conn:
+            user = authenticate_in(conn, api_key)
+            if user is None:
+                raise NotAuthenticated("the API key is unknown or revoked")
+            row, access = self._open(conn, user.actor, case_id)
+            view = case_view(conn, access, row, self.cases.clock.now())
+        self._log(user.actor, case_id, "view", access)
+        return user, view
 
     def page(self, actor: Actor, case_id: str) -> CasePage:
         """What a case's web page shows, read in one transaction and recorded as one disclosure: the case, its

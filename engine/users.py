@@ -12,7 +12,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from engine.actor import ROLES, Actor
 from engine.clock import Clock
@@ -87,11 +87,16 @@ def _a(noun: str) -> str:
 
 def authenticate(db: Database, api_key: str) -> UserRecord | None:
     """The user an API key belongs to, or None for a malformed, unknown or revoked key."""
+    with db.read() as conn:
+        return authenticate_in(conn, api_key)
+
+
+def authenticate_in(conn: Connection, api_key: str) -> UserRecord | None:
+    """`authenticate` inside a transaction that is already open (a read that checks the key and answers in one)."""
     parts = api_key.split("_", 2)
     if len(parts) != 3 or parts[0] != "posc" or not parts[1] or not parts[2]:
         return None
-    with db.read() as conn:
-        row = conn.execute(_BY_KEY_ID, {"b_key_id": parts[1]}).mappings().first()
+    row = conn.execute(_BY_KEY_ID, {"b_key_id": parts[1]}).mappings().first()
     if row is None:
         hmac.compare_digest(_digest(parts[2]), "0" * 64)  # same work for unknown ids as for wrong secrets
         return None

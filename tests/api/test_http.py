@@ -50,8 +50,17 @@ def test_a_revoked_key_stops_working(api: Api) -> None:
 
     services = api.client.app.state.services  # type: ignore[attr-defined]
     user_id = api.get("/me", "peer").json()["id"]
+    case = api.drive(api.open_case(), ["record_consent"])  # the peer network may see the case
+    assert api.get(f"/cases/{case['id']}", "peer").status_code == 200
     revoke_key(services.db, services.clock, user_id)
     assert_problem(api.get("/me", "peer"), 401)
+    # The case view checks the key in its own read transaction: the same answer, and nothing disclosed.
+    answer = api.get(f"/cases/{case['id']}", "peer")
+    assert_problem(answer, 401, "unknown or revoked")
+    assert answer.headers["www-authenticate"] == "Bearer"
+    assert_problem(api.client.get("/cases/PC-NONE-NONE", headers={"Authorization": "Bearer posc_x_y"}), 401)
+    disclosures = api.get(f"/cases/{case['id']}/disclosures", "cps").json()
+    assert [d["what"] for d in disclosures if d["actor_role"] == "peer"] == ["view"]  # the one before revocation
 
 
 def test_definitions_are_published(api: Api) -> None:

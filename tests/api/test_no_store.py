@@ -59,7 +59,7 @@ def test_a_server_error_is_marked_no_store_and_says_nothing_of_the_data(
     def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError("Rivera 1996-04-12 opioids")
 
-    monkeypatch.setattr(services.queries, "view", broken)
+    monkeypatch.setattr(services.queries, "view_with_key", broken)
     answer = api.get(f"/cases/{case['id']}?marker=123", "cps")
     assert answer.status_code == 500 and no_store(answer)
     assert answer.headers["content-type"].startswith("application/problem+json")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from engine import CaseQueries, Cases, FixedClock
+from engine import CaseQueries, Cases, FixedClock, add_user
 from tests.factories import ACTORS, action_data
 from tests.pathway import due_date, open_case, take
 from tests.sqlcount import statements
@@ -22,6 +22,7 @@ BUDGET = {
     "a state change (admission to treatment)": 10,
     "a same-state action (a consent renewed)": 9,
     "the case view": 5,
+    "the case view for an API key (the key checked in the same transaction)": 6,
     "the case page": 6,
     "the case list": 4,
     "the worklist": 4,
@@ -39,6 +40,7 @@ def work(cases: Cases, clock: FixedClock) -> dict[str, Callable[[], Any]]:
     consent = action_data("record_consent", clock.now(), due_date(case))
     admission = action_data("admit_to_treatment", clock.now(), due_date(case))
     other = take(cases, clock, open_case(cases, clock, last_name="Other"), "record_consent")
+    _, key = add_user(cases.db, clock, name="Sam Lee", role="cps", organisation="county-cps")
     return {
         "open a case": lambda: open_case(cases, clock, last_name="New"),
         "a state change (admission to treatment)": lambda: cases.act(
@@ -46,6 +48,8 @@ def work(cases: Cases, clock: FixedClock) -> dict[str, Callable[[], Any]]:
         "a same-state action (a consent renewed)": lambda: cases.act(
             ACTORS["prenatal"], case.id, "record_consent", consent),
         "the case view": lambda: queries.view(ACTORS["cps"], case.id),
+        "the case view for an API key (the key checked in the same transaction)": lambda: queries.view_with_key(
+            key, case.id),
         "the case page": lambda: queries.page(ACTORS["cps"], case.id),
         "the case list": lambda: queries.list_cases(ACTORS["cps"]),
         "the worklist": lambda: queries.worklist(ACTORS["cps"]),
