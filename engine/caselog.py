@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, bindparam, insert, select, update
@@ -147,10 +148,37 @@ def append(
     }
     if rekey is not None:
         changes["lookup_key"] = rekey(case_values(row["data"], after.facts))
-    if conn.execute(_UPDATE_CASE, changes).rowcount != 1:
+    if conn.dialect.name == "postgresql":  # one round trip: the event is inserted only if the row moved
+        params = {**changes, **{f"e_{k}": v for k, v in event.items()}}
+        moved = conn.execute(_move_and_insert(rekey is not None), params)
+    else:
+        moved = conn.execute(_UPDATE_CASE, changes)
+        if moved.rowcount == 1:
+            conn.execute(_INSERT_EVENT, event)
+    if moved.rowcount != 1:
         raise StaleVersion(f"case {row['id']} changed while this action was being taken")
-    conn.execute(_INSERT_EVENT, event)
     return Appended(seq, before, after)
+
+
+_CASE_CHANGES = ("state", "phase", "version", "facts", "parties", "last_hash", "updated_at")
+_EVENT_COLUMNS = [c.name for c in EVENTS.c if c.name != "id"]
+
+
+@cache
+def _move_and_insert(rekeyed: bool) -> Any:
+    """PostgreSQL: compare-and-set the case row and insert the event in one statement (a data-modifying CTE). The
+    insert selects from the updated row, so it inserts nothing, and reports no row, when the version moved on."""
+    columns = [*_CASE_CHANGES, "lookup_key"] if rekeyed else list(_CASE_CHANGES)
+    moved = (
+        update(CASES)
+        .where(CASES.c.id == bindparam("b_id"), CASES.c.version == bindparam("b_version"))
+        .values({c: bindparam(c, type_=CASES.c[c].type) for c in columns})
+        .returning(CASES.c.id)
+        .cte("moved")
+    )
+    values = select(*(bindparam(f"e_{c}", type_=EVENTS.c[c].type) for c in _EVENT_COLUMNS)).select_from(moved)
+    # An INSERT's row count is kept only on request (SQLAlchemy reports it reliably for UPDATE and DELETE).
+    return insert(EVENTS).from_select(_EVENT_COLUMNS, values).execution_options(preserve_rowcount=True)
 
 
 def case_record(row: Mapping[Any, Any]) -> CaseRecord:

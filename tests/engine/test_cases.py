@@ -20,6 +20,7 @@ from engine import (
     NotFound,
     StaleVersion,
     UnknownAction,
+    caselog,
 )
 from engine.cases import CASES, DEADLINES, EVENTS, IdempotencyConflict
 from engine.errors import AlreadyOpen
@@ -329,3 +330,19 @@ def test_a_part_2_programs_case_is_never_named_to_an_organisation_it_has_not_con
     opened(cases, ACTORS["treatment"], "charm-posc", data)
     # The prenatal clinic may not learn that the parent is in a treatment program: its own case opens.
     assert opened(cases, ACTORS["prenatal"], "charm-posc", data).id
+
+
+def test_the_case_log_appends_nothing_to_a_case_that_moved_on(cases: Cases, clock: FixedClock) -> None:
+    """The compare-and-set of `caselog.append` (one statement on PostgreSQL, two on SQLite): an event built on a
+    stale read of the case is refused and nothing is written, neither the row nor the event."""
+    case = open_case(cases, clock)
+    workflow = cases.catalogue.workflow("charm-posc")
+    data = action_data("record_consent", clock.now(), clock.now().date())
+    with cases.db.write() as conn:
+        stale = dict(caselog.load(conn, case.id))
+    take(cases, clock, case, "record_consent")  # the case moves on meanwhile
+    with pytest.raises(StaleVersion), cases.db.write() as conn:
+        caselog.append(conn, workflow, stale, action="record_consent", form="universal_consent",
+                       to_state="identified", actor=ACTORS["prenatal"], now=clock.now(), data=data)
+    assert [e.action for e in cases.history(case.id)] == ["open_case", "record_consent"]
+    assert cases.get(case.id).version == 2 and cases.verify(case.id) == []

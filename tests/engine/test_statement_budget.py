@@ -16,7 +16,9 @@ from tests.factories import ACTORS, action_data
 from tests.pathway import due_date, open_case, take
 from tests.sqlcount import statements
 
-#: work → the most statements it may run.
+#: PostgreSQL runs an action's case update and event insert as one statement (a data-modifying CTE).
+ONE_STATEMENT_APPEND = {"a state change (admission to treatment)", "a same-state action (a consent renewed)"}
+#: work → the most statements it may run on SQLite (PostgreSQL: one fewer for `ONE_STATEMENT_APPEND`).
 BUDGET = {
     "open a case": 10,
     "a state change (admission to treatment)": 10,
@@ -62,4 +64,5 @@ def test_the_hot_paths_stay_within_their_statement_budget(cases: Cases, clock: F
     clock.advance(timedelta(minutes=1))
     with statements(cases.db) as seen:
         run()
-    assert len(seen) <= BUDGET[what], "\n".join(s.split("\n")[0][:100] for s in seen)
+    budget = BUDGET[what] - (what in ONE_STATEMENT_APPEND and cases.db.engine.dialect.name == "postgresql")
+    assert len(seen) <= budget, "\n".join(s.split("\n")[0][:100] for s in seen)
