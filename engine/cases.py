@@ -199,7 +199,7 @@ class Cases:
 
     def _page(self, conn: Connection, actor: Actor, case_id: str) -> CasePage:
         """The case's page as the caller may see it, recorded as a disclosure in this transaction."""
-        row = caselog.load(conn, case_id)
+        row = caselog.load(conn, case_id, lead=self.lead_party)
         access = self.access(conn, actor, row)
         if not access:
             raise NotFound(f"no case {case_id!r}")

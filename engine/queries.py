@@ -77,8 +77,6 @@ class CaseQueries:
         self.catalogue = catalogue
         self.cases = cases
         self.access_log = AccessLogWriter(db)
-        #: The party whose contact a view shows (`escalate_to`: the lead CPS office), joined to the case read.
-        self.lead_party = catalogue.latest()[0].spec.escalate_to
 
     # --- one case ---
 
@@ -267,12 +265,12 @@ class CaseQueries:
                     access = self.cases.access(conn, actor, row, _given(consents))
                     if not findable(access, row["state"], row["parties"], consents, self._kind_of(conn)):
                         continue
-                    match = LookupMatch(
-                        id=row["id"], plan_in_place=int(row["facts"].get("plan_version") or 0) >= 1,
-                        lead_contact=organisation_contact(conn, row["parties"].get(case_workflow.spec.escalate_to)),
-                    )
+                    match = {
+                        "id": row["id"], "plan_in_place": int(row["facts"].get("plan_version") or 0) >= 1,
+                        "lead_contact": organisation_contact(conn, row["parties"].get(case_workflow.spec.escalate_to)),
+                    }
                     answers.append(
-                        LookupAnswer(**match.model_dump(), tiers=access.ordered_tiers()) if with_access else match
+                        LookupAnswer(**match, tiers=access.ordered_tiers()) if with_access else LookupMatch(**match)
                     )
                     logged.append((row["id"], access))
         # Every lookup is recorded, matched or not (without what was searched for: that would be personal data).
@@ -296,7 +294,7 @@ class CaseQueries:
     # --- pieces ---
 
     def _open(self, conn: Connection, actor: Actor, case_id: str) -> tuple[RowMapping, Access]:
-        row = caselog.load(conn, case_id, lead=self.lead_party)
+        row = caselog.load(conn, case_id, lead=self.cases.lead_party)
         access = self.cases.access(conn, actor, row)
         if not access:
             raise NotFound(f"no case {case_id!r}")
