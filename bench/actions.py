@@ -21,7 +21,8 @@ import argparse
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -122,27 +123,35 @@ def measure(url: str, raw_connect: Callable[[], object], n: int, repeat: int) ->
 
         # Ceiling 1: the bare write through SQLAlchemy Core.
         target = cases.open(prenatal, "charm-posc", identification(today), new_pregnancy=True).case
-        event_row: dict[str, object] = {
-            "case_id": target.id, "action": "record_consent", "form": "universal_consent",
-            "from_state": "identified", "to_state": "identified", "actor_id": "bench", "actor_role": "prenatal",
-            "organisation": "prenatal-clinic", "occurred_at": clock.now(), "data": consent,
-            "prev_hash": "0" * 64, "hash": "0" * 64,
-        }
-
-        def core(case_id: str = target.id, row: dict[str, object] = event_row) -> None:
-            for version in range(1, n + 1):
-                with cases.db.engine.begin() as conn:
-                    conn.execute(update(CASES).where(CASES.c.id == case_id, CASES.c.version == version)
-                                 .values(state="identified", version=version + 1))
-                    conn.execute(insert(EVENTS).values(seq=version + 1, **row))
-
-        results["core"].append(rate(n, core))
+        results["core"].append(rate(n, lambda c=target.id, d=consent: core_write(cases, clock, c, n, d)))
 
         # Ceiling 2: the same with the raw driver.
         raw_target = cases.open(prenatal, "charm-posc", identification(today), new_pregnancy=True).case
-        results["raw"].append(rate(n, lambda c=raw_target.id, r=event_row: raw_write(raw_connect, c, n, r)))
+        raw_event = bare_event(clock, raw_target.id, consent)
+        results["raw"].append(rate(n, lambda c=raw_target.id, r=raw_event: raw_write(raw_connect, c, n, r)))
     cases.db.dispose()
     return {k: statistics.median(v) for k, v in results.items()}
+
+
+def bare_event(clock: FixedClock, case_id: str, data: dict[str, object]) -> dict[str, object]:
+    """The event row the bare writes insert: what an engine's event for a consent holds, without its work."""
+    return {
+        "case_id": case_id, "action": "record_consent", "form": "universal_consent",
+        "from_state": "identified", "to_state": "identified", "actor_id": "bench", "actor_role": "prenatal",
+        "organisation": "prenatal-clinic", "occurred_at": clock.now(), "data": data,
+        "prev_hash": "0" * 64, "hash": "0" * 64,
+    }
+
+
+def core_write(cases: Cases, clock: FixedClock, case_id: str, n: int, data: dict[str, object]) -> None:
+    """n bare writes through SQLAlchemy Core on a case at version 1: update the case row (state, version) with a
+    compare-and-set, insert one event, commit."""
+    row = bare_event(clock, case_id, data)
+    for version in range(1, n + 1):
+        with cases.db.engine.begin() as conn:
+            conn.execute(update(CASES).where(CASES.c.id == case_id, CASES.c.version == version)
+                         .values(state="identified", version=version + 1))
+            conn.execute(insert(EVENTS).values(seq=version + 1, **row))
 
 
 def raw_write(connect: Callable[[], object], case_id: str, n: int, row: dict[str, object]) -> None:
@@ -188,25 +197,34 @@ def sqlite_run(n: int, repeat: int) -> dict[str, float]:
         return measure(f"sqlite:///{path}", connect, n, repeat)
 
 
-def postgres_run(n: int, repeat: int) -> dict[str, float]:
-    import psycopg
-
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A URL for a fresh schema of its own in the bench database, dropped afterwards."""
     admin = create_engine(PG_URL)
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
         conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
     admin.dispose()
+    separator = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{separator}options=-csearch_path%3D{SCHEMA}"
+    finally:
+        admin = create_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        admin.dispose()
+
+
+def postgres_run(n: int, repeat: int) -> dict[str, float]:
+    import psycopg
+
     dsn = PG_URL.replace("postgresql+psycopg://", "postgresql://")
 
     def connect() -> object:
         return psycopg.connect(dsn, options=f"-csearch_path={SCHEMA}")
 
-    separator = "&" if "?" in PG_URL else "?"
-    try:
-        return measure(f"{PG_URL}{separator}options=-csearch_path%3D{SCHEMA}", connect, n, repeat)
-    finally:
-        with create_engine(PG_URL).begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+    with postgres_schema() as url:
+        return measure(url, connect, n, repeat)
 
 
 def main() -> None:
