@@ -1,5 +1,5 @@
-"""Scale: the case view, the hospital lookup, the first worklist page and an idle tick, at 10,000 and at 1,000,000
-cases, each answered from an index (EXPLAIN printed) and timed in-process.
+"""Scale: the case view, the hospital lookup, the first worklist page, an idle tick and the case list with each of its
+filters, at 10,000 and at 1,000,000 cases, each answered from an index (EXPLAIN printed) and timed in-process.
 
     python -m bench.scale [--backend sqlite|postgresql] [--sizes 10000 1000000] [--runs 50]
 
@@ -62,15 +62,17 @@ def generate(db: Database, count: int, batch: int = 5000) -> None:
                        "organisation": "clinic-1", "occurred_at": opened, "data": data}
             digest = event_hash(GENESIS, content)
             party_map = {"opened_by": "clinic-1", "cps": lead, "hospital": "hospital-1"}
+            # Older cases' deadlines were met long ago; the newest tenth are still open (a realistic backlog).
+            status = "open" if i % 10 == 0 else "met"
+            overdue_from = opened + timedelta(days=7) if status == "open" else None  # the earliest open due time
             cases.append({"id": case_id, "workflow_id": "charm-posc", "workflow_version": 1, "state": "identified",
                           "phase": "prenatal", "version": 1, "data": data,
                           "facts": {"opened_by_org": "clinic-1", "plan_version": 0}, "parties": party_map,
                           "last_hash": digest, "lookup_key": lookup_key(workflow, data), "opened_at": opened,
                           "updated_at": opened})
             events.append({**content, "prev_hash": GENESIS, "hash": digest})
-            parties.extend({"case_id": case_id, "party": p, "organisation": o} for p, o in party_map.items())
-            # Older cases' deadlines were met long ago; the newest tenth are still open (a realistic backlog).
-            status = "open" if i % 10 == 0 else "met"
+            parties.extend({"case_id": case_id, "party": p, "organisation": o, "state": "identified",
+                            "phase": "prenatal", "overdue_from": overdue_from} for p, o in party_map.items())
             for name, span, owner in (("treatment_admission", 7, "treatment"), ("consent", 14, "cps")):
                 deadlines.append({
                     "case_id": case_id, "name": name, "status": status, "opened_at": opened,
@@ -123,10 +125,19 @@ def measure(db: Database, count: int, runs: int) -> dict[str, float]:
         "lookup": timed(runs, lambda: queries.lookup(hospital, f"Last{count // 2}", date(1995, 1, 1))),
         "worklist page": timed(runs, lambda: queries.worklist(cps, limit=50)),
         "idle tick": timed(runs, lambda: tick(db, catalogue, NOW - timedelta(days=3650))),
+        "case list page": timed(runs, lambda: queries.list_cases(cps, limit=50)),
+        "list: overdue": timed(runs, lambda: queries.list_cases(cps, limit=50, overdue=True)),
+        "list: prenatal": timed(runs, lambda: queries.list_cases(cps, limit=50, phase="prenatal")),
+        "list: referred": timed(runs, lambda: queries.list_cases(cps, limit=50, state="referred")),
+        "list: overdue postnatal": timed(runs, lambda: queries.list_cases(cps, limit=50, overdue=True,
+                                                                           phase="postnatal")),
+        "list: overdue referred": timed(runs, lambda: queries.list_cases(cps, limit=50, overdue=True,
+                                                                          state="referred")),
     }
     return figures
 
 
+_LIST = "SELECT case_id FROM case_parties WHERE organisation = 'cps-0' {} GROUP BY case_id ORDER BY case_id LIMIT 51"
 PLANS = {
     "worklist": ("SELECT * FROM deadlines WHERE owner_org = :org AND status = 'open' AND opened_at <= :now "
                  "ORDER BY due_at, id LIMIT 51", {"org": "cps-0"}),
@@ -135,6 +146,14 @@ PLANS = {
     "case view": ("SELECT * FROM cases WHERE id = :id", {"id": "PC-000000001"}),
     "case deadlines": ("SELECT * FROM deadlines WHERE case_id = :id AND status = 'open' ORDER BY due_at",
                        {"id": "PC-000000001"}),
+    # The case list's page of ids, one filter combination each (engine.queries.list_cases).
+    "list": (_LIST.format(""), {}),
+    "list overdue": (_LIST.format("AND overdue_from < :now"), {}),
+    "list phase": (_LIST.format("AND phase = 'prenatal'"), {}),
+    "list state": (_LIST.format("AND state = 'referred'"), {}),
+    "list overdue phase": (_LIST.format("AND phase = 'postnatal' AND overdue_from < :now"), {}),
+    "list overdue state": (_LIST.format("AND state = 'referred' AND overdue_from < :now"), {}),
+    "list state phase": (_LIST.format("AND state = 'referred' AND phase = 'prenatal'"), {}),
 }
 
 
@@ -147,7 +166,7 @@ def run(url: str, sizes: list[int], runs: int) -> None:
         print(f"\n{db.dialect}, {count:,} cases (generated in {time.perf_counter() - started:.0f} s), "
               f"medians of {runs} runs:")
         for name, ms in measure(db, count, runs).items():
-            print(f"  {name:<15} {ms:8.3f} ms")
+            print(f"  {name:<24} {ms:8.3f} ms")
         stamp = NOW.isoformat() if db.dialect == "postgresql" else NOW.strftime("%Y-%m-%d %H:%M:%S.%f")
         for name, (sql, params) in PLANS.items():
             print(f"  EXPLAIN {name}: {explain(db, sql, {**params, 'now': stamp})}")

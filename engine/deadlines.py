@@ -45,13 +45,14 @@ def _close_statement(count: int) -> Update:
     )
 
 
-def _close(conn: Connection, common: Mapping[str, Any], met: list[str], cancelled: list[str]) -> None:
-    """Meets the `met` deadlines and cancels the `cancelled` ones that are open, in one statement."""
+def _close(conn: Connection, common: Mapping[str, Any], met: list[str], cancelled: list[str]) -> bool:
+    """Meets the `met` deadlines and cancels the `cancelled` ones that are open, in one statement; True if it closed
+    any."""
     names = [*met, *(n for n in cancelled if n not in met)]
     params = {**common}
     for i, name in enumerate(names):
         params[f"b_name_{i}"], params[f"b_status_{i}"] = name, MET if name in met else CANCELLED
-    conn.execute(_close_statement(len(names)), params)
+    return _ran(conn, _close_statement(len(names)), params)
 
 
 #: Meets one deadline when the work was really done (`at`), never before the deadline opened.
@@ -142,9 +143,11 @@ def record_event(
     conn: Connection, workflow: CompiledWorkflow, *, case_id: str, seq: int, event: str, from_state: str | None,
     to_state: str, data: Mapping[str, Any], values: Mapping[str, Any], parties: Mapping[str, str],
     previous_parties: Mapping[str, str], now: datetime, previous_values: Mapping[str, Any] | None = None,
-) -> None:
-    """Meets, cancels, opens, re-anchors and re-owns the case's deadlines for one event."""
+) -> bool:
+    """Meets, cancels, opens, re-anchors and re-owns the case's deadlines for one event. True when the set of open or
+    missed deadlines, or one of their due times, changed (what the case list's `overdue_from` is made of)."""
     common = {"b_case": case_id, "b_now": now, "b_seq": seq}
+    changed = False
     # Only deadlines that apply in the state the case is leaving can be open now.
     possibly_open = [d for d in workflow.deadlines.values() if from_state in d.applies_in]
     met: list[str] = []
@@ -155,13 +158,13 @@ def record_event(
                 continue
             done = workflow.moment(data.get(rule.at)) if rule.at is not None else None
             if done is not None and rule.not_before is None:
-                conn.execute(_MEET_AT, {**common, "b_name": deadline.name, "b_done": min(done, now)})
+                changed |= _ran(conn, _MEET_AT, {**common, "b_name": deadline.name, "b_done": min(done, now)})
                 met_at.append(deadline.name)
             elif rule.not_before is None:
                 met.append(deadline.name)
             else:
                 earliest = rule.not_before.negated().after(now, workflow.timezone)
-                conn.execute(_MEET_LATE, {**common, "b_name": deadline.name, "b_earliest": earliest})
+                changed |= _ran(conn, _MEET_LATE, {**common, "b_name": deadline.name, "b_earliest": earliest})
             break
     cancelled = [
         d.name for d in possibly_open if to_state not in d.applies_in and d.name not in met and d.name not in met_at
@@ -170,14 +173,13 @@ def record_event(
     met += [f"{ESCALATION_PREFIX}{d.name}" for d in workflow.deadlines.values()
             if any(r.action == event and matches(r.when, data) for r in d.met_by)]
     if met or cancelled:
-        _close(conn, common, met, cancelled)
+        changed |= _close(conn, common, met, cancelled)
     if from_state is not None and workflow.is_terminal(to_state):
-        conn.execute(_CLOSE_ALL, common)  # a closed case leaves nothing open, escalations included
+        changed |= _ran(conn, _CLOSE_ALL, common)  # a closed case leaves nothing open, escalations included
     if previous_values is not None:
-        _reanchor(conn, workflow, possibly_open, met + met_at + cancelled, values, previous_values, common)
-    changed = [r for r in parties if previous_parties and parties.get(r) != previous_parties.get(r)]
+        changed |= _reanchor(conn, workflow, possibly_open, met + met_at + cancelled, values, previous_values, common)
     # Every open item a party owned moves with it (a new lead CPS office takes over its escalations too).
-    reowned = changed[:4]
+    reowned = [r for r in parties if previous_parties and parties.get(r) != previous_parties.get(r)][:4]
     if reowned:
         slots = {f"b_role_{i}": reowned[i] if i < len(reowned) else "" for i in range(4)}
         slots.update({f"b_org_{i}": parties[reowned[i]] if i < len(reowned) else "" for i in range(4)})
@@ -198,15 +200,22 @@ def record_event(
         if reopened:  # a deadline that opens again (a second referral) replaces the one still open
             _close(conn, common, [], reopened)
         conn.execute(_INSERT, rows)
+    return changed or bool(rows)
+
+
+def _ran(conn: Connection, statement: Any, params: Mapping[str, Any]) -> bool:
+    """Runs an update; True if it changed a row."""
+    return bool(conn.execute(statement, params).rowcount)
 
 
 def _reanchor(
     conn: Connection, workflow: CompiledWorkflow, possibly_open: list[CompiledDeadline], closed: list[str],
     values: Mapping[str, Any], previous: Mapping[str, Any], common: Mapping[str, Any],
-) -> None:
+) -> bool:
     """A corrected date (identification date, due date) moves the clocks of the deadlines anchored on it: open ones,
     and one missed only because of the mistake. A deadline whose corrected due time is still ahead is open again,
     and its escalation is withdrawn; the `deadline_missed` event stays in the history, with the correction after it."""
+    moved = False
     for deadline in possibly_open:
         key = deadline.opens_at or deadline.opens_date
         if key is None or deadline.name in closed or values.get(key) == previous.get(key):
@@ -219,11 +228,13 @@ def _reanchor(
             "b_opened": opened, "b_target": deadline.target.after(opened, workflow.timezone),
             "b_due": deadline.due.after(opened, workflow.timezone),
         }
-        conn.execute(_REANCHOR, {**common, "b_name": deadline.name, **clock})
+        moved |= _ran(conn, _REANCHOR, {**common, "b_name": deadline.name, **clock})
         missed = conn.execute(_LAST_MISSED, {**common, "b_name": deadline.name}).scalar()
         if missed is None:
             continue
+        moved = True
         again = clock["b_due"] > common["b_now"]
         conn.execute(_REOPEN, {**clock, "b_id": missed, "b_status": OPEN if again else MISSED, "b_again": again})
         if again:
             _close(conn, common, [], [f"{ESCALATION_PREFIX}{deadline.name}"])
+    return moved

@@ -62,14 +62,28 @@ class Case(SQLModel, table=True):
 
 
 class CaseParty(SQLModel, table=True):
-    """Which organisation plays which party role on a case: the index behind "cases my organisation may see"."""
+    """Which organisation plays which party role on a case: the index behind "cases my organisation may see".
+
+    Each row also carries what the case list filters on, kept with the case row in the same transaction: the case's
+    state and phase, and `overdue_from`, the earliest due time of its open or missed deadlines (the case is overdue
+    once that time has passed, with no write needed). So every filter of an organisation's list is a range of one
+    of these indexes, however many cases the organisation has."""
 
     __tablename__ = "case_parties"
-    __table_args__ = (Index("ix_case_parties_organisation", "organisation", "case_id"),)
+    __table_args__ = (
+        Index("ix_case_parties_organisation", "organisation", "case_id"),
+        Index("ix_case_parties_state", "organisation", "state", "case_id"),
+        Index("ix_case_parties_phase", "organisation", "phase", "case_id"),
+        Index("ix_case_parties_overdue", "organisation", "overdue_from"),
+        Index("ix_case_parties_phase_overdue", "organisation", "phase", "overdue_from"),
+    )
 
     case_id: str = Field(sa_column=Column(String(32), ForeignKey("cases.id"), primary_key=True))
     party: str = Field(primary_key=True, max_length=32)
     organisation: str = Field(max_length=64)
+    state: str = Field(max_length=64)
+    phase: str = Field(max_length=64)
+    overdue_from: datetime | None = _time(nullable=True)
 
 
 class Event(SQLModel, table=True):
