@@ -71,8 +71,10 @@ def generate(db: Database, count: int, batch: int = 5000) -> None:
                           "last_hash": digest, "lookup_key": lookup_key(workflow, data), "opened_at": opened,
                           "updated_at": opened})
             events.append({**content, "prev_hash": GENESIS, "hash": digest})
+            # The lead office owns these deadlines: only its row counts them as its overdue work.
             parties.extend({"case_id": case_id, "party": p, "organisation": o, "state": "identified",
-                            "phase": "prenatal", "overdue_from": overdue_from} for p, o in party_map.items())
+                            "phase": "prenatal", "overdue_from": overdue_from if p == "cps" else None}
+                           for p, o in party_map.items())
             for name, span, owner in (("treatment_admission", 7, "treatment"), ("consent", 14, "cps")):
                 deadlines.append({
                     "case_id": case_id, "name": name, "status": status, "opened_at": opened,

@@ -15,11 +15,10 @@ from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, RowMapping, bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, RowMapping, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from engine import caselog, deadlines
+from engine import caselog, deadlines, scope
 from engine.access import Access, decide, findable
 from engine.access_log import access_row, record_in
 from engine.actor import Actor
@@ -83,17 +82,7 @@ CONSENT_PARTY = "consent:"
 _FORGET_CONSENTED = delete(PARTIES).where(
     PARTIES.c.case_id == bindparam("b_case"), PARTIES.c.party.like(bindparam("b_prefix"))
 )
-#: What the case list filters on, copied to each of the case's party rows (`CaseParty`): its state and phase, and
-#: the earliest due time of its open work (deadlines, and escalations of missed ones: an escalation keeps the missed
-#: deadline's due time, so marking a deadline missed does not move it).
-_OVERDUE_FROM = (
-    select(func.min(DEADLINES.c.due_at))
-    .where(DEADLINES.c.case_id == bindparam("b_case"), DEADLINES.c.status == deadlines.OPEN)
-    .scalar_subquery()
-)
-_REFRESH_SCOPE = update(PARTIES).where(PARTIES.c.case_id == bindparam("b_case")).values(
-    state=bindparam("b_state"), phase=bindparam("b_phase"), overdue_from=_OVERDUE_FROM,
-)
+
 
 
 #: Open cases of the same parent (lookup digest), for the one-open-case rule.
@@ -284,7 +273,10 @@ class Cases:
             to_state=settles_in, data=clean, values=case_values(clean, folded.facts),
             parties=folded.parties, previous_parties={}, now=now,
         )
-        _sync_parties(conn, case_id, {}, folded.parties, folded)  # after the deadlines: the rows carry them
+        lead = folded.parties.get(workflow.spec.escalate_to)
+        scope.write_parties(
+            conn, case_id, {}, folded.parties, state=folded.state, phase=folded.phase, lead=lead
+        )  # after the deadlines: the rows carry them
         if way is not None and then_data is not None:  # checked above, on the case as the opening left it
             row = caselog.load(conn, case_id, for_update=True)
             return self._record(conn, workflow, row, actor, workflow.actions[way.then], then_data, settles_in, now)
@@ -502,17 +494,21 @@ class Cases:
         )
         seq, before, folded = appended.seq, appended.before, appended.after
         values = case_values(row["data"], folded.facts)
-        _apply_effects(conn, compiled, case_id, seq, clean, row["facts"], folded)
+        lead = folded.parties.get(workflow.spec.escalate_to)
+        _apply_effects(conn, compiled, case_id, seq, clean, row["facts"], folded, lead)
         if folded.parties != before.parties:
-            _sync_parties(conn, case_id, before.parties, folded.parties, folded)
+            scope.write_parties(
+                conn, case_id, before.parties, folded.parties, state=folded.state, phase=folded.phase, lead=lead
+            )
         moved = deadlines.record_event(
             conn, workflow, case_id=case_id, seq=seq, event=compiled.name, from_state=state, to_state=to_state,
             data=clean, values=values, parties=folded.parties, previous_parties=before.parties, now=now,
             previous_values=case_values(row["data"], row["facts"]) if compiled.record else None,
         )
-        # New party rows were written whole; the others follow a new state or phase or a change of open work.
-        if moved or (folded.state, folded.phase) != (before.state, before.phase):
-            _refresh_scope(conn, case_id, folded)
+        # New party rows were written whole; the others follow a new state or phase, a change of open work or of
+        # who owns it, and a new lead.
+        if moved or (folded.state, folded.phase) != (before.state, before.phase) or folded.parties != before.parties:
+            scope.refresh(conn, case_id, state=folded.state, phase=folded.phase, lead=lead)
         return record_from(case_id, workflow, row["data"], folded, row["opened_at"], now)
 
     def access(
@@ -692,7 +688,7 @@ def _refuse_on_guards(action: CompiledAction, ctx: GuardContext, state: str) -> 
 
 def _apply_effects(
     conn: Connection, action: CompiledAction, case_id: str, seq: int, clean: Mapping[str, Any],
-    facts_before: Mapping[str, Any], folded: Folded,
+    facts_before: Mapping[str, Any], folded: Folded, lead: str | None,
 ) -> None:
     if RECORD_CONSENT in action.effects:
         # Consented organisations can find the case in their lists: a party row each, from the first consent naming
@@ -700,7 +696,7 @@ def _apply_effects(
         consents = facts_before.get(CONSENTS_FACT) or ()
         known = {f"{CONSENT_PARTY}{org}": org for entry in consents for org in entry["organisations"]}
         covered = {f"{CONSENT_PARTY}{org}": org for org in clean.get("organisations", [])}
-        _sync_parties(conn, case_id, known, covered, folded)
+        scope.write_parties(conn, case_id, known, covered, state=folded.state, phase=folded.phase, lead=lead)
         conn.execute(_INSERT_CONSENT, {
             "case_id": case_id, "event_seq": seq, "signed_on": as_date(clean["signed_on"]),
             "expires_on": as_date(clean["expires_on"]), "organisations": list(clean.get("organisations", [])),
@@ -717,35 +713,3 @@ def _deadline_status(conn: Connection, case_id: str, name: str) -> str | None:
         select(DEADLINES.c.status).where(DEADLINES.c.case_id == case_id, DEADLINES.c.name == name)
         .order_by(DEADLINES.c.id.desc()).limit(1)
     ).scalar()
-
-
-def _sync_parties(
-    conn: Connection, case_id: str, before: Mapping[str, str], after: Mapping[str, str], folded: Folded,
-) -> None:
-    """Upserts the parties that changed (parties are added or reassigned, never removed), each row whole: with the
-    case's state and phase as `folded` leaves them and its open work's earliest due time as the deadlines are now."""
-    changed = [
-        {"b_case": case_id, "b_party": p, "b_org": after[p], "b_state": folded.state, "b_phase": folded.phase}
-        for p in after if before.get(p) != after[p]
-    ]
-    if changed:
-        conn.execute(_UPSERT_PARTY[conn.dialect.name == "postgresql"], changed)
-
-
-def _refresh_scope(conn: Connection, case_id: str, folded: Folded) -> None:
-    """Copies what the case list filters on to the case's party rows (see `_REFRESH_SCOPE`)."""
-    conn.execute(_REFRESH_SCOPE, {"b_case": case_id, "b_state": folded.state, "b_phase": folded.phase})
-
-
-def _upsert_party(dialect: Any) -> Any:
-    upsert = dialect.insert(PARTIES).values(
-        case_id=bindparam("b_case"), party=bindparam("b_party"), organisation=bindparam("b_org"),
-        state=bindparam("b_state"), phase=bindparam("b_phase"), overdue_from=_OVERDUE_FROM,
-    )
-    return upsert.on_conflict_do_update(index_elements=["case_id", "party"], set_={
-        column: upsert.excluded[column] for column in ("organisation", "state", "phase", "overdue_from")
-    })
-
-
-#: The party upsert, built once per dialect (building it costs more than running it): [SQLite, PostgreSQL].
-_UPSERT_PARTY = (_upsert_party(sqlite), _upsert_party(postgresql))

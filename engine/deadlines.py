@@ -144,8 +144,8 @@ def record_event(
     to_state: str, data: Mapping[str, Any], values: Mapping[str, Any], parties: Mapping[str, str],
     previous_parties: Mapping[str, str], now: datetime, previous_values: Mapping[str, Any] | None = None,
 ) -> bool:
-    """Meets, cancels, opens, re-anchors and re-owns the case's deadlines for one event. True when the set of open or
-    missed deadlines, or one of their due times, changed (what the case list's `overdue_from` is made of)."""
+    """Meets, cancels, opens, re-anchors and re-owns the case's deadlines for one event. True when the open ones, their
+    due times or their owners changed (what the case list's `overdue_from` is made of)."""
     common = {"b_case": case_id, "b_now": now, "b_seq": seq}
     changed = False
     # Only deadlines that apply in the state the case is leaving can be open now.
@@ -183,7 +183,7 @@ def record_event(
     if reowned:
         slots = {f"b_role_{i}": reowned[i] if i < len(reowned) else "" for i in range(4)}
         slots.update({f"b_org_{i}": parties[reowned[i]] if i < len(reowned) else "" for i in range(4)})
-        conn.execute(_REOWN, {**common, **slots})
+        changed |= _ran(conn, _REOWN, {**common, **slots})
     rows = []
     for deadline in workflow.deadlines.values():
         opened = opening_time(workflow, deadline, event, to_state, data, values, now)

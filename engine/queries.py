@@ -166,7 +166,9 @@ class CaseQueries:
         self, actor: Actor, *, state: str | None = None, phase: str | None = None, overdue: bool = False,
         limit: int = 50, cursor: str | None = None,
     ) -> CaseList:
-        """The cases the caller's organisation may see, in reference order, without identifying data."""
+        """The cases the caller's organisation may see, in reference order, without identifying data. A filter on the
+        state matches only where the caller may see the state; `overdue`, where the caller may see the overdue work
+        (its own deadlines, or all of them for the lead)."""
         self._case_role(actor)
         now = self.cases.clock.now()
         after = decode_cursor(cursor, 1)
@@ -181,27 +183,28 @@ class CaseQueries:
             mine = mine.where(PARTIES.c.phase == phase)
         if overdue:
             mine = mine.where(PARTIES.c.overdue_from < now)
-        if after:
-            mine = mine.where(PARTIES.c.case_id > after[0])
-        page_ids = mine.group_by(PARTIES.c.case_id).order_by(PARTIES.c.case_id).limit(size + 1).subquery()
-        query = select(CASES).join(page_ids, CASES.c.id == page_ids.c.case_id).order_by(CASES.c.id)
+
+        def fetch(conn: Connection, position: Any) -> Sequence[RowMapping]:
+            ids = mine.where(PARTIES.c.case_id > position) if position is not None else mine
+            page_ids = ids.group_by(PARTIES.c.case_id).order_by(PARTIES.c.case_id).limit(size + 1).subquery()
+            query = select(CASES).join(page_ids, CASES.c.id == page_ids.c.case_id).order_by(CASES.c.id)
+            return conn.execute(query).mappings().all()
+
         with self.db.read() as conn:
-            rows = conn.execute(query).mappings().all()
-            page, more = rows[:size], len(rows) > size
-            items = []
-            logged: list[dict[str, Any]] = []
-            for row, access in self._decide_many(conn, actor, page):
-                # A filter on the state matches only where the caller may see the state.
-                if not access or (state and not access.sees_state(row["state"])):
-                    continue
-                items.append(CaseSummary(
-                    id=row["id"], workflow=row["workflow_id"], state=access.state(row["state"]), phase=row["phase"],
-                    plan_in_place=int(row["facts"].get("plan_version") or 0) >= 1, tiers=access.ordered_tiers(),
-                    updated_at=row["updated_at"],
-                ))
-                logged.append(access_row(actor, row["id"], "list", access.tiers, now))
-        self.access_log.record(logged)
-        return CaseList(items=items, next_cursor=encode_cursor([page[-1]["id"]]) if more and page else None)
+            shown, more = self._shown(
+                conn, actor, fetch, after[0] if after else None, lambda row: row["id"], size,
+                lambda row, access: not state or access.sees_state(row["state"]),
+            )
+        items = [
+            CaseSummary(
+                id=row["id"], workflow=row["workflow_id"], state=access.state(row["state"]), phase=row["phase"],
+                plan_in_place=int(row["facts"].get("plan_version") or 0) >= 1, tiers=access.ordered_tiers(),
+                updated_at=row["updated_at"],
+            )
+            for row, access in shown
+        ]
+        self.access_log.record([access_row(actor, row["id"], "list", access.tiers, now) for row, access in shown])
+        return CaseList(items=items, next_cursor=encode_cursor([shown[-1][0]["id"]]) if more else None)
 
     def worklist(
         self, actor: Actor, *, limit: int = 50, cursor: str | None = None, state: str | None = None,
@@ -222,26 +225,51 @@ class CaseQueries:
             query = query.where(CASES.c.state == state)
         if role:
             query = query.where(DEADLINES.c.owner_role == role)
-        if after:
-            query = query.where(tuple_(DEADLINES.c.due_at, DEADLINES.c.id) > tuple_(_parse_time(after[0]), after[1]))
         size = max(1, min(limit, MAX_PAGE))
+
+        def fetch(conn: Connection, position: Any) -> Sequence[RowMapping]:
+            rows = query.where(tuple_(DEADLINES.c.due_at, DEADLINES.c.id) > tuple_(*position)) if position else query
+            found = conn.execute(rows.order_by(DEADLINES.c.due_at, DEADLINES.c.id).limit(size + 1)).mappings().all()
+            return [{**r, "id": r["case_id"], "deadline_id": r["id"]} for r in found]  # type: ignore[misc]
+
         with self.db.read() as conn:
-            rows = conn.execute(query.order_by(DEADLINES.c.due_at, DEADLINES.c.id).limit(size + 1)).mappings().all()
-            page, more = rows[:size], len(rows) > size
-            cases = [{**r, "id": r["case_id"]} for r in page]
-            items = []
-            logged: list[dict[str, Any]] = []
-            for row, access in self._decide_many(conn, actor, cases):
-                if not access or (state and not access.sees_state(row["state"])):
-                    continue
-                items.append(WorkItem(
-                    case=row["case_id"], state=access.state(row["state"]), **deadline_fields(access.workflow, row, now)
-                ))
-                logged.append(access_row(actor, row["case_id"], "worklist", access.tiers, now))
-        self.access_log.record(logged)
-        last = page[-1] if page else None
-        cursor_out = encode_cursor([last["due_at"].isoformat(), last["id"]]) if more and last else None
-        return Worklist(items=items, next_cursor=cursor_out)
+            shown, more = self._shown(
+                conn, actor, fetch, (_parse_time(after[0]), after[1]) if after else None,
+                lambda row: (row["due_at"], row["deadline_id"]), size,
+                lambda row, access: not state or access.sees_state(row["state"]),
+            )
+        items = [
+            WorkItem(case=row["case_id"], state=access.state(row["state"]),
+                     **deadline_fields(access.workflow, row, now))
+            for row, access in shown
+        ]
+        self.access_log.record([access_row(actor, row["case_id"], "worklist", access.tiers, now)
+                                for row, access in shown])
+        last = shown[-1][0] if more else None
+        return Worklist(items=items,
+                        next_cursor=encode_cursor([last["due_at"].isoformat(), last["deadline_id"]]) if last else None)
+
+    def _shown(
+        self, conn: Connection, actor: Actor, fetch: Callable[[Connection, Any], Sequence[Mapping[Any, Any]]],
+        start: Any, position_of: Callable[[Mapping[Any, Any]], Any], size: int,
+        keep: Callable[[Mapping[Any, Any], Access], bool],
+    ) -> tuple[list[tuple[Mapping[Any, Any], Access]], bool]:
+        """The rows of a list the caller may be shown, in the list's order, and whether there are more: fetched
+        `size + 1` at a time past the last row examined, until `size + 1` are shown or none are left. So a page never
+        ends early and a cursor only ever points at a row the caller was shown: a row they may not see (a case they
+        have no access to now, a state they may not know) never shapes the page, which would tell them it matched."""
+        shown: list[tuple[Mapping[Any, Any], Access]] = []
+        position = start
+        while True:
+            rows = fetch(conn, position)
+            for row, access in self._decide_many(conn, actor, rows):
+                if access and keep(row, access):
+                    shown.append((row, access))
+                    if len(shown) > size:
+                        return shown[:size], True
+            if len(rows) <= size:
+                return shown, False
+            position = position_of(rows[-1])
 
     def lookup(
         self, actor: Actor, last_name: str, date_of_birth: date, *, with_access: bool = False

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
-from engine import caselog
+from engine import caselog, scope
 from engine.actor import Actor
 from engine.deadlines import DEADLINES, ESCALATION_PREFIX, MISSED, OPEN
 from engine.definitions.catalogue import Catalogue
@@ -28,7 +28,8 @@ from engine.store.database import Database
 #: events dated in the future, on a live database, and mark deadlines missed that are not yet.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 _DUE = (
-    select(DEADLINES.c.id, DEADLINES.c.case_id, DEADLINES.c.name, DEADLINES.c.target_at, DEADLINES.c.due_at)
+    select(DEADLINES.c.id, DEADLINES.c.case_id, DEADLINES.c.name, DEADLINES.c.target_at, DEADLINES.c.due_at,
+           DEADLINES.c.owner_org)
     .where(DEADLINES.c.status == OPEN, DEADLINES.c.due_at < bindparam("b_now"),
            DEADLINES.c.name.not_like(f"{ESCALATION_PREFIX}%"))
     .order_by(DEADLINES.c.due_at, DEADLINES.c.id)
@@ -99,4 +100,6 @@ def _miss(conn: Connection, catalogue: Catalogue, deadline: Any, now: datetime) 
         "target_at": deadline["target_at"], "due_at": deadline["due_at"], "owner_role": workflow.spec.escalate_to,
         "owner_org": lead, "opened_seq": seq,
     })
+    if deadline["owner_org"] != lead:  # the late work leaves its owner's open work for the lead's
+        scope.refresh(conn, case["id"], state=case["state"], phase=case["phase"], lead=lead)
     return Missed(case["id"], deadline["name"], deadline["due_at"], lead)

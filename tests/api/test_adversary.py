@@ -39,6 +39,7 @@ replays the sweep many times and can take minutes.) With `POSC_TEST_DATABASE_URL
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import json
@@ -984,6 +985,9 @@ class Adversary(RuleBasedStateMachine):
         if filters:
             queries += [(f"/cases?state={s}&limit=200", s, None) for s in states]
             queries += [(f"/cases?phase={p}&limit=200", None, p) for p in phases]
+        if filters:
+            queries.append(("/cases?overdue=true&limit=200", None, None))
+        whole: dict[str, list[str]] = {}
         for path, state, phase in queries:
             answer = self.get(user, path)
             where = f"GET {path}"
@@ -991,8 +995,14 @@ class Adversary(RuleBasedStateMachine):
             if answer.status != 200:
                 self.check.problems.append(f"{user} at {where}: answered {answer.status}: {answer.text[:200]}")
                 continue
-            for case_id in self.check.case_list(user, where, answer.json(), state=state, phase=phase):
+            whole[path] = self.check.case_list(user, where, answer.json(), state=state, phase=phase,
+                                               subset="overdue" in path)
+            for case_id in whole[path]:
                 self.expect_read(user, self.model[case_id], None, f"{where} (a list)", tiers=False)
+        if filters:  # the same lists in pages of two: no page ends early, no cursor points past what was shown
+            for path in [p for p, state, _ in queries if state == turn or "overdue" in p]:
+                if path in whole:
+                    self.walk_pages(user, path.replace("limit=200", "limit=2"), whole[path])
         worklists = [("/worklist?limit=200", None)]
         if filters:
             worklists += [(f"/worklist?state={turn}&limit=200", turn)]
@@ -1004,6 +1014,35 @@ class Adversary(RuleBasedStateMachine):
                 self.check.problems.append(f"{user} at {where}: answered {answer.status}: {answer.text[:200]}")
                 continue
             self.check.worklist(user, where, answer.json(), state=state)
+
+    def walk_pages(self, user: User, path: str, expected: list[str]) -> None:
+        """A list walked page by page lists what it lists in one page, every page but the last full, and each cursor
+        names the last case the page showed: a row the reader may not see (a case it holds nothing on, a state it may
+        not know, overdue work that is not its own) never shapes a page, which would tell that it matched."""
+        listed: list[str] = []
+        cursor = ""
+        for _ in range(len(expected) + 2):
+            where = f"GET {path}{cursor}"
+            answer = self.get(user, f"{path}{cursor}")
+            self.check.common(user, where, answer, values=False, ids=False)
+            if answer.status != 200:
+                self.check.problems.append(f"{user} at {where}: answered {answer.status}: {answer.text[:200]}")
+                return
+            body = answer.json()
+            page = [item["id"] for item in body["items"]]
+            listed += page
+            token = body.get("next_cursor")
+            if token is None:
+                break
+            if len(page) != 2:
+                self.check.problems.append(f"{user} at {where}: a page of {len(page)} with a next page")
+            named = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+            if named != page[-1:]:
+                self.check.problems.append(f"{user} at {where}: the cursor names {named}, not the last case shown "
+                                           f"({page[-1:]})")
+            cursor = f"&cursor={token}"
+        if listed != expected:
+            self.check.problems.append(f"{user} at GET {path}: pages of two list {listed}, one page {expected}")
 
     def look_up(self, case: CaseModel) -> None:
         """The delivery check for this case's parent, as every user; every case of that parent held against the
