@@ -133,7 +133,8 @@ class Deadline(SQLModel, table=True):
     __tablename__ = "deadlines"
     __table_args__ = (
         Index("ix_deadlines_status_due", "status", "due_at"),
-        Index("ix_deadlines_case_status", "case_id", "status"),
+        # A case's open deadlines in due order, and the earliest (`engine.scope`) straight from the index.
+        Index("ix_deadlines_case_status_due", "case_id", "status", "due_at"),
         Index("ix_deadlines_owner_status_due", "owner_org", "status", "due_at"),
     )
 

@@ -12,7 +12,9 @@ it has passed), written in the same transaction as the case row, with an index f
 for a row is what its organisation may see of the case's deadlines: the ones it owns, or all of them (escalations
 included) where it plays the workflow's lead party (`escalate_to`).
 
-This adds the columns, fills them from each case and its deadlines, and adds the indexes. The lead party of each
+This adds the columns, fills them from each case and its deadlines, and adds the indexes. The index of a case's
+deadlines by status gains the due time, so a case's earliest open deadline (what `overdue_from` is) is read from the
+index: without it, SQLite answered that minimum by walking every open deadline in due order. The lead party of each
 workflow is read from the shipped workflow files (`escalate_to`; `cps` for a workflow no longer shipped).
 """
 
@@ -84,6 +86,8 @@ def upgrade() -> None:
         batch.alter_column("phase", existing_type=sa.String(64), nullable=False)
     for name, columns in _INDEXES.items():
         op.create_index(name, "case_parties", columns)
+    op.drop_index("ix_deadlines_case_status", table_name="deadlines")
+    op.create_index("ix_deadlines_case_status_due", "deadlines", ["case_id", "status", "due_at"])
 
 
 def _lead_parties() -> dict[str, str]:
@@ -97,6 +101,8 @@ def _lead_parties() -> dict[str, str]:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deadlines_case_status_due", table_name="deadlines")
+    op.create_index("ix_deadlines_case_status", "deadlines", ["case_id", "status"])
     for name in _INDEXES:
         op.drop_index(name, table_name="case_parties")
     with op.batch_alter_table("case_parties") as batch:
