@@ -71,8 +71,13 @@ def ensure_organisation(
 ) -> OrganisationRecord:
     """Creates the organisation if it is new (a new one needs its `kind`); returns it either way. A `kind` that
     contradicts an existing organisation's kind is refused: kinds never change."""
-    if not ORGANISATION_ID.fullmatch(org_id):
-        raise InvalidForm("organisation", [FieldError("org", "must be a slug: lowercase letters, digits, hyphens")])
+    if not ORGANISATION_ID.fullmatch(org_id) or len(org_id) > 64:
+        raise InvalidForm("organisation", [FieldError(
+            "org", "must be a slug of at most 64 characters: lowercase letters, digits, hyphens")])
+    for field, value in (("name", name), ("contact", contact)):
+        if value is not None and (len(value) > 200 or not value.isprintable()):
+            raise InvalidForm("organisation", [FieldError(
+                field, "must be at most 200 printable characters (no line breaks or control characters)")])
     with db.write() as conn:
         row = conn.execute(_BY_ID, {"b_id": org_id}).mappings().first()
         existing = _record(row) if row is not None else None

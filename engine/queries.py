@@ -57,16 +57,33 @@ def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values, default=str).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, size: int) -> list[Any] | None:
+def decode_cursor(cursor: str | None, shape: tuple[type, ...]) -> list[Any] | None:
+    """The values of a cursor this API gave out (`shape`: the type of each), or `InvalidForm` naming the cursor."""
     if not cursor:
         return None
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, UnicodeDecodeError):
         values = None
-    if not isinstance(values, list) or len(values) != size:
+    if not isinstance(values, list) or len(values) != len(shape) or not all(
+        _fits(value, kind) for value, kind in zip(values, shape, strict=True)
+    ):
         raise InvalidForm("query", [FieldError("cursor", "is not a cursor this list gave out")])
     return values
+
+
+def _fits(value: Any, kind: type) -> bool:
+    if kind is int:
+        return type(value) is int and 0 <= value < 2**63
+    return isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable()
+
+
+def check_filter(name: str, value: str | None, known: frozenset[str]) -> None:
+    """A list filter must name something the pathway has (a misspelt state would otherwise match nothing)."""
+    if value and value not in known:
+        shown = value if len(value) <= 40 and value.isprintable() else "that value"
+        raise InvalidForm("query", [FieldError(name, f"{shown!r} is not a {name} of any pathway; one of "
+                                                      f"{', '.join(sorted(known))}")])
 
 
 class CaseQueries:
@@ -171,7 +188,9 @@ class CaseQueries:
         (its own deadlines, or all of them for the lead)."""
         self._case_role(actor)
         now = self.cases.clock.now()
-        after = decode_cursor(cursor, 1)
+        check_filter("state", state, self.catalogue.states)
+        check_filter("phase", phase, self.catalogue.phases)
+        after = decode_cursor(cursor, (str,))
         size = max(1, min(limit, MAX_PAGE))
         # The page's case ids come from the organisation's party rows alone, each filter a range of one of their
         # indexes (`CaseParty`); then the page's cases by their keys. A case with several party rows for the
@@ -213,7 +232,9 @@ class CaseQueries:
         """Open deadlines owned by the caller's organisation, most urgent first."""
         self._case_role(actor)
         now = self.cases.clock.now()
-        after = decode_cursor(cursor, 2)
+        check_filter("state", state, self.catalogue.states)
+        check_filter("role", role, self.catalogue.case_roles)
+        after = decode_cursor(cursor, (str, int))
         query = (
             select(DEADLINES, CASES.c.state, CASES.c.workflow_id, CASES.c.workflow_version, CASES.c.parties,
                    CASES.c.facts)
@@ -355,9 +376,11 @@ def _given(consents: list[ConsentView]) -> Callable[[], list[ConsentView]]:
 
 
 def _parse_time(value: str) -> Any:
-
     try:
-        return datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidForm("query", [FieldError("cursor", "is not a cursor this list gave out")]) from None
+        moment = None
+    if moment is None or moment.tzinfo is None or not 1900 <= moment.year <= 2199:
+        raise InvalidForm("query", [FieldError("cursor", "is not a cursor this list gave out")])
+    return moment
 

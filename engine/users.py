@@ -58,6 +58,9 @@ def add_user(
     errors = []
     if not name.strip():
         errors.append(FieldError("name", "must not be empty"))
+    elif len(name) > 200 or not name.isprintable():
+        errors.append(FieldError("name", "must be at most 200 printable characters (no line breaks or control "
+                                         "characters)"))
     if role not in ROLES:
         errors.append(FieldError("role", f"must be one of {', '.join(ROLES)}"))
     if errors:

@@ -27,8 +27,10 @@ _ETAG_HEADER = {
 }
 _REPLAYED = {"description": "`true` when a repeated `Idempotency-Key` was answered without acting again",
              "schema": {"type": "string", "enum": ["true"]}}
+#: An idempotency key: printable ASCII (a UUID, a client's request id), up to 200 characters.
+_KEY = r"^[\x20-\x7e]+$"
 _IDEMPOTENCY = "A key of your choosing: a repeat of the same request changes nothing and returns the first result"
-_ETAG = re.compile(r'^\s*(?:W/)?"?v?(\d+)"?\s*$')
+_ETAG = re.compile(r'^\s*(?:W/)?"?v?(\d{1,18})"?\s*$')
 CaseId = Annotated[str, re.compile(r"^[A-Z0-9-]{1,32}$").pattern]
 
 
@@ -51,7 +53,7 @@ def _expected_version(if_match: str | None) -> int | None:
 }}})
 def open_case(
     body: OpenCase, user: CurrentUser, svc: ServicesDep, response: Response,
-    idempotency_key: Annotated[str | None, Header(max_length=200, description=_IDEMPOTENCY)] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=200, pattern=_KEY, description=_IDEMPOTENCY)] = None,
 ) -> CaseView:
     """Opens a case on a workflow with its opening form (identification). Hospital staff identifying a parent at
     delivery send the birth form too (`birth`): the case opens with the birth recorded. With an `Idempotency-Key`,
@@ -97,7 +99,7 @@ def actions(case_id: str, user: CurrentUser, svc: ServicesDep) -> list[ActionOpt
 def take_action(
     case_id: str, action: str, body: TakeAction, user: CurrentUser, svc: ServicesDep,
     if_match: Annotated[str | None, Header(description='The version you read ("v3"): 412 if the case moved on')] = None,
-    idempotency_key: Annotated[str | None, Header(max_length=200, description=_IDEMPOTENCY)] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=200, pattern=_KEY, description=_IDEMPOTENCY)] = None,
 ) -> Response:
     """Takes the action with its form data. `If-Match` makes it conditional (412 when stale); a repeated
     `Idempotency-Key` returns the first answer and changes nothing."""

@@ -83,6 +83,16 @@ class Catalogue:
         return frozenset(r for w in self.latest() for r in w.spec.figure_roles)
 
     @property
+    def states(self) -> frozenset[str]:
+        """Every state of any loaded version of a pathway (what a list may be filtered by)."""
+        return frozenset(s for w in self.workflows.values() for s in w.states)
+
+    @property
+    def phases(self) -> frozenset[str]:
+        """Every phase of any loaded version of a pathway."""
+        return frozenset(p for w in self.workflows.values() for p in w.spec.phases)
+
+    @property
     def case_roles(self) -> frozenset[str]:
         """The roles that work on cases (and may see some of a case), in any loaded version of a pathway."""
         return frozenset(r for w in self.workflows.values() for r in w.spec.roles)

@@ -8,7 +8,7 @@ of fields that are wrong and why.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal, get_args
 
@@ -315,7 +315,14 @@ class CompiledForm:
             parsed = self.model.model_validate(data)
         except ValidationError as exc:
             raise InvalidForm(self.id, [_field_error(e) for e in exc.errors(include_url=False)]) from None
-        return parsed.model_dump(mode="json", exclude_none=True)
+        clean: dict[str, Any] = parsed.model_dump(mode="json", exclude_none=True)
+        controls = list(_control_characters(clean, ()))
+        if controls:
+            raise InvalidForm(self.id, [
+                FieldError(path, "must not contain control characters (such as NUL); tabs and line breaks are fine")
+                for path in controls
+            ])
+        return clean
 
     def organisations(self, clean: dict[str, Any]) -> list[tuple[str, str]]:
         """Every (field path, organisation id) in validated data, for the existence check."""
@@ -436,3 +443,20 @@ def _field_error(error: Any) -> FieldError:
     else:
         message = str(error["msg"])
     return FieldError(field_path(tuple(error["loc"])), message)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _control_characters(value: Any, loc: tuple[str | int, ...]) -> Iterator[str]:
+    """The path of every text value holding a control character other than tab and line breaks: the database may
+    refuse it (PostgreSQL refuses NUL in text), and no form field means one."""
+    if isinstance(value, str):
+        if _CONTROL.search(value):
+            yield field_path(loc) if loc else "data"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _control_characters(item, (*loc, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _control_characters(item, (*loc, index))

@@ -79,7 +79,8 @@ class CaseParty(SQLModel, table=True):
     )
 
     case_id: str = Field(sa_column=Column(String(32), ForeignKey("cases.id"), primary_key=True))
-    party: str = Field(primary_key=True, max_length=32)
+    #: A party role, or `consent:<organisation id>` (organisation ids are up to 64 characters).
+    party: str = Field(primary_key=True, max_length=80)
     organisation: str = Field(max_length=64)
     state: str = Field(max_length=64)
     phase: str = Field(max_length=64)

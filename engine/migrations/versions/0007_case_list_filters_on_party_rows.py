@@ -7,10 +7,13 @@ Create Date: 2026-12-04
 An organisation's case list (`GET /cases`) is the cases it has a party row for, filtered by state, phase and
 "overdue". The filters were on the case row and its deadlines, so a filter with few or no matches walked every case
 the organisation may see (42 ms at 1,000,000 cases, 0.8 ms at 10,000). Each party row now carries the case's state,
-its phase and `overdue_from` (the earliest due time of the case's open or missed deadlines; the case is overdue once
-it has passed), written in the same transaction as the case row, with an index for each filter. The open work counted
-for a row is what its organisation may see of the case's deadlines: the ones it owns, or all of them (escalations
+its phase and `overdue_from` (the earliest due time of the case's open work; the case is overdue once it has
+passed), written in the same transaction as the case row, with an index for each filter. The open work counted for a
+row is what its organisation may see of the case's deadlines: the ones it owns, or all of them (escalations
 included) where it plays the workflow's lead party (`escalate_to`).
+
+It also widens `case_parties.party` to 80 characters: a consent's party is `consent:<organisation id>`, and ids are
+up to 64 characters.
 
 This adds the columns, fills them from each case and its deadlines, and adds the indexes. The index of a case's
 deadlines by status gains the due time, so a case's earliest open deadline (what `overdue_from` is) is read from the
@@ -84,6 +87,8 @@ def upgrade() -> None:
     with op.batch_alter_table("case_parties") as batch:
         batch.alter_column("state", existing_type=sa.String(64), nullable=False)
         batch.alter_column("phase", existing_type=sa.String(64), nullable=False)
+        # `consent:<organisation id>` needs 8 + 64 characters (it was 32, and PostgreSQL refused a long id).
+        batch.alter_column("party", existing_type=sa.String(32), type_=sa.String(80), existing_nullable=False)
     for name, columns in _INDEXES.items():
         op.create_index(name, "case_parties", columns)
     op.drop_index("ix_deadlines_case_status", table_name="deadlines")
@@ -106,6 +111,7 @@ def downgrade() -> None:
     for name in _INDEXES:
         op.drop_index(name, table_name="case_parties")
     with op.batch_alter_table("case_parties") as batch:
+        batch.alter_column("party", existing_type=sa.String(80), type_=sa.String(32), existing_nullable=False)
         batch.drop_column("overdue_from")
         batch.drop_column("phase")
         batch.drop_column("state")
