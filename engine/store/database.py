@@ -19,6 +19,8 @@ from engine.errors import PoscError
 from engine.settings import Settings
 
 _WRITE = "posc_write"
+#: The PostgreSQL advisory lock key that serialises schema set-up and upgrades across processes.
+_SCHEMA_LOCK = 0x706F7363  # "posc"
 
 
 class SchemaOutOfDate(PoscError):
@@ -66,17 +68,25 @@ class Database:
         return config
 
     def upgrade(self, revision: str = "head") -> None:
-        """Applies migrations up to `revision` (`posc db upgrade`)."""
+        """Applies migrations up to `revision` (`posc db upgrade`), one process at a time."""
         from alembic import command
 
-        with self.engine.begin() as conn:
+        with self._schema_transaction() as conn:
             command.upgrade(self.alembic_config(conn), revision)
+
+    @contextmanager
+    def _schema_transaction(self) -> Iterator[Connection]:
+        """A write transaction that holds the schema lock: SQLite's one writer (`BEGIN IMMEDIATE`), on PostgreSQL an
+        advisory lock until the commit. Several processes starting on an empty database, or upgrading it, take
+        turns: the first migrates, the others then find the schema current."""
+        with self.write() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+            yield conn
 
     def current_revision(self) -> str | None:
         with self.engine.connect() as conn:
-            if not inspect(conn).has_table("alembic_version"):
-                return None
-            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            return _revision(conn)
 
     def head_revision(self) -> str:
         from alembic.script import ScriptDirectory
@@ -87,21 +97,34 @@ class Database:
         return head
 
     def ensure_schema(self) -> None:
-        """Sets up an empty database on first use; refuses one made by an older version of posc."""
-        current = self.current_revision()
-        if current is None:
-            with self.engine.connect() as conn:
+        """Sets up an empty database on first use; refuses one made by an older version of posc. Safe to call from
+        several processes at once (the schema lock: one sets the database up, the others find it done)."""
+        from alembic import command
+
+        head = self.head_revision()
+        if self.current_revision() == head:  # the usual start: nothing to lock
+            return
+        with self._schema_transaction() as conn:
+            current = _revision(conn)
+            if current is None:
                 tables = inspect(conn).get_table_names()
-            if tables:
+                if tables:
+                    raise SchemaOutOfDate(
+                        f"the database has tables ({', '.join(sorted(tables)[:3])}, ...) but no posc schema "
+                        "version; refusing to touch it"
+                    )
+                command.upgrade(self.alembic_config(conn), "head")
+            elif current != head:
                 raise SchemaOutOfDate(
-                    f"the database has tables ({', '.join(sorted(tables)[:3])}, ...) but no posc schema version; "
-                    "refusing to touch it"
+                    f"the database schema is at revision {current}; run `posc db upgrade` to migrate it"
                 )
-            self.upgrade()
-        elif current != self.head_revision():
-            raise SchemaOutOfDate(
-                f"the database schema is at revision {current}; run `posc db upgrade` to migrate it"
-            )
+
+
+def _revision(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    revision: str | None = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return revision
 
 
 def _create_engine(url: str, busy_timeout: float, echo: bool) -> Engine:

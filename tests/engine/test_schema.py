@@ -4,6 +4,10 @@ here instead of in an operator's upgrade."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
@@ -16,3 +20,26 @@ def test_the_migrated_schema_is_the_schema_the_models_declare(empty_database: Da
     with empty_database.engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     assert differences == []
+
+
+def test_several_processes_starting_on_an_empty_database_all_come_up(empty_database: Database) -> None:
+    """Four server processes started at once on a database with no schema: one sets it up, the others wait for the
+    schema lock and find it done; none fails."""
+    url = empty_database.url
+    start = time.time() + 2.0  # every process waits for the same moment, after its imports
+    script = (
+        "import sys, time\n"
+        "from engine import Database\n"
+        "database = Database(sys.argv[1])\n"
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
+        "database.ensure_schema()\n"
+        "print(database.current_revision())\n"
+    )
+    runs = [
+        subprocess.Popen([sys.executable, "-c", script, url, str(start)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    results = [(run.wait(timeout=120), *run.communicate()) for run in runs]
+    head = empty_database.head_revision()
+    assert [(code, out.strip()) for code, out, _ in results] == [(0, head)] * 4, [err for _, _, err in results]
