@@ -143,7 +143,8 @@ _LIST = "SELECT case_id FROM case_parties WHERE organisation = 'cps-0' {} GROUP 
 PLANS = {
     "worklist": ("SELECT * FROM deadlines WHERE owner_org = :org AND status = 'open' AND opened_at <= :now "
                  "ORDER BY due_at, id LIMIT 51", {"org": "cps-0"}),
-    "tick": ("SELECT id FROM deadlines WHERE status = 'open' AND due_at < :now ORDER BY due_at, id LIMIT 200", {}),
+    "tick": ("SELECT case_id FROM deadlines WHERE status = 'open' AND due_at < :now AND name NOT LIKE 'escalation:%' "
+             "ORDER BY due_at, id LIMIT 200", {}),
     "lookup": ("SELECT * FROM cases WHERE lookup_key = :key", {"key": "x"}),
     "case view": ("SELECT * FROM cases WHERE id = :id", {"id": "PC-000000001"}),
     "case deadlines": ("SELECT * FROM deadlines WHERE case_id = :id AND status = 'open' ORDER BY due_at",

@@ -2,8 +2,9 @@
 
 Each missed deadline gets a `deadline_missed` event on its case (by the `system` actor, hash-chained like every
 event, state unchanged) and an escalation item on the lead organisation's worklist. Running the tick again does
-nothing more. Several workers may tick the same PostgreSQL database at once: due rows are claimed with
-`FOR UPDATE SKIP LOCKED`, so no deadline is processed twice; on SQLite, writers are serialised anyway.
+nothing more. Any number of tickers (server processes, `posc tick` runs) may tick the same database at once: each
+case is ticked in a transaction that locks its row before touching its deadlines, as actions do, so no two
+transactions wait for each other in a circle and no deadline is processed twice; on SQLite, writers are serialised.
 Overdue is computed when read, so a stopped worker never hides overdue work: the tick only records misses and
 escalates.
 """
@@ -27,14 +28,21 @@ from engine.store.database import Database
 #: machines that differ a little, a time typed a minute ahead. Anything later would record missed deadlines as
 #: events dated in the future, on a live database, and mark deadlines missed that are not yet.
 FUTURE_TOLERANCE = timedelta(minutes=5)
+_DUE_ROWS = (DEADLINES.c.status == OPEN, DEADLINES.c.due_at < bindparam("b_now"),
+             DEADLINES.c.name.not_like(f"{ESCALATION_PREFIX}%"))
+#: Deadlines past due, the most overdue first (a range of the (status, due_at) index; their cases are then ticked).
 _DUE = (
-    select(DEADLINES.c.id, DEADLINES.c.case_id, DEADLINES.c.name, DEADLINES.c.target_at, DEADLINES.c.due_at,
-           DEADLINES.c.owner_org)
-    .where(DEADLINES.c.status == OPEN, DEADLINES.c.due_at < bindparam("b_now"),
-           DEADLINES.c.name.not_like(f"{ESCALATION_PREFIX}%"))
+    select(DEADLINES.c.case_id)
+    .where(*_DUE_ROWS)
     .order_by(DEADLINES.c.due_at, DEADLINES.c.id)
     .limit(bindparam("b_batch"))
-    .with_for_update(skip_locked=True)
+)
+#: One case's deadlines past due, read once its row is locked.
+_DUE_OF_CASE = (
+    select(DEADLINES.c.id, DEADLINES.c.case_id, DEADLINES.c.name, DEADLINES.c.target_at, DEADLINES.c.due_at,
+           DEADLINES.c.owner_org)
+    .where(DEADLINES.c.case_id == bindparam("b_case"), *_DUE_ROWS)
+    .order_by(DEADLINES.c.due_at, DEADLINES.c.id)
 )
 _NEXT_DUE = (
     select(func.min(DEADLINES.c.due_at))
@@ -63,14 +71,22 @@ def in_the_future(now: datetime, real: datetime) -> bool:
 
 
 def tick(db: Database, catalogue: Catalogue, now: datetime, *, batch: int = 200) -> list[Missed]:
-    """Marks every deadline past its due time as missed, in batches of `batch` per transaction."""
+    """Marks every deadline past its due time as missed: one transaction per case, which locks the case row first
+    and then reads and marks its deadlines past due, as every action locks the case before its deadlines. So tickers
+    and actions never wait for each other in a circle (no deadlock), and a deadline another ticker marked while this
+    one waited for the case is not past due any more when read (no deadline twice)."""
     done: list[Missed] = []
     while True:
-        with db.write() as conn:
-            rows = conn.execute(_DUE, {"b_now": now, "b_batch": batch}).mappings().all()
-            for row in rows:
-                done.append(_miss(conn, catalogue, row, now))
-        if len(rows) < batch:
+        with db.read() as conn:
+            due = conn.execute(_DUE, {"b_now": now, "b_batch": batch}).scalars().all()
+        marked = 0
+        for case_id in dict.fromkeys(due):  # each case once, in the order of its most overdue deadline
+            with db.write() as conn:
+                caselog.load(conn, case_id, for_update=True)
+                for row in conn.execute(_DUE_OF_CASE, {"b_case": case_id, "b_now": now}).mappings().all():
+                    done.append(_miss(conn, catalogue, row, now))
+                    marked += 1
+        if len(due) < batch or not marked:
             return done
 
 

@@ -4,9 +4,14 @@ cancelled when the case closes, and goes overdue, is marked missed and escalates
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +22,7 @@ from engine.cases import DEADLINES, CaseRecord
 from engine.deadlines import ESCALATION_PREFIX
 from engine.queries import CaseQueries
 from engine.ticker import MISSED_EVENT, tick
-from tests.factories import ACTORS
+from tests.factories import ACTORS, action_data, taken
 from tests.pathway import ROUTES, drive, open_case, take
 
 
@@ -279,3 +284,34 @@ def cases_table() -> Any:
     from engine.cases import CASES
 
     return CASES
+
+
+def test_tick_processes_at_once_and_actions_meanwhile_never_deadlock(cases: Cases, clock: FixedClock) -> None:
+    """Three `posc tick` processes started together, while this process takes actions on the same cases: every
+    process ends cleanly, each deadline is missed exactly once, and every case's chain verifies."""
+    opened = []
+    for _ in range(150):  # three clocks each, the cases three hours apart: their due times interleave
+        opened.append(opened_for_escalation(cases, clock))
+        clock.advance(timedelta(hours=3))
+    env = {**os.environ, "POSC_DATABASE_URL": cases.db.url}
+    start = time.time() + 2.0
+    script = (
+        "import sys, time\n"
+        "time.sleep(max(0.0, float(sys.argv[1]) - time.time()))\n"
+        "from api.cli import main\n"
+        "sys.argv = ['posc', 'tick', '--now', '2027-01-01T00:00:00+00:00', '--allow-future']\n"
+        "main()\n"
+    )
+    runs = [subprocess.Popen([sys.executable, "-c", script, str(start)], env=env, cwd=Path(__file__).parents[2],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    time.sleep(max(0.0, start - time.time()))
+    for case in opened[::10]:  # the treatment provider acts on some of the cases while they are ticked
+        taken(cases, ACTORS["treatment"], case.id, "record_interim_services",
+              action_data("record_interim_services", clock.now(), clock.now().date()))
+    results = [(run.wait(timeout=120), *run.communicate()) for run in runs]
+    assert [code for code, _, _ in results] == [0, 0, 0], [err for _, _, err in results]
+    assert not [err for _, _, err in results if "Traceback" in err]
+    for case in opened:
+        missed = [e.data["deadline"] for e in cases.history(case.id) if e.action == MISSED_EVENT]
+        assert sorted(missed) == sorted(set(missed)) and set(missed) >= {"treatment_admission", "consent"}
+        assert cases.verify(case.id) == []
