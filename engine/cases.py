@@ -11,11 +11,11 @@ import json
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, RowMapping, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from engine import caselog, deadlines, scope
@@ -170,6 +170,7 @@ class Cases:
                 try:
                     with conn.begin_nested() if page_of is not None else nullcontext():
                         if key is not None:
+                            _claim(conn, actor, key, self.clock.now())
                             prior = self._prior(conn, actor, key, fingerprint)
                             if prior is not None:
                                 return Outcome(case=self._answer(conn, actor, prior, "replay"), replayed=True)
@@ -706,6 +707,28 @@ def _apply_effects(
         # Revocation takes effect at once (the next request), whatever date the parent's letter carries.
         conn.execute(_REVOKE_CONSENTS, {"b_case": case_id, "b_on": as_date(clean["revoked_on"]), "b_seq": seq})
         conn.execute(_FORGET_CONSENTED, {"b_case": case_id, "b_prefix": f"{CONSENT_PARTY}%"})
+
+
+#: How long an `Idempotency-Key` is remembered: a repeat within it is answered with the first result; after it the
+#: key may be used again for a new request.
+IDEMPOTENCY_TTL = timedelta(hours=24)
+_FORGET_EXPIRED_KEY = delete(IDEMPOTENCY).where(
+    IDEMPOTENCY.c.actor_id == bindparam("b_actor"), IDEMPOTENCY.c.key == bindparam("b_key"),
+    IDEMPOTENCY.c.created_at < bindparam("b_before"),
+)
+
+
+def _claim(conn: Connection, actor: Actor, key: str, now: datetime) -> None:
+    """Takes the caller's idempotency key for this transaction, before its record is read: the same request sent
+    again meanwhile (another server process, another connection) waits here until this one commits, then finds its
+    record and replays it, instead of acting a second time. SQLite's one writer does this already; PostgreSQL takes
+    an advisory lock on the key until the commit. A record past `IDEMPOTENCY_TTL` is forgotten, freeing the key."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_LOCK_KEY, {"b_key": f"{actor.id}\x1f{key}"})
+    conn.execute(_FORGET_EXPIRED_KEY, {"b_actor": actor.id, "b_key": key, "b_before": now - IDEMPOTENCY_TTL})
+
+
+_LOCK_KEY = text("SELECT pg_advisory_xact_lock(hashtextextended(:b_key, 0))")
 
 
 def _deadline_status(conn: Connection, case_id: str, name: str) -> str | None:
