@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -59,6 +60,7 @@ def create_app(
     for router in (meta.router, cases.router, desk.router):
         app.include_router(router)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(problems.UnexpectedErrors)  # outside the size limit, which answers its own refusals
     app.add_middleware(NoStore)  # outside: a 500 and a 413 are marked too
     web.install(app)  # after: its security headers then cover every answer under /ui, a 413 included
@@ -78,3 +80,23 @@ def _tick_forever(services: Services, stop: threading.Event) -> None:
             continue
         if missed:
             log.info("%d deadline(s) missed and escalated", len(missed))
+
+
+class HeadAsGet:
+    """ASGI middleware: `HEAD` on any address answers as `GET` would, headers only (monitors and proxies probe
+    with it)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Any) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)

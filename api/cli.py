@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -155,9 +155,19 @@ def serve(
     demo: Annotated[bool, typer.Option(
         "--demo", help="Load demo data into an empty database first (a database with data is left as it is).",
     )] = False,
+    workers: Annotated[int, typer.Option(
+        min=1, max=64, help="Server processes (PostgreSQL; SQLite serves one office well with 1).",
+    )] = 1,
+    proxy_headers: Annotated[bool, typer.Option(
+        "--proxy-headers/--no-proxy-headers",
+        help="Trust X-Forwarded-For and X-Forwarded-Proto from --forwarded-allow-ips (a TLS proxy in front).",
+    )] = True,
+    forwarded_allow_ips: Annotated[str, typer.Option(
+        help="Comma-separated addresses of the proxies whose forwarded headers are trusted ('*': any).",
+    )] = "127.0.0.1",
 ) -> None:
     """Run the HTTP API (uvicorn). With --demo, an empty database first gets demo organisations, users and a
-    caseload with months of history."""
+    caseload with months of history. With --workers N, N processes share the port and the database."""
     import uvicorn
 
     from api import logs
@@ -179,8 +189,17 @@ def serve(
                 typer.echo(f"  {user.name:<16} {user.role:<10} {user.organisation:<16} {user.api_key}")
         else:
             typer.echo(not_loaded(services.settings.database_url))
-    typer.echo(f"Serving posc on http://{host}:{port} (API docs at /docs)")
-    uvicorn.run(application, host=host, port=port, log_config=logs.config())
+    plural = f" in {workers} processes" if workers > 1 else ""
+    typer.echo(f"Serving posc on http://{host}:{port}{plural} (API docs at /docs)")
+    options: dict[str, Any] = {
+        "host": host, "port": port, "log_config": logs.config(), "proxy_headers": proxy_headers,
+        "forwarded_allow_ips": forwarded_allow_ips,
+    }
+    if workers == 1:
+        uvicorn.run(application, **options)
+        return
+    services.db.dispose()  # each worker builds its own services, and its own connections, from the settings
+    uvicorn.run("api.app:create_app", factory=True, workers=workers, **options)
 
 
 @users_app.command("add")

@@ -79,6 +79,8 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
         "idempotency-key-reused", "The `Idempotency-Key` was already used for a different request; use a new key."),
     "Database schema out of date": (
         "schema-out-of-date", "The database needs `posc db upgrade` before the server can answer."),
+    "Service unavailable": (
+        "unavailable", "The server cannot answer now (its database does not answer); try again shortly."),
     "Malformed request": ("malformed-request", "The body is not valid JSON, or a header is malformed."),
     "Not authenticated": ("not-authenticated", "No API key, or an unknown or revoked one."),
     "Method not allowed": ("method-not-allowed", "The path does not take this method."),
@@ -156,7 +158,8 @@ def _validation(request: Request, exc: RequestValidationError) -> Response:
 
 def _http(request: Request, exc: StarletteHTTPException) -> Response:
     titles = {401: "Not authenticated", 403: "Not allowed", 404: "Not found", 405: "Method not allowed",
-              413: "Request too large", 429: "Too many requests", 400: "Malformed request"}
+              413: "Request too large", 429: "Too many requests", 400: "Malformed request",
+              503: "Service unavailable"}
     response = _answer(request, exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail))
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value

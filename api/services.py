@@ -17,6 +17,8 @@ class Services:
     cases: Cases
     queries: CaseQueries
     lookups: RateLimit = field(default_factory=lambda: RateLimit(count=30, seconds=60))
+    #: The schema revision this posc needs (`GET /health/ready` compares the database's with it).
+    schema_head: str = ""
 
     @classmethod
     def build(
@@ -28,4 +30,5 @@ class Services:
         definitions = catalogue or load_catalogue()
         used_clock = clock or SystemClock()
         cases = Cases(database, definitions, used_clock)
-        return cls(settings, database, definitions, used_clock, cases, CaseQueries(database, definitions, cases))
+        return cls(settings, database, definitions, used_clock, cases, CaseQueries(database, definitions, cases),
+                   schema_head=database.head_revision())

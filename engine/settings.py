@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,3 +25,8 @@ class Settings(BaseSettings):
     #: its own at start-up: set one shared key when several processes serve the pages, or a form posted to another
     #: process, or after a restart, is not carried (the person types it again).
     form_proof_key: SecretStr | None = None
+    #: PostgreSQL connections each process keeps open, and how many more it may open at a peak. Every server process
+    #: (`posc serve --workers N`) and every `posc tick` has its own pool: keep N x (pool_size + pool_max_overflow),
+    #: plus a few for the ticks, under the server's `max_connections` (100 by default).
+    pool_size: int = Field(default=10, ge=1, le=200)
+    pool_max_overflow: int = Field(default=10, ge=0, le=200)

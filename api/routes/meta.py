@@ -6,11 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import PlainTextResponse
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import CurrentUser, ServicesDep
 from api.models import PROBLEMS, Me, OrganisationSummary, ProblemKind, WorkflowSummary
 from api.problems import PROBLEM_TYPES
-from engine import ORGANISATION_KINDS, list_organisations, mermaid
+from engine import ORGANISATION_KINDS, SchemaOutOfDate, list_organisations, mermaid
 
 router = APIRouter(responses=PROBLEMS)
 
@@ -19,6 +20,20 @@ router = APIRouter(responses=PROBLEMS)
 def health() -> dict[str, str]:
     """Liveness: `{"status": "ok"}`; needs no key."""
     return {"status": "ok"}
+
+
+@router.get("/health/ready", tags=["meta"])
+def ready(services: ServicesDep) -> dict[str, str]:
+    """Readiness, for a load balancer or an orchestrator: the database answers and its schema is the one this posc
+    needs (503 otherwise: `unavailable`, or `schema-out-of-date` until `posc db upgrade`); needs no key."""
+    try:
+        current = services.db.current_revision()
+    except SQLAlchemyError:
+        raise HTTPException(503, "the database does not answer") from None
+    if current != services.schema_head:
+        raise SchemaOutOfDate(f"the database schema is at revision {current}; this posc needs "
+                              f"{services.schema_head} (`posc db upgrade`)")
+    return {"status": "ready", "database": services.db.dialect, "schema": current}
 
 
 @router.get("/problems/{kind}", tags=["meta"])

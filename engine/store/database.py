@@ -30,14 +30,18 @@ class SchemaOutOfDate(PoscError):
 class Database:
     """One database URL, one SQLAlchemy engine, and the two kinds of transaction posc uses."""
 
-    def __init__(self, url: str, *, busy_timeout: float = 30.0, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, busy_timeout: float = 30.0, echo: bool = False, pool_size: int = 10,
+        max_overflow: int = 10,
+    ) -> None:
         self.url = url
-        self.engine: Engine = _create_engine(url, busy_timeout, echo)
+        self.engine: Engine = _create_engine(url, busy_timeout, echo, pool_size, max_overflow)
         self.dialect = self.engine.dialect.name
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        return cls(settings.database_url, busy_timeout=settings.sqlite_busy_timeout, echo=settings.echo_sql)
+        return cls(settings.database_url, busy_timeout=settings.sqlite_busy_timeout, echo=settings.echo_sql,
+                   pool_size=settings.pool_size, max_overflow=settings.pool_max_overflow)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -127,12 +131,12 @@ def _revision(conn: Connection) -> str | None:
     return revision
 
 
-def _create_engine(url: str, busy_timeout: float, echo: bool) -> Engine:
+def _create_engine(url: str, busy_timeout: float, echo: bool, pool_size: int, max_overflow: int) -> Engine:
     # Parameters carry case data (names, dates of birth, substances): `hide_parameters` keeps them out of SQL
     # errors' messages and of the statement echo, so no log or traceback can repeat them.
     if not url.startswith("sqlite"):
         return create_engine(
-            url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=20
+            url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow
         )
     # Enough pooled connections for every request thread (uvicorn's pool has 40) plus the access-log writer:
     # connections beyond the pool are opened and closed per use, and each opening re-runs the pragmas below.

@@ -138,3 +138,4 @@ def test_the_command_line_refuses_what_no_column_can_hold_in_one_line(
     assert "N" * 100 not in line  # the message names the field, it does not echo the value
     with sqlite3.connect(tmp_path / "posc.db") as conn:
         assert conn.execute("SELECT count(*) FROM users").fetchone() == (0,)
+

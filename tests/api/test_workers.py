@@ -1,0 +1,103 @@
+"""`posc serve --workers 3`: several real server processes on one database (SQLite and PostgreSQL), started on an
+empty database at once, answer as one service: copies of one request sent at once with one `Idempotency-Key` act once
+and all get the same answer; many takes of one state change have exactly one winner."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from engine import Database, FixedClock, ensure_organisation
+from engine.cases import EVENTS
+from engine.users import add_user
+from tests.factories import KINDS, ORGANISATIONS, ROLE_ORGANISATION, action_data, identification, local_date
+
+REPO = Path(__file__).resolve().parents[2]
+COPIES = 50
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def served(empty_database: Database) -> Iterator[tuple[str, Database]]:
+    port = free_port()
+    env = {**os.environ, "POSC_DATABASE_URL": empty_database.url, "POSC_TICK_SECONDS": "0"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--workers", "3", "--port", str(port)], cwd=REPO, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the server did not come up")
+        time.sleep(1.0)  # every worker up, not only the first
+        yield base, empty_database
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+        assert "Traceback" not in output, output
+
+
+def events_of(db: Database, case_id: str) -> int:
+    with db.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(EVENTS).where(EVENTS.c.case_id == case_id))
+                   .scalar_one())
+
+
+def test_several_server_processes_act_once_per_key_and_once_per_state_change(served: tuple[str, Database]) -> None:
+    base, db = served
+    clock = FixedClock(datetime.now(UTC))
+    for org_id, name in ORGANISATIONS.items():
+        ensure_organisation(db, clock, org_id, name, kind=KINDS[org_id])
+    keys = {role: add_user(db, clock, name=f"{role} user", role=role, organisation=ROLE_ORGANISATION[role])[1]
+            for role in ("prenatal", "hospital")}
+    today = local_date(clock.now())
+
+    def post(role: str, path: str, body: object, **headers: str) -> httpx.Response:
+        with httpx.Client(base_url=base, timeout=60) as client:  # a connection of its own: any worker may take it
+            return client.post(path, json=body, headers={"Authorization": f"Bearer {keys[role]}", **headers})
+
+    opened = post("prenatal", "/cases", {"workflow": "charm-posc", "data": identification(today)})
+    assert opened.status_code == 201, opened.text
+    case = opened.json()
+    due = date.fromisoformat(case["data"]["due_date"])
+    consent = {"data": action_data("record_consent", clock.now(), due)}
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(
+            lambda _: post("prenatal", f"/cases/{case['id']}/actions/record_consent", consent,
+                           **{"Idempotency-Key": "one-consent"}), range(COPIES)))
+    assert [a.status_code for a in answers] == [200] * COPIES, [a.text for a in answers if a.status_code != 200]
+    assert sorted(a.headers.get("Idempotent-Replayed", "false") for a in answers) == ["false"] + ["true"] * (COPIES - 1)
+    assert len({a.json()["version"] for a in answers}) == 1
+    assert events_of(db, case["id"]) == 2
+
+    birth = {"data": action_data("record_birth", clock.now(), due)}  # a state change that happens once
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        takes = list(pool.map(
+            lambda _: post("hospital", f"/cases/{case['id']}/actions/record_birth", birth), range(COPIES)))
+    codes = sorted(t.status_code for t in takes)
+    assert codes == [200] + [409] * (COPIES - 1), [t.text for t in takes if t.status_code not in (200, 409)]
+    assert events_of(db, case["id"]) == 3
+
