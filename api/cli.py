@@ -12,10 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-app = typer.Typer(
-    help="posc: a workflow engine for prenatal Plans of Safe Care.", no_args_is_help=True, add_completion=False,
-    pretty_exceptions_enable=False,
-)
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 users_app = typer.Typer(help="Users and their API keys.", no_args_is_help=True)
@@ -25,6 +22,56 @@ app.add_typer(users_app, name="users")
 def fail(message: str, code: int = 1) -> typer.Exit:
     typer.echo(f"posc: {message}", err=True)
     return typer.Exit(code)
+
+
+def _version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        typer.echo(f"posc {version('posc')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version of posc and exit.",
+    )] = False,
+) -> None:
+    """posc: a workflow engine for prenatal Plans of Safe Care."""
+
+
+@app.command()
+def verify(
+    case: Annotated[list[str] | None, typer.Argument(
+        metavar="[CASE]...", help="Case references to check (default: every case).",
+    )] = None,
+) -> None:
+    """Check every case's event chain (each event's hash over the one before) and replay its events against the case
+    row. Prints each problem, then a summary; exits 1 if any case has one."""
+    from engine import Cases as CaseEngine
+    from engine import Database, NotFound, PoscError, Settings, SystemClock, load_catalogue
+
+    try:
+        database = Database.from_settings(Settings())
+        database.ensure_schema()
+        cases = CaseEngine(database, load_catalogue(), SystemClock())
+        checked = broken = 0
+        for case_id in case or cases.case_ids():
+            try:
+                problems = cases.verify(case_id)
+            except NotFound:
+                raise fail(f"no case {case_id!r}") from None
+            checked += 1
+            if problems:
+                broken += 1
+                for problem in problems:
+                    typer.echo(f"{case_id}: {problem}")
+    except PoscError as exc:
+        raise fail(exc.message) from None
+    typer.echo(f"{checked} case(s) checked: " + (f"{broken} with problems" if broken else "every chain verifies"))
+    if broken:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -230,6 +277,38 @@ def users_add(
     except SchemaOutOfDate as exc:
         raise fail(exc.message) from None
     typer.echo(key)
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Print the users whose keys are in force: id, role, organisation and name (never a key)."""
+    from engine import Database, PoscError, Settings, list_users
+
+    try:
+        database = Database.from_settings(Settings())
+        database.ensure_schema()
+        users = list_users(database)
+    except PoscError as exc:
+        raise fail(exc.message) from None
+    for user in users:
+        typer.echo(f"{user.id}\t{user.role}\t{user.organisation}\t{user.name}")
+    typer.echo(f"{len(users)} user(s) with a key in force", err=True)
+
+
+@users_app.command("revoke")
+def users_revoke(user_id: Annotated[str, typer.Argument(help="The user's id, as `posc users list` shows it.")]) -> None:
+    """Revoke a user's API key at once: every request with it is refused from now on, and their web sessions end."""
+    from engine import Database, NotFound, PoscError, Settings, SystemClock, revoke_key
+
+    try:
+        database = Database.from_settings(Settings())
+        database.ensure_schema()
+        revoke_key(database, SystemClock(), user_id)
+    except NotFound:
+        raise fail(f"no user {user_id!r} with a key in force (see `posc users list`)") from None
+    except PoscError as exc:
+        raise fail(exc.message) from None
+    typer.echo(f"revoked the key of {user_id}")
 
 
 @app.command()

@@ -81,6 +81,8 @@ _EXPORTS = {
     "tick": "engine.ticker",
     "add_user": "engine.users",
     "authenticate": "engine.users",
+    "list_users": "engine.users",
+    "revoke_key": "engine.users",
     "UserRecord": "engine.users",
 }
 __all__ = [
@@ -149,13 +151,16 @@ __all__ = [
     "in_the_future",
     "is_empty",
     "list_organisations",
+    "list_users",
     "load_catalogue",
     "mermaid",
     "next_due",
     "resume_session",
+    "revoke_key",
     "start_session",
     "tick",
-    "to_pdf",]
+    "to_pdf",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -218,4 +223,4 @@ if TYPE_CHECKING:
     from engine.settings import Settings
     from engine.store import Database, SchemaOutOfDate, is_empty
     from engine.ticker import FUTURE_TOLERANCE, in_the_future, next_due, tick
-    from engine.users import UserRecord, add_user, authenticate
+    from engine.users import UserRecord, add_user, authenticate, list_users, revoke_key

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from datetime import datetime, timedelta
 from functools import partial
@@ -85,6 +85,9 @@ _FORGET_CONSENTED = delete(PARTIES).where(
 
 
 
+_CASE_IDS = (
+    select(CASES.c.id).where(CASES.c.id > bindparam("b_after")).order_by(CASES.c.id).limit(bindparam("b_batch"))
+)
 #: Open cases of the same parent (lookup digest), for the one-open-case rule.
 _SAME_PARENT = select(CASES).where(
     CASES.c.lookup_key == bindparam("b_key"), CASES.c.state.in_(bindparam("b_states", expanding=True))
@@ -417,6 +420,17 @@ class Cases:
             if replayed != row[key]:
                 problems.append(f"case {key} {row[key]!r} differs from the replay of its events ({replayed!r})")
         return problems
+
+    def case_ids(self, batch: int = 1000) -> Iterator[str]:
+        """Every case's reference, in order, read a batch at a time (for `posc verify`)."""
+        after = ""
+        while True:
+            with self.db.read() as conn:
+                found = conn.execute(_CASE_IDS, {"b_after": after, "b_batch": batch}).scalars().all()
+            yield from found
+            if len(found) < batch:
+                return
+            after = found[-1]
 
     # --- acting ---
 

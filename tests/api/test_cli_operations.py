@@ -1,0 +1,63 @@
+"""The operator's command line: the version, the users whose keys are in force, revoking one, and checking every
+case's chain."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from engine import Cases, Database, FixedClock, authenticate, ensure_organisation, load_catalogue
+from tests.api.test_cli import assert_one_line_error, posc
+from tests.factories import KINDS, ORGANISATIONS
+from tests.pathway import drive, open_case
+
+
+def env_for(database: Path) -> dict[str, str]:
+    return {**os.environ, "POSC_DATABASE_URL": f"sqlite:///{database}"}
+
+
+def test_version() -> None:
+    result = posc("--version")
+    assert result.returncode == 0 and result.stdout.strip().startswith("posc 0.")
+
+
+def test_users_are_listed_without_keys_and_a_revoked_key_opens_nothing(tmp_path: Path) -> None:
+    env = env_for(tmp_path / "posc.db")
+    key = posc("users", "add", "--name", "Sam Lee", "--role", "cps", "--org", "county-cps", env=env).stdout.strip()
+    posc("users", "add", "--name", "Ana Ruiz", "--role", "hospital", "--org", "city-hospital", env=env)
+    listed = posc("users", "list", env=env)
+    assert listed.returncode == 0 and key not in listed.stdout and key.split("_")[-1] not in listed.stdout
+    rows = [line.split("\t") for line in listed.stdout.strip().splitlines()]
+    assert [(r[1], r[2], r[3]) for r in rows] == [("cps", "county-cps", "Sam Lee"), ("hospital", "city-hospital",
+                                                                                     "Ana Ruiz")]
+    sam = rows[0][0]
+    database = Database(f"sqlite:///{tmp_path / 'posc.db'}")
+    assert authenticate(database, key) is not None
+    revoked = posc("users", "revoke", sam, env=env)
+    assert revoked.returncode == 0 and sam in revoked.stdout
+    assert authenticate(database, key) is None
+    assert [line.split("\t")[0] for line in posc("users", "list", env=env).stdout.strip().splitlines()] == [rows[1][0]]
+    assert_one_line_error(posc("users", "revoke", sam, env=env), "no user", sam)
+
+
+def test_verify_checks_every_case_and_names_one_that_does_not_replay(tmp_path: Path, clock: FixedClock) -> None:
+    path = tmp_path / "posc.db"
+    database = Database(f"sqlite:///{path}")
+    database.ensure_schema()
+    for org_id, name in ORGANISATIONS.items():
+        ensure_organisation(database, clock, org_id, name, kind=KINDS[org_id])
+    cases = Cases(database, load_catalogue(), clock)
+    made = [drive(cases, clock, open_case(cases, clock, last_name=f"V{i}"), "plan_agreed") for i in range(3)]
+    database.dispose()
+    clean = posc("verify", env=env_for(path))
+    assert clean.returncode == 0 and "3 case(s) checked: every chain verifies" in clean.stdout
+    with sqlite3.connect(path) as conn:  # a case row changed behind the engine's back
+        conn.execute("UPDATE cases SET state = 'closed' WHERE id = ?", (made[1].id,))
+    broken = posc("verify", env=env_for(path))
+    assert broken.returncode == 1 and "1 with problems" in broken.stdout
+    assert f"{made[1].id}: case state 'closed' differs from the replay" in broken.stdout
+    assert made[0].id not in broken.stdout
+    one = posc("verify", made[0].id, env=env_for(path))
+    assert one.returncode == 0 and "1 case(s) checked" in one.stdout
+    assert_one_line_error(posc("verify", "PC-NOPE-NOPE", env=env_for(path)), "no case")
