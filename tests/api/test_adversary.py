@@ -70,6 +70,7 @@ from sqlalchemy import inspect, text
 
 from api.app import create_app
 from engine import Catalogue, Database, FixedClock, Settings, ensure_organisation
+from engine.cases import IDEMPOTENCY_TTL
 from engine.users import add_user
 from tests.api.adversary_oracle import (
     ACTION_FORM,
@@ -226,6 +227,7 @@ class Sent:
     key: str
     what: str
     states: set[str] = field(default_factory=set)
+    at: datetime | None = None  # when it was sent: a key is remembered for IDEMPOTENCY_TTL
 
 
 # --- the machine --------------------------------------------------------------------------------------------------
@@ -456,7 +458,8 @@ class Adversary(RuleBasedStateMachine):
             self.check.problem(opener, where, f"the case is at version {shown.get('version')}, not "
                                f"{len(case.events)}", f"the opening{way} records {len(case.events)} event(s)", case)
         self.check.view(opener, case, where, shown)
-        self.sent.append(Sent(opener, case_id, "/cases", body, key, f"opening the case{way}", {case.state}))
+        self.sent.append(Sent(opener, case_id, "/cases", body, key, f"opening the case{way}", {case.state},
+                              self.clock.now()))
         self.touched.add(case_id)
         self.check.raise_if_any(f"opening {case_id}{way}")
         return case_id
@@ -580,7 +583,7 @@ class Adversary(RuleBasedStateMachine):
         self.check.view(user, case, f"{where} (its answer)", body)
         if self.holding(user, case):
             self.expect_read(user, case, None, f"{where} (its answer)", tiers=False)
-        self.sent.append(Sent(user, case.id, path, {"data": data}, key, action, {before, target}))
+        self.sent.append(Sent(user, case.id, path, {"data": data}, key, action, {before, target}, self.clock.now()))
         return answer
 
     def form_for(self, action: str, case: CaseModel, user: User, fill: Filler, draw: Any) -> dict[str, Any]:
@@ -713,12 +716,16 @@ class Adversary(RuleBasedStateMachine):
         self.take(user, model, "revoke_consent", self.form_for("revoke_consent", model, user, fill, draw), fill)
         self.check.raise_if_any(f"revoke_consent on {case}")
 
-    @precondition(lambda self: bool(self.sent))
+    def remembered(self) -> list[Sent]:
+        """The requests whose keys are still remembered (sent less than `IDEMPOTENCY_TTL` ago)."""
+        return [s for s in self.sent if s.at is not None and self.clock.now() - s.at < IDEMPOTENCY_TTL]
+
+    @precondition(lambda self: bool(self.remembered()))
     @rule(data=st.data())
     def replay(self, data: Any) -> None:
-        """The same request again with its Idempotency-Key, by the same user: answered afresh at the caller's
-        tiers of this moment (a revoked consent is honoured by a retry too)."""
-        sent = data.draw(st.sampled_from(self.sent), label="replayed request")
+        """The same request again with its Idempotency-Key, by the same user, while the key is remembered:
+        answered afresh at the caller's tiers of this moment (a revoked consent is honoured by a retry too)."""
+        sent = data.draw(st.sampled_from(self.remembered()), label="replayed request")
         case = self.model[sent.case_id]
         answer = self.post(sent.user, sent.path, sent.body, sent.key)
         where = f"POST {sent.path} again (replay of {sent.what}, same Idempotency-Key)"
