@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
+import math
+from datetime import datetime
 from typing import Any
 
 from fastapi import HTTPException
+
+from engine import Database, count_call
 
 MAX_BODY_BYTES = 256 * 1024
 
@@ -61,21 +62,24 @@ async def _too_large(send: Any, limit: int) -> None:
 
 
 class RateLimit:
-    """At most `count` calls per `seconds` per user (in this process); over it, 429 with Retry-After."""
+    """At most `count` calls of `name` per user in each window of `seconds`, counted in the database, so the limit
+    holds across every server process. Over it, 429 with `Retry-After`; every answer carries `RateLimit-Limit`,
+    `RateLimit-Remaining` and `RateLimit-Reset` (seconds until the window ends)."""
 
-    def __init__(self, count: int, seconds: float) -> None:
+    def __init__(self, name: str, count: int, seconds: int) -> None:
+        self.name = name
         self.count = count
         self.seconds = seconds
-        self._calls: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
 
-    def check(self, user_id: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            calls = self._calls.setdefault(user_id, deque())
-            while calls and calls[0] <= now - self.seconds:
-                calls.popleft()
-            if len(calls) >= self.count:
-                retry = max(1, int(calls[0] + self.seconds - now) + 1)
-                raise HTTPException(429, f"too many lookups; try again in {retry} s", {"Retry-After": str(retry)})
-            calls.append(now)
+    def check(self, db: Database, user_id: str, now: datetime) -> dict[str, str]:
+        """Counts this call; the headers to answer with, or `HTTPException(429)` carrying them."""
+        moment = now.timestamp()
+        window = int(moment // self.seconds)
+        calls = count_call(db, self.name, user_id, window)
+        reset = max(1, math.ceil((window + 1) * self.seconds - moment))
+        headers = {"RateLimit-Limit": str(self.count), "RateLimit-Remaining": str(max(0, self.count - calls)),
+                   "RateLimit-Reset": str(reset)}
+        if calls > self.count:
+            raise HTTPException(429, f"too many {self.name}s; try again in {reset} s",
+                                {**headers, "Retry-After": str(reset)})
+        return headers

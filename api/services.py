@@ -16,7 +16,7 @@ class Services:
     clock: Clock
     cases: Cases
     queries: CaseQueries
-    lookups: RateLimit = field(default_factory=lambda: RateLimit(count=30, seconds=60))
+    lookups: RateLimit = field(default_factory=lambda: RateLimit("lookup", count=30, seconds=60))
     #: The schema revision this posc needs (`GET /health/ready` compares the database's with it).
     schema_head: str = ""
 

@@ -30,6 +30,7 @@ _EXPORTS = {
     "FieldSpec": "engine.definitions.forms",
     "FormSpec": "engine.definitions.forms",
     "mermaid": "engine.diagram",
+    "count_call": "engine.limits",
     "to_pdf": "engine.documents",
     "AlreadyOpen": "engine.errors",
     "DefinitionError": "engine.errors",
@@ -146,6 +147,7 @@ __all__ = [
     "add_user",
     "authenticate",
     "check_files",
+    "count_call",
     "end_session",
     "ensure_organisation",
     "in_the_future",
@@ -197,6 +199,7 @@ if TYPE_CHECKING:
         PoscError,
         StaleVersion,
     )
+    from engine.limits import count_call
     from engine.organisations import ORGANISATION_KINDS, OrganisationRecord, ensure_organisation, list_organisations
     from engine.queries import CaseQueries
     from engine.readmodels import (

@@ -51,6 +51,7 @@ def postgres_database() -> Iterator[Database | None]:
 def empty_postgres(database: Database) -> None:
     with database.engine.begin() as conn:
         tables = "events, deadlines, consents, case_parties, access_log, idempotency_records, web_sessions, users, " \
+            "rate_windows, " \
             "cases, organisations"
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 

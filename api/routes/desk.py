@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from api.deps import CurrentUser, ServicesDep
 from api.models import PROBLEMS, Lookup, LookupResult, Worklist
@@ -14,10 +14,10 @@ router = APIRouter(responses=PROBLEMS)
 
 
 @router.post("/lookup", tags=["lookup"])
-def lookup(body: Lookup, user: CurrentUser, svc: ServicesDep) -> LookupResult:
+def lookup(body: Lookup, user: CurrentUser, svc: ServicesDep, response: Response) -> LookupResult:
     """Exact last name and date of birth (in the body, never the URL): reference, plan in place, lead contact.
-    Audited, and rate-limited per user."""
-    svc.lookups.check(user.id)
+    Audited, and rate-limited per user across every server process (30 a minute; `RateLimit-*` headers)."""
+    response.headers.update(svc.lookups.check(svc.db, user.id, svc.clock.now()))
     return LookupResult(matches=svc.queries.lookup(user.actor, body.last_name, body.date_of_birth))
 
 

@@ -43,7 +43,9 @@ def lookup(
         errors["date_of_birth"] = "Enter the parent's date of birth as a date (YYYY-MM-DD)."
     if errors or born is None:
         return render(request, "lookup.html", session, status=422, matches=None, values=values, errors=errors)
-    svc.lookups.check(session.user.id)
+    limit = svc.lookups.check(svc.db, session.user.id, svc.clock.now())
     matches = svc.queries.lookup(session.user.actor, values["last_name"], born, with_access=True)
-    return render(request, "lookup.html", session, matches=matches, values=values, errors={},
+    page = render(request, "lookup.html", session, matches=matches, values=values, errors={},
                   can_open_at_delivery=can_open_at_delivery(svc, session.user))
+    page.headers.update(limit)
+    return page

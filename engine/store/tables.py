@@ -209,3 +209,16 @@ class WebSession(SQLModel, table=True):
     created_at: datetime = _time()
     last_seen_at: datetime = _time()
     expires_at: datetime = _time()
+
+
+class RateWindow(SQLModel, table=True):
+    """Calls counted per user in fixed windows of time, shared by every server process (the lookup limit)."""
+
+    __tablename__ = "rate_windows"
+
+    #: What is limited ("lookup").
+    name: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(primary_key=True, max_length=64)
+    #: The window's number: seconds since the epoch divided by the window's length.
+    window: int = Field(primary_key=True)
+    calls: int

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from api.app import create_app
+from engine import Catalogue, Database
 from engine.cases import EVENTS
 from tests.api.conftest import Api
 from tests.factories import identification
@@ -296,13 +299,23 @@ def test_the_hospital_lookup_is_minimal_exact_and_audited(api: Api) -> None:
     assert ("city-hospital", "lookup") in [(e["organisation"], e["what"]) for e in audit]
 
 
-def test_lookups_are_rate_limited_per_user(api: Api) -> None:
+def test_lookups_are_rate_limited_per_user_across_server_processes(
+    api: Api, db: Database, catalogue: Catalogue
+) -> None:
     body = {"last_name": "Nobody", "date_of_birth": "1990-01-01"}
-    statuses = [api.post("/lookup", "hospital", body).status_code for _ in range(31)]
-    assert statuses[:30] == [200] * 30
-    limited = assert_problem(api.post("/lookup", "hospital", body), 429, "too many lookups")
-    assert limited["status"] == 429
+    other = TestClient(create_app(clock=api.clock, catalogue=catalogue, db=db))  # another server process
+    answers = [(api.client if i % 2 else other).post("/lookup", json=body, headers=api.headers("hospital"))
+               for i in range(30)]
+    assert [a.status_code for a in answers] == [200] * 30
+    assert [int(a.headers["RateLimit-Remaining"]) for a in answers] == list(range(29, -1, -1))
+    assert {a.headers["RateLimit-Limit"] for a in answers} == {"30"}
+    refused = api.post("/lookup", "hospital", body)
+    limited = assert_problem(refused, 429, "too many lookups")
+    assert limited["status"] == 429 and refused.headers["Retry-After"] == refused.headers["RateLimit-Reset"]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert api.post("/lookup", "cps", body).status_code == 200  # per user
+    api.clock.advance(timedelta(seconds=int(refused.headers["Retry-After"])))
+    assert api.post("/lookup", "hospital", body).headers["RateLimit-Remaining"] == "29"  # a new window
 
 
 def test_the_worklist_shows_open_deadlines_most_urgent_first(api: Api) -> None:
