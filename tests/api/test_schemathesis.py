@@ -9,6 +9,7 @@ are repeated with real ones (a demo case, the workflow, a form, an action), so t
 
 from __future__ import annotations
 
+import os
 import tempfile
 import zlib
 from collections.abc import Iterator
@@ -28,11 +29,13 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.demo import load_demo
 from engine import Database, Settings
+from tests.conftest import BACKENDS, POSTGRES_URL
 
 PROBLEM = "application/problem+json"
 
@@ -44,10 +47,21 @@ class Served:
     real: dict[str, list[str]]  # path parameter -> values that exist
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    path: Path = tmp_path_factory.mktemp("schemathesis") / "posc.db"
-    app = create_app(Settings(database_url=f"sqlite:///{path}"))
+@pytest.fixture(scope="module", params=BACKENDS)
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The demo served on SQLite, and on PostgreSQL (in a schema of its own) when the suite has one: PostgreSQL
+    refuses what SQLite lets through (NUL characters, values past their column), so both are attacked."""
+    if request.param == "postgresql":
+        assert POSTGRES_URL
+        schema = f"posc_schemathesis_{os.getpid()}"
+        with create_engine(POSTGRES_URL).begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        separator = "&" if "?" in POSTGRES_URL else "?"
+        url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('schemathesis') / 'posc.db'}"
+    app = create_app(Settings(database_url=url))
     services = app.state.services
     users = load_demo(services.db, services.cases, services.clock)
     key = next(u.api_key for u in users if u.role == "cps")
@@ -65,6 +79,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     }
     yield Served(app, key, real)
     services.db.dispose()
+    if request.param == "postgresql":
+        with create_engine(POSTGRES_URL or "").begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
 
 
 def published_schema() -> dict[str, Any]:
