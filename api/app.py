@@ -28,7 +28,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        logs.configure_unless_configured()  # started as `uvicorn --factory api.app:create_app`, not `posc serve`
+        # Started as `uvicorn --factory api.app:create_app`, not `posc serve`.
+        logs.configure_unless_configured(services.settings.log_level, services.settings.log_format)
         stop = threading.Event()
         worker = None
         if services.settings.tick_seconds > 0:
@@ -63,6 +64,7 @@ def create_app(
     app.add_middleware(HeadAsGet)
     app.add_middleware(problems.UnexpectedErrors)  # outside the size limit, which answers its own refusals
     app.add_middleware(NoStore)  # outside: a 500 and a 413 are marked too
+    app.add_middleware(logs.RequestIds)  # outermost: every line logged while answering carries the request's id
     web.install(app)  # after: its security headers then cover every answer under /ui, a 413 included
     return app
 

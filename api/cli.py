@@ -220,11 +220,12 @@ def serve(
     from api import logs
     from api.app import create_app
     from api.demo import load_demo, not_loaded
-    from engine import PoscError, is_empty
+    from engine import PoscError, Settings, is_empty
 
-    logs.configure()  # before anything logs: time, level and logger on every line; no query strings, no values
+    settings = Settings()
+    logs.configure(settings.log_level, settings.log_format)  # before anything logs; no query strings, no values
     try:
-        application = create_app()
+        application = create_app(settings)
     except PoscError as exc:
         raise fail(exc.message) from None
     services = application.state.services
@@ -239,7 +240,8 @@ def serve(
     plural = f" in {workers} processes" if workers > 1 else ""
     typer.echo(f"Serving posc on http://{host}:{port}{plural} (API docs at /docs)")
     options: dict[str, Any] = {
-        "host": host, "port": port, "log_config": logs.config(), "proxy_headers": proxy_headers,
+        "host": host, "port": port, "log_config": logs.config(settings.log_level, settings.log_format),
+        "proxy_headers": proxy_headers,
         "forwarded_allow_ips": forwarded_allow_ips,
     }
     if workers == 1:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -30,3 +32,7 @@ class Settings(BaseSettings):
     #: plus a few for the ticks, under the server's `max_connections` (100 by default).
     pool_size: int = Field(default=10, ge=1, le=200)
     pool_max_overflow: int = Field(default=10, ge=0, le=200)
+    #: How the server logs: `text` (one line per record) or `json` (one JSON object per line), at this level for
+    #: posc's and uvicorn's loggers.
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -3,6 +3,7 @@ value (the whole server is tested as it runs in test_server_log.py; these are th
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -15,8 +16,8 @@ from api import logs
 from tests.api.conftest import Api
 from tests.factories import identification
 
-LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (?P<level>[A-Z]+) (?P<logger>[\w.]+): (?P<message>.*)",
-                  re.DOTALL)
+LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (?P<level>[A-Z]+) (?P<logger>[\w.]+) "
+                  r"\[(?P<request>[\w.-]+)\]: (?P<message>.*)", re.DOTALL)
 PARENT = {"first_name": "Wilhelmina", "last_name": "Zzyzxquist", "date_of_birth": "1987-10-29",
           "substances": ["sedatives", "stimulants"]}
 SECRETS = ["Wilhelmina", "Zzyzxquist", "1987-10-29", "sedatives", "stimulants"]
@@ -52,7 +53,7 @@ def test_a_traceback_keeps_where_it_happened_but_not_the_exception_messages() ->
         info = sys.exc_info()
     record = logging.LogRecord("posc.api", logging.ERROR, __file__, 1, "failed", None, info)
     line = logs.Redacted(fmt=logs.FORMAT).format(record)
-    assert LINE.match(line) and "ERROR posc.api: failed" in line
+    assert LINE.match(line) and "ERROR posc.api [-]: failed" in line
     assert "Zzyzxquist" not in line and "already exists" not in line and "INSERT" not in line, line
     assert "in insert" in line and "sqlalchemy.exc.IntegrityError (message withheld from the log)" in line
     assert "ValueError (message withheld from the log)" in line
@@ -72,7 +73,7 @@ def test_an_unexpected_database_error_is_logged_by_type_and_route_without_any_va
     try:
         with caplog.at_level(logging.INFO):
             body = {"workflow": "charm-posc", "data": identification(api.today(), **PARENT)}
-            answer = api.post("/cases?marker=123", "prenatal", body)
+            answer = api.post("/cases?marker=123", "prenatal", body, headers={"X-Request-ID": "retry-of-7f3a9c"})
     finally:
         event.remove(database.engine, "before_cursor_execute", refuse)
     assert answer.status_code == 500 and answer.headers["cache-control"] == "no-store"
@@ -81,6 +82,7 @@ def test_an_unexpected_database_error_is_logged_by_type_and_route_without_any_va
     message = errors[0].getMessage()
     assert message.startswith("unexpected sqlalchemy.exc.OperationalError") and " on POST /cases " in message
     assert errors[0].exc_info is None and "marker" not in message
+    assert errors[0].request_id == answer.headers["x-request-id"] == "retry-of-7f3a9c"  # type: ignore[attr-defined]
     assert not [s for s in SECRETS if s in caplog.text], caplog.text
 
 
@@ -94,3 +96,38 @@ def test_start_up_leaves_a_logging_set_up_it_finds_alone(monkeypatch: pytest.Mon
     logs.configure_unless_configured()
     assert root.handlers == before
     assert [type(f) for f in access.filters] == [logs.WithoutQuery]
+
+
+def test_every_line_logged_while_answering_carries_the_request_id_the_client_is_sent(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    formatter = logs.Redacted(fmt=logs.FORMAT)
+    with caplog.at_level(logging.INFO, logger="posc"):
+        answer = api.get("/cases/PC-NOPE-NOPE", "cps", headers={"X-Request-ID": "from-the-proxy-42"})
+        logging.getLogger("posc.api").info("a line while no request is answered")
+    assert answer.headers["x-request-id"] == "from-the-proxy-42"
+    assert formatter.format(caplog.records[-1]).split(" ")[3] == "[-]:"
+    own = api.get("/health", "cps", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert re.fullmatch(r"[0-9a-f]{16}", own.headers["x-request-id"])  # a caller's id that is not a token is replaced
+    assert api.get("/health", "cps").headers["x-request-id"] != own.headers["x-request-id"]
+
+
+def test_json_lines_hold_the_same_fields_and_never_a_message_of_an_error() -> None:
+    token = logs.REQUEST_ID.set("abc123def456")
+    try:
+        try:
+            raise ValueError("Zzyzxquist already exists")
+        except ValueError:
+            record = logging.LogRecord("posc.api", logging.ERROR, __file__, 1, "failed on %s", ("/cases/{id}",),
+                                       sys.exc_info())
+        line = logs.Json().format(record)
+    finally:
+        logs.REQUEST_ID.reset(token)
+    entry = json.loads(line)
+    assert entry["level"] == "ERROR" and entry["logger"] == "posc.api" and entry["request_id"] == "abc123def456"
+    assert entry["message"] == "failed on /cases/{id}" and entry["time"].endswith("Z")
+    assert "ValueError (message withheld from the log)" in entry["error"] and "Zzyzxquist" not in line
+    access = access_record("/cases?last_name=Zzyzxquist")
+    logs.WithoutQuery().filter(access)
+    assert json.loads(logs.Json().format(access))["message"] == '127.0.0.1:5000 - "GET /cases HTTP/1.1" 200'
+

@@ -176,8 +176,8 @@ main()
 #: The parent whose data is in flight when the database fails.
 PARENT = {"first_name": "Wilhelmina", "last_name": "Zzyzxquist", "date_of_birth": "1987-10-29",
           "substances": ["sedatives", "stimulants"]}
-_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (?P<level>[A-Z]+) (?P<logger>[\w.]+): (?P<message>.*)$",
-                   re.MULTILINE)
+_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (?P<level>[A-Z]+) (?P<logger>[\w.]+) "
+                   r"\[(?P<request>[\w.-]+)\]: (?P<message>.*)$", re.MULTILINE)
 
 
 def test_a_database_error_is_logged_without_the_data_and_paths_without_their_query(tmp_path: Path) -> None:
