@@ -461,8 +461,10 @@ class Markers:
         self.others: dict[str, list[MarkerInfo]] = {}
 
     def new(self) -> str:
+        """A value to plant: `MK00001X`, `MK00002X`... Long enough that a random token on a page (a form's proof,
+        a session's) does not hold one by chance, as `mk8x` once did."""
         self.count += 1
-        return f"MK{self.count}X"
+        return f"MK{self.count:05d}X"
 
     def register(self, marker: str, info: MarkerInfo) -> None:
         self.known[marker.upper()] = info
