@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api import logs, openapi, problems, web
+from api import logs, metrics, openapi, problems, web
 from api.caching import NoStore
 from api.limits import BodySizeLimit
 from api.routes import cases, desk, meta
@@ -62,6 +62,7 @@ def create_app(
         app.include_router(router)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(HeadAsGet)
+    app.add_middleware(metrics.Requests)
     app.add_middleware(problems.UnexpectedErrors)  # outside the size limit, which answers its own refusals
     app.add_middleware(NoStore)  # outside: a 500 and a 413 are marked too
     app.add_middleware(logs.RequestIds)  # outermost: every line logged while answering carries the request's id
@@ -78,8 +79,11 @@ def _tick_forever(services: Services, stop: threading.Event) -> None:
         try:
             missed = tick(services.db, services.catalogue, services.clock.now())
         except Exception as exc:  # keep ticking; the next round retries
+            metrics.TICKS.labels("failed").inc()
             log.error("deadline processing failed: %s", type(exc).__name__)
             continue
+        metrics.TICKS.labels("ok").inc()
+        metrics.MISSED.inc(len(missed))
         if missed:
             log.info("%d deadline(s) missed and escalated", len(missed))
 

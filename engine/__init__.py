@@ -79,6 +79,7 @@ _EXPORTS = {
     "in_the_future": "engine.ticker",
     "MISSED_EVENT": "engine.definitions.vocabulary",
     "next_due": "engine.ticker",
+    "deadline_counts": "engine.ticker",
     "tick": "engine.ticker",
     "add_user": "engine.users",
     "authenticate": "engine.users",
@@ -148,6 +149,7 @@ __all__ = [
     "authenticate",
     "check_files",
     "count_call",
+    "deadline_counts",
     "end_session",
     "ensure_organisation",
     "in_the_future",
@@ -225,5 +227,5 @@ if TYPE_CHECKING:
     from engine.sessions import WebSessionRecord, end_session, resume_session, start_session
     from engine.settings import Settings
     from engine.store import Database, SchemaOutOfDate, is_empty
-    from engine.ticker import FUTURE_TOLERANCE, in_the_future, next_due, tick
+    from engine.ticker import FUTURE_TOLERANCE, deadline_counts, in_the_future, next_due, tick
     from engine.users import UserRecord, add_user, authenticate, list_users, revoke_key

@@ -119,3 +119,15 @@ def _miss(conn: Connection, catalogue: Catalogue, deadline: Any, now: datetime) 
     if deadline["owner_org"] != lead:  # the late work leaves its owner's open work for the lead's
         scope.refresh(conn, case["id"], state=case["state"], phase=case["phase"], lead=lead)
     return Missed(case["id"], deadline["name"], deadline["due_at"], lead)
+
+
+_COUNTS = select(
+    func.count(), func.count().filter(DEADLINES.c.due_at < bindparam("b_now")),
+).where(DEADLINES.c.status == OPEN)
+
+
+def deadline_counts(db: Database, now: datetime) -> tuple[int, int]:
+    """Open deadlines (escalations included) and how many of them are past due, now: for the service's metrics."""
+    with db.read() as conn:
+        open_count, overdue = conn.execute(_COUNTS, {"b_now": now}).one()
+    return int(open_count), int(overdue or 0)

@@ -8,10 +8,11 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import PlainTextResponse
 from sqlalchemy.exc import SQLAlchemyError
 
+from api import metrics
 from api.deps import CurrentUser, ServicesDep
 from api.models import PROBLEMS, Me, OrganisationSummary, ProblemKind, WorkflowSummary
 from api.problems import PROBLEM_TYPES
-from engine import ORGANISATION_KINDS, SchemaOutOfDate, list_organisations, mermaid
+from engine import ORGANISATION_KINDS, Forbidden, SchemaOutOfDate, list_organisations, mermaid
 
 router = APIRouter(responses=PROBLEMS)
 
@@ -34,6 +35,17 @@ def ready(services: ServicesDep) -> dict[str, str]:
         raise SchemaOutOfDate(f"the database schema is at revision {current}; this posc needs "
                               f"{services.schema_head} (`posc db upgrade`)")
     return {"status": "ready", "database": services.db.dialect, "schema": current}
+
+
+@router.get("/metrics", tags=["meta"], response_class=PlainTextResponse, responses={200: {
+    "content": {metrics.CONTENT_TYPE: {"schema": {"type": "string"}}},
+    "description": "Prometheus text exposition"}})
+def service_metrics(user: CurrentUser, services: ServicesDep) -> PlainTextResponse:
+    """The service's metrics for Prometheus (an administrator's key): requests by route template and status with
+    their latency, deadline rounds, open and overdue deadlines, and how far deadline processing is behind."""
+    if user.role != "admin":
+        raise Forbidden("only an administrator reads the service's metrics")
+    return PlainTextResponse(metrics.exposition(services), media_type=metrics.CONTENT_TYPE)
 
 
 @router.get("/problems/{kind}", tags=["meta"])

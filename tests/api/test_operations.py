@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from tests.api.conftest import Api
 
 
@@ -20,3 +22,42 @@ def test_head_answers_as_get_without_a_body(api: Api) -> None:
     head = api.client.head(f"/cases/{case['id']}", headers=api.headers("cps"))
     assert head.status_code == 200 and head.headers["etag"] and head.content == b""
     assert api.client.head(f"/cases/{case['id']}").status_code == 401  # HEAD needs the key GET needs
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """The value of one sample in a Prometheus exposition (0 when absent)."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith("#") or " " not in line:
+            continue
+        sample, value = line.rsplit(" ", 1)
+        sample_name, _, label_text = sample.partition("{")
+        found = ",".join(sorted(label_text.rstrip("}").split(","))) if label_text else ""
+        if sample_name == name and found == wanted:
+            return float(value)
+    return 0.0
+
+
+def test_metrics_count_requests_by_route_template_and_read_deadlines_from_the_database(api: Api) -> None:
+    case = api.open_case()
+    assert api.get("/metrics", "cps").status_code == 403  # an administrator's
+    before = api.get("/metrics", "admin").text
+    for _ in range(3):
+        api.get(f"/cases/{case['id']}", "cps")
+    api.get("/cases/PC-NOPE-NOPE", "cps")
+    answer = api.get("/metrics", "admin")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    text = answer.text
+    route = {"method": "GET", "route": "/cases/{case_id}"}
+    served = metric(text, "posc_http_requests_total", status="200", **route) - metric(
+        before, "posc_http_requests_total", status="200", **route)
+    assert served == 3
+    assert metric(text, "posc_http_requests_total", status="404", **route) >= 1
+    assert case["id"] not in text and "PC-NOPE" not in text  # routes are templates, never addresses
+    assert metric(text, "posc_http_request_duration_seconds_count", **route) >= 4
+    assert metric(text, "posc_deadlines_open") == 3  # the opening's three clocks
+    assert metric(text, "posc_deadlines_overdue") == 0
+    api.clock.advance(timedelta(days=30))
+    later = api.get("/metrics", "admin").text
+    assert metric(later, "posc_deadlines_overdue") >= 2  # due with no write, before any tick
+    assert metric(later, "posc_deadline_processing_lag_seconds") > 0

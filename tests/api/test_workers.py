@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from engine import Database, FixedClock, ensure_organisation
 from engine.cases import EVENTS
 from engine.users import add_user
+from tests.api.test_operations import metric
 from tests.factories import KINDS, ORGANISATIONS, ROLE_ORGANISATION, action_data, identification, local_date
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,4 +101,13 @@ def test_several_server_processes_act_once_per_key_and_once_per_state_change(ser
     codes = sorted(t.status_code for t in takes)
     assert codes == [200] + [409] * (COPIES - 1), [t.text for t in takes if t.status_code not in (200, 409)]
     assert events_of(db, case["id"]) == 3
+
+    # Whichever process answers the scrape, it counts every process's requests.
+    admin = add_user(db, clock, name="admin user", role="admin", organisation="posc-admin")[1]
+    scraped = {httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {admin}"}, timeout=30).text
+               for _ in range(6)}
+    route = {"method": "POST", "route": "/cases/{case_id}/actions/{action}"}
+    for text in scraped:
+        assert metric(text, "posc_http_requests_total", status="200", **route) == COPIES + 1
+        assert metric(text, "posc_http_requests_total", status="409", **route) == COPIES - 1
 
