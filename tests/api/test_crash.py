@@ -16,33 +16,17 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
-import pytest
 
 from engine import Cases, Database, FixedClock, ensure_organisation, load_catalogue
 from engine.users import add_user
-from tests.api.test_workers import free_port
+from tests.api.test_workers import free_port, start_server
 from tests.factories import KINDS, ORGANISATIONS, ROLE_ORGANISATION, action_data, identification, local_date
 
 REPO = Path(__file__).resolve().parents[2]
 KILLS = int(os.environ.get("POSC_CRASH_KILLS", "20"))
 
 
-def start(url: str, port: int) -> subprocess.Popen[str]:
-    env = {**os.environ, "POSC_DATABASE_URL": url, "POSC_TICK_SECONDS": "0"}
-    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], cwd=REPO, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    server.kill()
-    pytest.fail("the server did not come up")
-
-
-def test_a_server_killed_mid_write_loses_no_acknowledged_write(empty_database: Database) -> None:
+def test_a_server_killed_mid_write_loses_no_acknowledged_write(empty_database: Database, tmp_path: Path) -> None:
     db = empty_database
     db.ensure_schema()
     clock = FixedClock(datetime.now(UTC))
@@ -54,7 +38,7 @@ def test_a_server_killed_mid_write_loses_no_acknowledged_write(empty_database: D
     acknowledged: dict[str, int] = {}  # case -> the highest version the server answered with
     port = free_port()
     for _ in range(KILLS):
-        server = start(db.url, port)
+        server = start_server(db.url, port, tmp_path / "server.log")
         stop = threading.Event()
 
         def write(stop: threading.Event = stop) -> None:

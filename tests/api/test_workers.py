@@ -34,30 +34,37 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def start_server(url: str, port: int, log: Path, *options: str) -> subprocess.Popen[bytes]:
+    """`posc serve` on `url` (no background ticks), once it answers `/health`; its output goes to `log` (a file:
+    a pipe nobody reads while the server runs would fill and stall it)."""
+    env = {**os.environ, "POSC_DATABASE_URL": url, "POSC_TICK_SECONDS": "0"}
+    with log.open("ab") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", "--port", str(port), *options], cwd=REPO, env=env,
+            stdout=output, stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    server.kill()
+    pytest.fail("the server did not come up")
+
+
 @pytest.fixture
-def served(empty_database: Database) -> Iterator[tuple[str, Database]]:
-    port = free_port()
-    env = {**os.environ, "POSC_DATABASE_URL": empty_database.url, "POSC_TICK_SECONDS": "0"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--workers", "3", "--port", str(port)], cwd=REPO, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+def served(empty_database: Database, tmp_path: Path) -> Iterator[tuple[str, Database]]:
+    port, log = free_port(), tmp_path / "server.log"
+    server = start_server(empty_database.url, port, log, "--workers", "3")
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the server did not come up")
         time.sleep(1.0)  # every worker up, not only the first
-        yield base, empty_database
+        yield f"http://127.0.0.1:{port}", empty_database
     finally:
         server.terminate()
-        output, _ = server.communicate(timeout=30)
+        server.wait(timeout=30)
+        output = log.read_text(errors="replace")
         assert "Traceback" not in output, output
 
 
