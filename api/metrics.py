@@ -1,7 +1,7 @@
 """The service's metrics, in Prometheus's text format at `GET /metrics` (an administrator's key): requests by route
-template and status with their latency, deadline rounds and what they did, and, read from the database at each
-scrape, open and overdue deadlines and how far the deadline processing is behind. No label ever holds a value from a
-request: routes are templates (`/cases/{case_id}`), never addresses.
+template and status with their latency, deadline rounds and what they did, the access log's backlog, and, read
+from the database at each scrape, open and overdue deadlines and how far the deadline processing is behind. No label
+ever holds a value from a request: routes are templates (`/cases/{case_id}`), never addresses.
 
 Under `posc serve --workers N` every process counts into files in one directory (`PROMETHEUS_MULTIPROC_DIR`, made by
 `posc serve` unless set), and a scrape, whichever process answers it, adds them all up.
@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -29,6 +29,8 @@ LATENCY = Histogram(
 )
 TICKS = Counter("posc_deadline_rounds", "Background deadline rounds, by outcome", ["outcome"])
 MISSED = Counter("posc_deadlines_missed", "Deadlines marked missed and escalated by the background rounds")
+ACCESS_LOG = Gauge("posc_access_log_waiting", "Access-log rows handed over by reads and not yet committed",
+                   multiprocess_mode="livesum")
 
 
 class Requests:
@@ -55,6 +57,9 @@ class Requests:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             REQUESTS.labels(scope["method"], route, str(status[0])).inc()
             LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
+            services = getattr(getattr(scope.get("app"), "state", None), "services", None)
+            if services is not None:
+                ACCESS_LOG.set(services.queries.access_log.waiting())
 
 
 class Deadlines(Collector):
@@ -84,10 +89,10 @@ def exposition(services: Services) -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)
     else:
-        for collector in (REQUESTS, LATENCY, TICKS, MISSED):
+        for collector in (REQUESTS, LATENCY, TICKS, MISSED, ACCESS_LOG):
             registry.register(collector)
     registry.register(Deadlines(services))
     return generate_latest(registry)
 
 
-__all__ = ["CONTENT_TYPE", "LATENCY", "MISSED", "REGISTRY", "REQUESTS", "TICKS", "Requests", "exposition"]
+__all__ = ["ACCESS_LOG", "CONTENT_TYPE", "LATENCY", "MISSED", "REGISTRY", "REQUESTS", "TICKS", "Requests", "exposition"]

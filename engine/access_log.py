@@ -55,10 +55,21 @@ class AccessLogWriter:
         self._queue: queue.Queue[tuple[dict[str, Any], Future[None]]] = queue.Queue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._waiting = 0  # rows handed over and not yet committed (or failed)
+
+    def waiting(self) -> int:
+        """Access-log rows handed over by reads and not yet committed: a backlog means readers are waiting."""
+        return self._waiting
+
+    def _settled(self, count: int) -> None:
+        with self._lock:
+            self._waiting -= count
 
     def record(self, rows: list[dict[str, Any]]) -> None:
         """Returns once every row is committed; raises if the write failed (the read must then fail too)."""
         futures = []
+        with self._lock:
+            self._waiting += len(rows)
         for row in rows:
             future: Future[None] = Future()
             self._queue.put((row, future))
@@ -88,8 +99,10 @@ class AccessLogWriter:
                     conn.execute(_INSERT, [row for row, _ in batch])
             except Exception as exc:  # every waiting reader learns that its read was not recorded
                 log.error("access log write failed: %s", type(exc).__name__)
+                self._settled(len(batch))
                 for _, future in batch:
                     future.set_exception(exc)
                 continue
+            self._settled(len(batch))
             for _, future in batch:
                 future.set_result(None)

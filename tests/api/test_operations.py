@@ -57,6 +57,7 @@ def test_metrics_count_requests_by_route_template_and_read_deadlines_from_the_da
     assert metric(text, "posc_http_request_duration_seconds_count", **route) >= 4
     assert metric(text, "posc_deadlines_open") == 3  # the opening's three clocks
     assert metric(text, "posc_deadlines_overdue") == 0
+    assert "posc_access_log_waiting" in text and metric(text, "posc_access_log_waiting") == 0  # all committed
     api.clock.advance(timedelta(days=30))
     later = api.get("/metrics", "admin").text
     assert metric(later, "posc_deadlines_overdue") >= 2  # due with no write, before any tick
