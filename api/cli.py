@@ -6,7 +6,6 @@ print the answer. Bad input gives one line on stderr and a non-zero exit, never 
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -249,10 +248,7 @@ def serve(
         uvicorn.run(application, **options)
         return
     services.db.dispose()  # each worker builds its own services, and its own connections, from the settings
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # the workers' metrics, added up at each scrape
-        import tempfile
-
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="posc-metrics-")
+    settings.shared_metrics_dir()  # the workers' metrics, added up at each scrape
     uvicorn.run("api.app:create_app", factory=True, workers=workers, **options)
 
 

@@ -9,7 +9,6 @@ Under `posc serve --workers N` every process counts into files in one directory 
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -86,7 +85,7 @@ def exposition(services: Services) -> bytes:
     """The metrics as Prometheus text: every process's counters (when several share a directory), and the
     database's figures."""
     registry = CollectorRegistry()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if services.settings.metrics_dir:
         multiprocess.MultiProcessCollector(registry)
     else:
         for collector in (REQUESTS, LATENCY, TICKS, MISSED, ACCESS_LOG):

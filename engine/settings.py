@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -36,3 +38,13 @@ class Settings(BaseSettings):
     #: posc's and uvicorn's loggers.
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: Where the server processes of `posc serve --workers N` count their metrics, so that a scrape adds them up:
+    #: prometheus-client's own variable (it reads it when it starts in each process). Empty it before each start.
+    metrics_dir: str | None = Field(default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR")
+
+    def shared_metrics_dir(self) -> str:
+        """The metrics directory the worker processes about to be started will share: the one set, or a new empty
+        one, handed to them (and to the library in them) through their environment."""
+        folder = self.metrics_dir or tempfile.mkdtemp(prefix="posc-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        return folder
