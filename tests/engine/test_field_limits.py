@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from engine import Cases, FixedClock, InvalidForm
+from engine import Cases, FixedClock, InvalidForm, load_catalogue
 from engine.definitions.forms import CompiledForm, FieldSpec
 from tests.factories import ACTION_ROLE, ACTORS, action_data
 from tests.pathway import due_date, open_case
@@ -56,7 +56,15 @@ def test_every_text_field_holds_its_limit_along_the_route(cases: Cases, clock: F
     assert case.state == "closed" and cases.verify(case.id) == []
 
 
-@pytest.mark.parametrize("action", ROUTE)
+def with_free_text() -> list[str]:
+    """The route's actions whose forms have a free-text field (the others have nothing to overfill)."""
+    workflow = load_catalogue().workflow("charm-posc")
+    return [a for a in ROUTE if any(
+        (free_text(s) and not s.many) or any(free_text(sub) and not sub.many for sub in s.fields or [])
+        for s in workflow.actions[a].form.spec.fields)]
+
+
+@pytest.mark.parametrize("action", with_free_text())
 def test_one_character_over_a_limit_is_refused_naming_the_field(
     cases: Cases, clock: FixedClock, action: str
 ) -> None:
@@ -66,8 +74,7 @@ def test_one_character_over_a_limit_is_refused_naming_the_field(
     texts = [s.id for s in form.spec.fields if free_text(s) and not s.many and s.id in over]
     nested = [s.id for s in form.spec.fields if s.fields and isinstance(over.get(s.id), list) and over[s.id]
               and any(free_text(sub) and not sub.many for sub in s.fields)]
-    if not texts and not nested:
-        pytest.skip(f"{action} has no free-text field")
+    assert texts or nested
     with pytest.raises(InvalidForm) as refused:
         form.validate(over)
     named = {e.field.split(".")[0].split("[")[0] for e in refused.value.errors}
