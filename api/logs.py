@@ -33,14 +33,14 @@ ACCESS_LOGGER = "uvicorn.access"
 #: The request being answered ("-" outside one): on every line logged while answering it, and sent back to the
 #: client as `X-Request-ID`.
 REQUEST_ID: ContextVar[str] = ContextVar("posc_request_id", default="-")
-#: A request id a client or proxy may send (`X-Request-ID`) to be used as the request's own; anything else is
-#: replaced by a new one (a header is the caller's text, and it goes into every log line).
-_CALLER_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+#: A request id a client or proxy may send (`X-Request-ID`) to be used as the request's own: hexadecimal with
+#: hyphens (a UUID, a proxy's hex id), so it cannot carry a name into the log; anything else is replaced.
+_CALLER_ID = re.compile(r"^[0-9A-Fa-f-]{8,64}$")
 
 
 class RequestIds:
-    """ASGI middleware: gives each request an id (the caller's `X-Request-ID` if it is a plain token, else a new
-    one), logged on every line written while answering it, and answered as `X-Request-ID`."""
+    """ASGI middleware: gives each request an id (the caller's `X-Request-ID` if it is hexadecimal, such as a
+    UUID, else a new one), logged on every line written while answering it, and answered as `X-Request-ID`."""
 
     def __init__(self, app: Any) -> None:
         self.app = app

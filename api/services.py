@@ -26,9 +26,9 @@ class Services:
         db: Database | None = None,
     ) -> Services:
         database = db or Database.from_settings(settings)
-        database.ensure_schema()
+        head = database.ensure_schema()
         definitions = catalogue or load_catalogue()
         used_clock = clock or SystemClock()
         cases = Cases(database, definitions, used_clock)
         return cls(settings, database, definitions, used_clock, cases, CaseQueries(database, definitions, cases),
-                   schema_head=database.head_revision())
+                   schema_head=head)

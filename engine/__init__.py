@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "Actor": "engine.actor",
     "SYSTEM_ROLE": "engine.actor",
+    "check_may_read_metrics": "engine.actor",
     "CaseRecord": "engine.caselog",
     "EventRecord": "engine.caselog",
     "Cases": "engine.cases",
@@ -148,6 +149,7 @@ __all__ = [
     "add_user",
     "authenticate",
     "check_files",
+    "check_may_read_metrics",
     "count_call",
     "deadline_counts",
     "end_session",
@@ -177,7 +179,7 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from engine.actor import SYSTEM_ROLE, Actor
+    from engine.actor import SYSTEM_ROLE, Actor, check_may_read_metrics
     from engine.caselog import CaseRecord, EventRecord
     from engine.cases import Cases, IdempotencyConflict, UnknownAction
     from engine.clock import Clock, FixedClock, SystemClock

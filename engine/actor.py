@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.errors import Forbidden
+
 SYSTEM_ROLE = "system"
+#: The role that runs the service: it reads the service's own metrics, and no case data.
+ADMIN_ROLE = "admin"
 #: Roles a person can have: the case roles of the pathway, plus outcome analysts and administrators.
 ROLES = ("cps", "treatment", "peer", "prenatal", "hospital", "analyst", "admin")
 
@@ -18,3 +22,9 @@ class Actor:
     @classmethod
     def system(cls) -> Actor:
         return cls(id="system", role=SYSTEM_ROLE, organisation="system")
+
+
+def check_may_read_metrics(actor: Actor) -> None:
+    """`Forbidden` unless the actor runs the service: the metrics count requests and deadlines across every case."""
+    if actor.role != ADMIN_ROLE:
+        raise Forbidden("only an administrator reads the service's metrics")

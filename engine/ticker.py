@@ -82,10 +82,15 @@ def tick(db: Database, catalogue: Catalogue, now: datetime, *, batch: int = 200)
         marked = 0
         for case_id in dict.fromkeys(due):  # each case once, in the order of its most overdue deadline
             with db.write() as conn:
-                caselog.load(conn, case_id, for_update=True)
-                for row in conn.execute(_DUE_OF_CASE, {"b_case": case_id, "b_now": now}).mappings().all():
-                    done.append(_miss(conn, catalogue, row, now))
-                    marked += 1
+                case = caselog.load(conn, case_id, for_update=True)
+                rows = conn.execute(_DUE_OF_CASE, {"b_case": case_id, "b_now": now}).mappings().all()
+                missed = [_miss(conn, catalogue, row, now) for row in rows]
+                # Late work another organisation owned is now the lead's (its escalation): their rows follow, once.
+                if any(row["owner_org"] != m.escalated_to for row, m in zip(rows, missed, strict=True)):
+                    scope.refresh(conn, case_id, state=case["state"], phase=case["phase"],
+                                  lead=missed[0].escalated_to)
+                done.extend(missed)
+                marked += len(missed)
         if len(due) < batch or not marked:
             return done
 
@@ -116,8 +121,6 @@ def _miss(conn: Connection, catalogue: Catalogue, deadline: Any, now: datetime) 
         "target_at": deadline["target_at"], "due_at": deadline["due_at"], "owner_role": workflow.spec.escalate_to,
         "owner_org": lead, "opened_seq": seq,
     })
-    if deadline["owner_org"] != lead:  # the late work leaves its owner's open work for the lead's
-        scope.refresh(conn, case["id"], state=case["state"], phase=case["phase"], lead=lead)
     return Missed(case["id"], deadline["name"], deadline["due_at"], lead)
 
 

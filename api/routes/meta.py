@@ -12,7 +12,7 @@ from api import metrics
 from api.deps import CurrentUser, ServicesDep
 from api.models import PROBLEMS, Me, OrganisationSummary, ProblemKind, WorkflowSummary
 from api.problems import PROBLEM_TYPES
-from engine import ORGANISATION_KINDS, Forbidden, SchemaOutOfDate, list_organisations, mermaid
+from engine import ORGANISATION_KINDS, SchemaOutOfDate, check_may_read_metrics, list_organisations, mermaid
 
 router = APIRouter(responses=PROBLEMS)
 
@@ -43,8 +43,7 @@ def ready(services: ServicesDep) -> dict[str, str]:
 def service_metrics(user: CurrentUser, services: ServicesDep) -> PlainTextResponse:
     """The service's metrics for Prometheus (an administrator's key): requests by route template and status with
     their latency, deadline rounds, open and overdue deadlines, and how far deadline processing is behind."""
-    if user.role != "admin":
-        raise Forbidden("only an administrator reads the service's metrics")
+    check_may_read_metrics(user.actor)
     return PlainTextResponse(metrics.exposition(services), media_type=metrics.CONTENT_TYPE)
 
 

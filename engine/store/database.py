@@ -100,14 +100,15 @@ class Database:
         assert head is not None
         return head
 
-    def ensure_schema(self) -> None:
+    def ensure_schema(self) -> str:
         """Sets up an empty database on first use; refuses one made by an older version of posc. Safe to call from
-        several processes at once (the schema lock: one sets the database up, the others find it done)."""
+        several processes at once (the schema lock: one sets the database up, the others find it done). Returns the
+        schema revision this posc needs (the one the database is now at)."""
         from alembic import command
 
         head = self.head_revision()
         if self.current_revision() == head:  # the usual start: nothing to lock
-            return
+            return head
         with self._schema_transaction() as conn:
             current = _revision(conn)
             if current is None:
@@ -122,6 +123,7 @@ class Database:
                 raise SchemaOutOfDate(
                     f"the database schema is at revision {current}; run `posc db upgrade` to migrate it"
                 )
+        return head
 
 
 def _revision(conn: Connection) -> str | None:
