@@ -72,6 +72,12 @@ _EXPORTS = {
     "resume_session": "engine.sessions",
     "start_session": "engine.sessions",
     "WebSessionRecord": "engine.sessions",
+    "FIGURES_CSV_COLUMNS": "engine.reports",
+    "LESS_THAN": "engine.reports",
+    "SMALL_CELL": "engine.reports",
+    "figures_csv_rows": "engine.reports",
+    "figures_for": "engine.reports",
+    "report_period": "engine.reports",
     "Settings": "engine.settings",
     "Database": "engine.store",
     "is_empty": "engine.store",
@@ -89,10 +95,13 @@ _EXPORTS = {
     "UserRecord": "engine.users",
 }
 __all__ = [
+    "FIGURES_CSV_COLUMNS",
     "FUTURE_TOLERANCE",
+    "LESS_THAN",
     "MISSED_EVENT",
     "OPEN_EVENT",
     "ORGANISATION_KINDS",
+    "SMALL_CELL",
     "SYSTEM_ROLE",
     "ActionOption",
     "Actor",
@@ -154,6 +163,8 @@ __all__ = [
     "deadline_counts",
     "end_session",
     "ensure_organisation",
+    "figures_csv_rows",
+    "figures_for",
     "in_the_future",
     "is_empty",
     "list_organisations",
@@ -161,6 +172,7 @@ __all__ = [
     "load_catalogue",
     "mermaid",
     "next_due",
+    "report_period",
     "resume_session",
     "revoke_key",
     "start_session",
@@ -225,6 +237,14 @@ if TYPE_CHECKING:
         WindowView,
         WorkItem,
         Worklist,
+    )
+    from engine.reports import (
+        FIGURES_CSV_COLUMNS,
+        LESS_THAN,
+        SMALL_CELL,
+        figures_csv_rows,
+        figures_for,
+        report_period,
     )
     from engine.sessions import WebSessionRecord, end_session, resume_session, start_session
     from engine.settings import Settings

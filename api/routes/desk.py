@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
 from api.deps import CurrentUser, ServicesDep
+from api.exports import figures_csv
 from api.models import PROBLEMS, Lookup, LookupResult, Worklist
 
 router = APIRouter(responses=PROBLEMS)
@@ -31,12 +32,22 @@ def worklist(
     return svc.queries.worklist(user.actor, limit=limit, cursor=cursor, state=state, role=role)
 
 
-@router.get("/reports/capta", tags=["reports"])
+@router.get("/reports/capta", tags=["reports"], responses={200: {
+    "description": "The figures as JSON, or as CSV with `?format=csv` (one row per published number)",
+    "content": {"text/csv": {"schema": {"type": "string"}}},
+}})
 def capta(
     user: CurrentUser, svc: ServicesDep,
-    start: Annotated[date, Query(alias="from", description="First day of the period (ISO date)")],
-    end: Annotated[date, Query(alias="to", description="Last day of the period (ISO date)")],
-) -> dict[str, Any]:
-    """De-identified CAPTA figures for the period: births and their plans, time to treatment; counts from 1 to 4
-    shown as "<5"."""
-    return svc.queries.capta_report(user.actor, start, end)
+    start: Annotated[date, Query(alias="from", description="First day of the period: the first day of a month")],
+    end: Annotated[date, Query(alias="to", description="Last day of the period: a whole month, quarter or year")],
+    format: Annotated[Literal["json", "csv"], Query(description="json (default) or csv")] = "json",
+) -> Any:
+    """De-identified outcome figures for a whole month, quarter or year: CAPTA figures, timeliness, retention and
+    outcomes, each with its definition, some by month and lead CPS office. Counts from 1 to 4 are shown as "<5", and
+    anything that would let a reader work one out as "suppressed"."""
+    report = svc.queries.capta_report(user.actor, start, end)
+    if format == "json":
+        return report
+    name = f"posc-figures-{report['period']['from']}-{report['period']['to']}.csv"
+    return Response(figures_csv(report), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

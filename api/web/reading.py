@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import ServicesDep
+from api.exports import figures_csv
+from api.web.charts import chart, legend
 from api.web.rendering import case_id_of, render
 from api.web.session import PREFIX, SignedIn
 from engine import InvalidForm, mermaid, to_pdf
@@ -64,13 +66,17 @@ def reports(
     request: Request, svc: ServicesDep, session: SignedIn,
     start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
     end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
-) -> HTMLResponse:
+    format: Annotated[str | None, Query(pattern="^(html|csv)$")] = None,
+) -> Response:
+    """The figures page: a whole month, quarter or year (this calendar year unless asked), with charts and tables;
+    `format=csv` downloads the same figures."""
     today = svc.catalogue.latest()[0].today(svc.clock.now())
     errors: dict[str, str] = {}
     period: dict[str, date] = {}
-    for key, raw, default in (("from", start, today.replace(day=1) - timedelta(days=365)), ("to", end, today)):
+    defaults = {"from": date(today.year, 1, 1), "to": date(today.year, 12, 31)}
+    for key, raw in (("from", start), ("to", end)):
         try:
-            period[key] = date.fromisoformat(raw) if raw else default
+            period[key] = date.fromisoformat(raw) if raw else defaults[key]
         except ValueError:
             errors[key] = "Enter a date (YYYY-MM-DD)."
     report = None
@@ -79,6 +85,28 @@ def reports(
             report = svc.queries.capta_report(session.user.actor, period["from"], period["to"])
         except InvalidForm as refused:  # the period itself, as the engine judges it
             errors = {e.field: f"The period {e.message}." for e in refused.errors}
+    if report is not None and format == "csv":
+        name = f"posc-figures-{report['period']['from']}-{report['period']['to']}.csv"
+        return Response(figures_csv(report), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
     values = {"from": start or period.get("from", ""), "to": end or period.get("to", "")}
     return render(request, "reports.html", session, status=422 if errors else 200, report=report, errors=errors,
-                  values=values)
+                  values=values, chart=chart, legend=legend,
+                  quick=_quick_periods(today))
+
+
+def _quick_periods(today: date) -> list[tuple[str, date, date]]:
+    """Links to the periods analysts ask for most: this and last year, the last whole quarter and month."""
+    month_start = today.replace(day=1)
+    last_month_end = month_start - timedelta(days=1)
+    quarter_start = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    last_quarter_end = quarter_start - timedelta(days=1)
+    last_quarter_start = date(last_quarter_end.year, last_quarter_end.month - 2, 1)
+    fiscal = today.year if today.month >= 10 else today.year - 1
+    return [
+        (f"{today.year}", date(today.year, 1, 1), date(today.year, 12, 31)),
+        (f"{today.year - 1}", date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)),
+        (f"Federal fiscal year {fiscal + 1}", date(fiscal, 10, 1), date(fiscal + 1, 9, 30)),
+        (f"Last quarter ({last_quarter_start:%b} to {last_quarter_end:%b %Y})", last_quarter_start, last_quarter_end),
+        (f"Last month ({last_month_end:%B %Y})", last_month_end.replace(day=1), last_month_end),
+    ]

@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -926,6 +927,7 @@ class Adversary(RuleBasedStateMachine):
             self.look_up(case)
         self.read_pages(swept)
         self.read_accounting()
+        self.read_figures(self.users[self.list_turn % len(self.users)])
         self.touched.clear()
         self.everything = False
         self.check.raise_if_any(f"the step (clock {self.clock.now().isoformat()})")
@@ -970,6 +972,22 @@ class Adversary(RuleBasedStateMachine):
                 self.check.page(user, case, where, answer.text, contacts=self.contacts)
             if what in ("view", "events", "document"):
                 self.expect_read(user, case, what, where)
+
+    def read_figures(self, user: User) -> None:
+        """The outcome figures for the clock's month, as JSON and CSV (one user a step, in turn): for the figure
+        roles only, and never a value, a name or a case reference, whoever asks."""
+        first = self.clock.now().astimezone(ZoneInfo("America/New_York")).date().replace(day=1)
+        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        for suffix in ("", "&format=csv"):
+            where = f"GET /reports/capta?from={first}&to={last}{suffix}"
+            answer = self.get(user, where.removeprefix("GET "))
+            self.check.common(user, where, answer, values=False)
+            expected = 200 if user.role in ("analyst", "cps", "admin") else 403
+            if answer.status != expected:
+                self.check.problems.append(f"{user} at {where}: answered {answer.status}, expected {expected}")
+            named = [c.id for c in self.model.values() if c.id in answer.text]
+            if named:
+                self.check.problems.append(f"{user} at {where}: the figures name case(s) {named}")
 
     def read_lists(self, user: User, swept: list[CaseModel], *, filters: bool) -> None:
         """The case list and the worklist (every case checked in each); with `filters` (half the users a step, in

@@ -1,10 +1,15 @@
-"""The operator's command line: the version, the users whose keys are in force, revoking one, and checking every
-case's chain."""
+"""The operator's command line: the version, the users whose keys are in force, revoking one, checking every
+case's chain, and the outcome figures."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
+import re
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 from engine import Cases, Database, FixedClock, authenticate, ensure_organisation, load_catalogue
@@ -61,3 +66,43 @@ def test_verify_checks_every_case_and_names_one_that_does_not_replay(tmp_path: P
     one = posc("verify", made[0].id, env=env_for(path))
     assert one.returncode == 0 and "1 case(s) checked" in one.stdout
     assert_one_line_error(posc("verify", "PC-NOPE-NOPE", env=env_for(path)), "no case")
+
+
+def test_report_capta_prints_the_figures_as_a_table_csv_or_json(tmp_path: Path, clock: FixedClock) -> None:
+    path = tmp_path / "posc.db"
+    database = Database(f"sqlite:///{path}")
+    database.ensure_schema()
+    for org_id, name in ORGANISATIONS.items():
+        ensure_organisation(database, clock, org_id, name, kind=KINDS[org_id])
+    cases = Cases(database, load_catalogue(), clock)
+    for i in range(6):  # six births with a plan, in the clock's month
+        drive(cases, clock, open_case(cases, clock, last_name=f"R{i}"), "born_with_plan")
+    database.dispose()
+    month = clock.now().date().replace(day=1)
+    end = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    period = ["report", "capta", "--from", str(month), "--to", str(end)]
+
+    table = posc(*period, env=env_for(path))
+    assert table.returncode == 0, table.stderr
+    assert re.search(r"^  Births\s+6$", table.stdout, re.MULTILINE)
+    assert re.search(r"^  Born with a plan agreed before birth\s+6 \(100\.0%\)$", table.stdout, re.MULTILINE)
+    assert "reading the event log" in table.stderr  # the progress bar, on stderr only
+    assert "Rivera" not in table.stdout and "PC-" not in table.stdout
+
+    rows = list(csv.DictReader(io.StringIO(posc(*period, "--format", "csv", env=env_for(path)).stdout)))
+    births = next(r for r in rows if (r["section"], r["figure"], r["breakdown"]) == ("births", "births", "period"))
+    assert births["value"] == "6" and births["definition"] == "Every birth recorded for the period."
+
+    report = json.loads(posc(*period, "--format", "json", env=env_for(path)).stdout)
+    assert report["period"] == {"from": str(month), "to": str(end), "kind": "month", "months": [f"{month:%Y-%m}"]}
+
+    assert_one_line_error(posc("report", "capta", "--from", str(month + timedelta(days=1)), "--to", str(end),
+                               env=env_for(path)), "--from", "first day of a month")
+    two_months = (end + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    assert_one_line_error(posc("report", "capta", "--from", str(month), "--to", str(two_months), env=env_for(path)),
+                          "--to", "whole month, a calendar quarter")
+    assert_one_line_error(posc(*period, "--format", "xlsx", env=env_for(path)), "--format", "table, csv or json")
+    assert_one_line_error(posc("report", "capta", "--from", "soon", "--to", str(end), env=env_for(path)), "--from")
+    with sqlite3.connect(path) as conn:  # each report run is in the access log, with no case
+        runs = conn.execute("SELECT actor_id, case_id FROM access_log WHERE what = 'report'").fetchall()
+    assert runs == [("command-line", None)] * 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date, timedelta
 
 from fastapi.testclient import TestClient
@@ -350,11 +352,31 @@ def test_unknown_routes_and_methods_are_problems(api: Api) -> None:
 
 def test_capta_figures_are_de_identified_and_role_limited(api: Api) -> None:
     api.drive(api.open_case(), ["record_consent", "admit_to_treatment"])
-    today = api.today().isoformat()
-    report = api.get(f"/reports/capta?from={today}&to={today}", "analyst").json()
-    assert report["cases"]["cases_opened"] == "<5" and report["period"] == {"from": today, "to": today}
+    first = api.today().replace(day=1)
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    month = f"from={first}&to={last}"
+    report = api.get(f"/reports/capta?{month}", "analyst").json()
+    access = next(s for s in report["sections"] if s["id"] == "treatment_access")
+    assert access["figures"][0] == {
+        "id": "identified", "label": "Parents identified", "kind": "count", "of": None, "value": "<5",
+        "definition": "Every case opened for a parent identified in the period.",
+        "by_month": [{"month": f"{first:%Y-%m}", "value": "<5"}],
+        "by_office": [{"office": "county-cps", "name": "County Child Protective Services", "value": "<5"}],
+    }
+    assert report["period"] == {"from": str(first), "to": str(last), "kind": "month", "months": [f"{first:%Y-%m}"]}
     assert "Rivera" not in str(report) and "PC-" not in str(report)
-    assert api.get(f"/reports/capta?from={today}&to={today}", "cps").status_code == 200
-    assert_problem(api.get(f"/reports/capta?from={today}&to={today}", "hospital"), 403, "outcome reports")
-    assert_problem(api.get(f"/reports/capta?from={today}&to=2020-01-01", "admin"), 422, "must not be before")
+    assert api.get(f"/reports/capta?{month}", "cps").status_code == 200
+    exported = api.get(f"/reports/capta?{month}&format=csv", "analyst")
+    assert exported.status_code == 200 and exported.headers["content-type"] == "text/csv; charset=utf-8"
+    assert f'filename="posc-figures-{first}-{last}.csv"' in exported.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert {"section": "treatment_access", "figure": "identified", "breakdown": "office",
+            "key": "County Child Protective Services", "value": "<5"}.items() <= rows[
+        next(i for i, r in enumerate(rows) if r["figure"] == "identified" and r["breakdown"] == "office")].items()
+    assert_problem(api.get(f"/reports/capta?{month}", "hospital"), 403, "outcome reports")
+    assert_problem(api.get(f"/reports/capta?{month}&format=csv", "hospital"), 403, "outcome reports")
+    assert_problem(api.get(f"/reports/capta?from={first}&to=2020-01-31", "admin"), 422, "must be a whole month")
+    assert_problem(api.get(f"/reports/capta?from={first + timedelta(days=1)}&to={last}", "admin"), 422,
+                   "first day of a month")
     assert_problem(api.get("/reports/capta?from=yesterday&to=today", "admin"), 422)
+    assert_problem(api.get(f"/reports/capta?{month}&format=xlsx", "admin"), 422)

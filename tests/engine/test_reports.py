@@ -1,5 +1,6 @@
-"""The CAPTA figures: a small population driven through the pathway on a moving clock, with every figure known
-exactly, periods cut on local calendar days, small cells suppressed, and nothing that identifies a case."""
+"""The outcome figures: a small population driven through the pathway on a moving clock, with every figure known
+exactly (the counts before protection, and what is published), periods cut on local calendar days, small cells
+suppressed, and nothing that identifies a case. The attack on the suppression is in `test_report_privacy.py`."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from engine import CaseRecord, Cases, Catalogue, Database, FieldError, FixedClock, InvalidForm
-from engine.reports import SUPPRESSED, SUPPRESSION, Count, capta_report
+from engine import CaseRecord, Cases, Catalogue, Database, FixedClock, InvalidForm
+from engine.reports import LESS_THAN, SUPPRESSED, SUPPRESSION, outcome_report
+from engine.reports.report import period, protected_tabulation
 from tests.pathway import drive, open_at_delivery, open_case, take
 
 DECEMBER = (date(2026, 12, 1), date(2026, 12, 31))
@@ -164,101 +166,214 @@ def leaves(value: Any) -> Iterator[Any]:
         yield value
 
 
-@pytest.mark.parametrize(("value", "shown"), [(0, 0), (1, "<5"), (3, "<5"), (4, "<5"), (5, 5), (6, 6), (120, 120)])
-def test_counts_from_1_to_4_are_suppressed_and_0_is_shown(value: int, shown: int | str) -> None:
-    assert Count(value).shown() == shown
 
 
-def test_every_figure_for_the_period(cases: Cases, catalogue: Catalogue, made: dict[str, CaseRecord]) -> None:
-    report = capta_report(cases.db, catalogue, *DECEMBER)
-    assert report == {
-        "period": {"from": "2026-12-01", "to": "2026-12-31"},
-        "suppression": SUPPRESSION,
-        "births": {
-            "births": 16,  # X4, P1-P6, S1, N1, N2, A1, H1-H5
-            "births_before_plan_agreed": 8,  # N1, N2, A1, H1-H5
-            "identified_prenatally": 11,
-            "identified_at_birth": 5,  # H1-H5
-            "substance_affected": 14,  # not S1, A1
-            "discharged": 7,  # not P3, N2
-            "with_plan_by_discharge": 7,
-            "plan_agreed_before_birth": 7,  # X4, P1-P6
-            "referred_infant_services": 5,  # X4, P2, P4 at discharge; P3, N2 by referral
-            "referred_caregiver_services": 8,  # all but P6: admitted, referred to treatment, mental health
-        },
-        "cases": {
-            "cases_opened": 13,  # P1-P6, S1, N1, N2, A1, A2, A3, L1
-            "admitted": 9,
-            "median_hours_to_admission": 72.0,  # 10, 20, 50, 70, [72], 100, 168, 200, 300
-            "admitted_within_72h": {"count": 5, "share": 0.385},  # 5 / 13
-            "admitted_within_7d": {"count": 7, "share": 0.538},  # 7 / 13
-            "median_days_meeting_to_birth": 4.0,  # 1, 2, 3, [4], 5, 6, 10
-        },
+def counted(db: Database, catalogue: Catalogue, start: date, end: date, now: datetime) -> dict[str, Any]:
+    """Every figure of the period before protection: counts as `section.figure`, medians as their value."""
+    tabulation, _ = protected_tabulation(db, catalogue, period(start, end), now)
+    truth: dict[str, Any] = {
+        f"{cell.section}.{cell.figure}": value
+        for cell, value in zip(tabulation.cells, tabulation.values, strict=True)
+        if cell.breakdown == "period" and " but not " not in cell.figure
     }
+    truth.update({f"{s}.{f}": sorted(v) for (s, f), v in tabulation.medians.items()})
+    return truth
 
 
-def test_small_cells_suppress_their_counts_shares_and_medians(
-    cases: Cases, catalogue: Catalogue, made: dict[str, CaseRecord]
+def published(report: dict[str, Any]) -> dict[str, Any]:
+    return {f"{s['id']}.{f['id']}": f["value"] for s in report["sections"] for f in s["figures"]}
+
+
+def figure(report: dict[str, Any], name: str) -> dict[str, Any]:
+    section, figure_id = name.split(".")
+    return next(f for s in report["sections"] if s["id"] == section for f in s["figures"] if f["id"] == figure_id)
+
+
+def test_every_figure_for_december(
+    cases: Cases, catalogue: Catalogue, clock: FixedClock, made: dict[str, CaseRecord],
 ) -> None:
-    report = capta_report(cases.db, catalogue, *NOVEMBER)
-    assert report["births"] == {
-        "births": "<5",  # X1, and X2 born on 30 November local
-        "births_before_plan_agreed": 0,
-        "identified_prenatally": "<5",
-        "identified_at_birth": 0,  # a 0 gives nothing away
-        "substance_affected": "<5",
-        "discharged": "<5",
-        "with_plan_by_discharge": "<5",
-        "plan_agreed_before_birth": "<5",
-        "referred_infant_services": "<5",
-        "referred_caregiver_services": "<5",
+    truth = counted(cases.db, catalogue, *DECEMBER, clock.now())
+    assert truth == {
+        # Births in December: X4, P1-P6, S1, N1, N2, A1 (born 23:30 on 31 December in New York), H1-H5.
+        "births.births": 16,
+        "births.born_with_plan": 8,  # X4, P1-P6, S1
+        "births.born_before_plan": 8,  # N1, N2, A1, H1-H5
+        "births.assessed_with_plan": 0,  # no safety concern: notified, no assessment
+        "births.assessed_without_plan": 2,  # N1, N2: a birth without a plan always goes to a CPS assessment
+        "births.notified": 10,  # not A1 and H1-H5
+        "births.notified_in_time": 10,  # an hour after each birth
+        "births.discharged_all": 8,  # X4, P1, P2, P4, P5, P6, S1, N1
+        "births.plan_before_discharge": 8,  # N1's plan was made at birth, before its discharge
+        "births.home_with_parent": 8,
+        "births.median_lead_days": [1, 2, 3, 4, 5, 6, 10, 37],  # P1-P6 1-6 days, S1 10, X4 met on 3 November
+        "births.lead_0_7": 6, "births.lead_8_14": 1, "births.lead_15_30": 0, "births.lead_over_30": 1,
+        "births.birth_entered_same_day": 15,  # A1's birth was entered the next day
+        "births.median_birth_entry_days": [0] * 15 + [1],
+        # Of them substance-affected: all but S1 and A1.
+        "capta.substance_affected": 14,
+        "capta.identified_prenatally": 9, "capta.identified_at_birth": 5,  # H1-H5 opened at delivery
+        "capta.plan_agreed_before_birth": 7,  # X4, P1-P6
+        "capta.discharged": 7,  # not P3 (still in hospital), N2, H1-H5
+        "capta.plan_by_discharge": 7,
+        "capta.referred_infant_services": 5,  # X4, P2, P4 at discharge; P3 home visiting; N2 early intervention
+        "capta.referred_caregiver_services": 8,  # admitted: X4, P1-P4, N2; P5 mental health; N1 referred
+        "capta.early_intervention_in_time": 1,  # N2, the day it was born
+        # Identified in December, before birth (X3 was identified on 30 November in New York; L1 on 31 December).
+        "treatment_access.identified": 13,  # P1-P6, S1, N1, N2, A1, A2, A3, L1
+        "treatment_access.admitted": 9,
+        # Days from identification to admission (dates): P1 0 (10 h), L1 1 (20 h), P2 2 (50 h), S1 and A1 3
+        # (70 and 72 h), P3 4 (100 h), N2 7 (168 h), P4 8 (200 h), A2 12 (300 h).
+        "treatment_access.median_days_to_admission": [0, 1, 2, 3, 3, 4, 7, 8, 12],
+        "treatment_access.admitted_within_72h": 5, "treatment_access.admitted_within_7d": 7,
+        "treatment_access.wait_same_day": 1, "treatment_access.wait_1_3": 4, "treatment_access.wait_4_7": 2,
+        "treatment_access.wait_8_14": 2, "treatment_access.wait_over_14": 0, "treatment_access.not_admitted": 4,
+        "treatment_access.identification_entered_same_day": 13,
+        "treatment_access.median_identification_entry_days": [0] * 13,
+        "interim_services.priority_referrals": 1, "interim_services.interim_in_time": 0,  # N1: neither, yet
+        # First admitted in December: P1-P4, S1, N2, A1, A2 (L1 on 1 January). The report runs on 5 January.
+        "retention.admissions": 8,
+        "retention.reached_7": 8, "retention.retained_7": 8,
+        "retention.reached_30": 5, "retention.retained_30": 5,  # admitted by 6 December: P1, P2, P3, S1, A1
+        "retention.reached_60": 0, "retention.retained_60": 0, "retention.reached_90": 0, "retention.retained_90": 0,
+        "re_engagement.disengaged": 0, "re_engagement.re_engaged_in_time": 0,
     }
-    assert report["cases"] == {
-        "cases_opened": "<5",  # X1, X2, X4, and X3 opened on 30 November local
-        "admitted": "<5",
-        "median_hours_to_admission": SUPPRESSED,  # a median over 3 or 4 cases gives their values away
-        "admitted_within_72h": {"count": "<5", "share": SUPPRESSED},
-        "admitted_within_7d": {"count": "<5", "share": SUPPRESSED},
-        "median_days_meeting_to_birth": SUPPRESSED,
-    }
+    report = outcome_report(cases.db, catalogue, *DECEMBER, clock.now())
+    shown = published(report)
+    for name, value in truth.items():
+        if isinstance(value, list):
+            continue
+        small = 0 < value < 5
+        assert shown[name] == (LESS_THAN if small else value) or (shown[name] == SUPPRESSED and value > 0), name
+    # 16 births and 14 substance-affected would say 2 were not: one of the two is withheld (the smaller).
+    assert shown["births.births"] == 16 and shown["capta.substance_affected"] == SUPPRESSED
+    assert shown["births.median_lead_days"] == 4.5 and shown["treatment_access.median_days_to_admission"] == 3.0
+    assert figure(report, "births.born_with_plan")["share"] == 0.5  # 8 of 16
+    assert figure(report, "capta.plan_agreed_before_birth")["share"] == SUPPRESSED  # 7 of a withheld 14
+    assert figure(report, "births.by_office" if False else "births.births")["by_office"] == [
+        {"office": "county-cps", "name": "County Child Protective Services", "value": 16}]
+    assert [m["month"] for m in figure(report, "births.births")["by_month"]] == ["2026-12"]
+
+
+def test_a_year_follows_each_cohort_by_month(
+    cases: Cases, catalogue: Catalogue, clock: FixedClock, made: dict[str, CaseRecord],
+) -> None:
+    tabulation, _ = protected_tabulation(cases.db, catalogue, period(date(2026, 1, 1), date(2026, 12, 31)),
+                                         clock.now())
+    months = {c.key: v for c, v in zip(tabulation.cells, tabulation.values, strict=True)
+              if (c.section, c.figure, c.breakdown) == ("births", "births", "month")}
+    # November: X1 and X2 (born at 23:10 on 30 November in New York, 04:10 UTC on 1 December).
+    assert months == {f"2026-{m:02d}": {11: 2, 12: 16}.get(m, 0) for m in range(1, 13)}
+    report = outcome_report(cases.db, catalogue, date(2026, 1, 1), date(2026, 12, 31), clock.now())
+    births = figure(report, "births.births")
+    assert report["period"]["kind"] == "year" and births["value"] == 18
+    assert [m["value"] for m in births["by_month"]][:10] == [0] * 10
+    assert births["by_month"][10]["value"] == LESS_THAN
+
+
+def test_small_cells_and_what_would_give_them_away_are_suppressed(
+    cases: Cases, catalogue: Catalogue, clock: FixedClock, made: dict[str, CaseRecord],
+) -> None:
+    report = outcome_report(cases.db, catalogue, *NOVEMBER, clock.now())
+    shown = published(report)
+    assert shown["births.births"] == LESS_THAN  # X1, X2
+    assert shown["births.median_lead_days"] == SUPPRESSED  # a median of 2 births is theirs
+    assert shown["treatment_access.identified"] == LESS_THAN  # X1, X2, X4, X3
+    assert figure(report, "treatment_access.admitted")["share"] == SUPPRESSED
+    assert shown["births.born_before_plan"] == 0  # a 0 gives nothing away
+
+
+def test_six_births_five_before_a_plan_do_not_give_the_one_with_a_plan_away(
+    cases: Cases, catalogue: Catalogue, clock: FixedClock,
+) -> None:
+    """The leak the first version had: 6 births and "5 before a plan" beside "<5" gave the 1 away by subtraction."""
+    made: dict[str, CaseRecord] = {}
+    steps: list[Step] = []
+    for index in range(6):
+        name, opened_at = f"B{index}", OPENING + timedelta(minutes=10 * index)
+        steps.append((opened_at, name, "open", {}))
+        if index == 0:
+            steps += planned_birth(name, index, 3)
+        else:
+            steps.append((utc(12, 20, 12) + timedelta(minutes=index), name, "record_birth", {}))
+    run(cases, clock, steps, made)
+    truth = counted(cases.db, catalogue, *DECEMBER, clock.now())
+    assert (truth["births.births"], truth["births.born_before_plan"], truth["births.born_with_plan"]) == (6, 5, 1)
+    shown = published(outcome_report(cases.db, catalogue, *DECEMBER, clock.now()))
+    assert shown["births.born_with_plan"] == LESS_THAN
+    assert SUPPRESSED in (shown["births.births"], shown["births.born_before_plan"])
+
+
+def test_admission_times_against_the_72_hour_and_7_day_marks(
+    cases: Cases, catalogue: Catalogue, clock: FixedClock,
+) -> None:
+    """Admissions 10 hours, 60 hours, 6 days and 9 days after identification, one never, as dates in New York."""
+    made: dict[str, CaseRecord] = {}
+    steps: list[Step] = []
+    for index, hours in enumerate([10, 60, 6 * 24, 9 * 24, None]):
+        name, opened_at = f"T{index}", utc(12, 1, 13) + timedelta(minutes=index)  # 08:00 in New York
+        steps.append((opened_at, name, "open", {}))
+        if hours is not None:
+            steps += admitted(name, opened_at, hours)
+    run(cases, clock, steps, made)
+    truth = counted(cases.db, catalogue, *DECEMBER, clock.now())
+    assert truth["treatment_access.median_days_to_admission"] == [0, 2, 6, 9]  # 18:00; 20:00 two days on...
+    assert (truth["treatment_access.admitted_within_72h"], truth["treatment_access.admitted_within_7d"]) == (2, 3)
+    assert [truth[f"treatment_access.{b}"] for b in ("wait_same_day", "wait_1_3", "wait_4_7", "wait_8_14",
+                                                     "not_admitted")] == [1, 1, 1, 1, 1]
+    shown = published(outcome_report(cases.db, catalogue, *DECEMBER, clock.now()))
+    # Five parents, one in each bin: with 5 shown, every "<5" bin would have to be 1.
+    assert shown["treatment_access.identified"] == SUPPRESSED
+    assert shown["treatment_access.median_days_to_admission"] == SUPPRESSED  # over 4 parents
+
+
+def test_retention_counts_only_parents_whose_mark_has_passed(
+    cases: Cases, catalogue: Catalogue, clock: FixedClock,
+) -> None:
+    """Admitted on 1 December: one stops on day 29 (not retained at 30), one on day 30 (retained: the mark counts),
+    one disengages and is re-admitted on day 3 (re-engaged within 7 days, in treatment at 30 days)."""
+    made: dict[str, CaseRecord] = {}
+    steps: list[Step] = []
+    for index in range(3):
+        name, opened_at = f"R{index}", utc(12, 1, 13) + timedelta(minutes=index)
+        steps += [(opened_at, name, "open", {}), *admitted(name, opened_at, 1)]
+    steps += [
+        (utc(12, 30, 15), "R0", "record_disengagement", {"last_attended_on": "2026-12-30"}),  # day 29
+        (utc(12, 31, 15), "R1", "record_disengagement", {"last_attended_on": "2026-12-31"}),  # day 30
+        (utc(12, 2, 15), "R2", "record_disengagement", {"last_attended_on": "2026-12-02"}),
+        (utc(12, 4, 15), "R2", "admit_to_treatment", {"admitted_on": "2026-12-04"}),
+    ]
+    run(cases, clock, steps, made)
+    before = counted(cases.db, catalogue, *DECEMBER, utc(12, 30, 12))  # day 29: the 30-day mark not reached
+    assert (before["retention.reached_7"], before["retention.reached_30"]) == (3, 0)
+    after = counted(cases.db, catalogue, *DECEMBER, utc(1, 5, 12, year=2027))
+    assert (after["retention.reached_30"], after["retention.retained_30"], after["retention.retained_7"]) == (3, 2, 3)
+    assert (after["re_engagement.disengaged"], after["re_engagement.re_engaged_in_time"]) == (3, 1)
 
 
 def test_a_period_with_nothing_in_it_shows_zeros_and_no_shares(
-    cases: Cases, catalogue: Catalogue, made: dict[str, CaseRecord]
+    cases: Cases, catalogue: Catalogue, clock: FixedClock, made: dict[str, CaseRecord],
 ) -> None:
-    report = capta_report(cases.db, catalogue, date(2025, 1, 1), date(2025, 12, 31))
-    assert set(report["births"].values()) == {0}
-    assert report["cases"] == {
-        "cases_opened": 0, "admitted": 0, "median_hours_to_admission": None,
-        "admitted_within_72h": {"count": 0, "share": None}, "admitted_within_7d": {"count": 0, "share": None},
-        "median_days_meeting_to_birth": None,
-    }
+    report = outcome_report(cases.db, catalogue, date(2025, 1, 1), date(2025, 12, 31), clock.now())
+    for section in report["sections"]:
+        for entry in section["figures"]:
+            assert entry["value"] == (0 if entry["kind"] == "count" else None), entry["id"]
+            assert entry.get("share") is None
 
 
-def test_a_share_of_zero_is_shown(cases: Cases, catalogue: Catalogue, clock: FixedClock) -> None:
-    for _ in range(6):
-        open_case(cases, clock)
-        clock.advance(timedelta(minutes=1))
-    day = NOVEMBER[0] + timedelta(days=1)
-    figures = capta_report(cases.db, catalogue, day, day)["cases"]
-    assert figures["cases_opened"] == 6
-    assert figures["admitted_within_72h"] == {"count": 0, "share": 0.0}
-
-
-def test_the_report_identifies_nobody(cases: Cases, catalogue: Catalogue, made: dict[str, CaseRecord]) -> None:
-    for period in (DECEMBER, NOVEMBER, (date(2026, 1, 1), date(2027, 12, 31))):
-        report = capta_report(cases.db, catalogue, *period)
+def test_the_report_identifies_nobody(
+    cases: Cases, catalogue: Catalogue, clock: FixedClock, made: dict[str, CaseRecord],
+) -> None:
+    for start, end in (DECEMBER, NOVEMBER, (date(2026, 1, 1), date(2026, 12, 31))):
+        report = outcome_report(cases.db, catalogue, start, end, clock.now())
         text = json.dumps(report)
         for identifying in ("Alex", "Rivera", "1996-04-12", "PC-", "Sam Lee", *(c.id for c in made.values())):
             assert identifying not in text
-        allowed_strings = {"<5", SUPPRESSED, SUPPRESSION, *report["period"].values()}
-        assert all(v is None or isinstance(v, int | float) or v in allowed_strings for v in leaves(report))
 
 
 def test_the_report_reads_a_fixed_number_of_queries(
-    cases: Cases, catalogue: Catalogue, db: Database, made: dict[str, CaseRecord]
+    cases: Cases, catalogue: Catalogue, db: Database, clock: FixedClock, made: dict[str, CaseRecord],
 ) -> None:
-    """One query finds the cases, one reads their relevant events: no query per case."""
+    """One query finds the cases, one reads their relevant events (per 500 cases), one names the offices."""
     selects: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -267,49 +382,58 @@ def test_the_report_reads_a_fixed_number_of_queries(
 
     event.listen(db.engine, "before_cursor_execute", record)
     try:
-        capta_report(db, catalogue, *DECEMBER)
+        outcome_report(db, catalogue, *DECEMBER, clock.now())
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
-    assert len(selects) == 2
+    assert len(selects) == 3
     assert "events.action IN" in selects[1] and "events.case_id IN" in selects[1]
 
 
 @pytest.mark.parametrize(
-    ("start", "end", "message"),
+    ("start", "end", "field", "message"),
     [
-        (date(2026, 12, 31), date(2026, 12, 1), "must not be before from"),
-        (date(2024, 1, 1), date(2027, 1, 1), "must be at most 3 years after from"),
-        (date(2024, 2, 29), date(2027, 3, 1), "must be at most 3 years after from"),
+        (date(2026, 12, 2), date(2026, 12, 31), "from", "must be the first day of a month"),
+        (date(2026, 12, 1), date(2026, 12, 30), "to", "must be the last day of a month"),
+        (date(2026, 12, 1), date(2026, 11, 30), "to", "must be a whole month"),
+        (date(2026, 2, 1), date(2026, 4, 30), "to", "must be a whole month"),  # three months, not a quarter
+        (date(2026, 4, 1), date(2027, 3, 31), "to", "must be a whole month"),  # twelve months from April
+        (date(2026, 1, 1), date(2027, 12, 31), "to", "must be a whole month"),
     ],
 )
-def test_a_bad_period_is_refused(db: Database, catalogue: Catalogue, start: date, end: date, message: str) -> None:
+def test_a_period_that_is_not_a_whole_month_quarter_or_year_is_refused(
+    db: Database, catalogue: Catalogue, start: date, end: date, field: str, message: str,
+) -> None:
     with pytest.raises(InvalidForm) as refused:
-        capta_report(db, catalogue, start, end)
+        outcome_report(db, catalogue, start, end, OPENING)
     assert refused.value.form == "report"
-    assert refused.value.errors == [FieldError("to", message)]
+    assert [e.field for e in refused.value.errors] == [field] and message in refused.value.errors[0].message
 
 
-@pytest.mark.parametrize(
-    ("start", "end"),
-    [(date(2026, 12, 1), date(2026, 12, 1)), (date(2024, 1, 1), date(2026, 12, 31)),
-     (date(2024, 2, 29), date(2027, 2, 28))],
-)
-def test_a_single_day_and_exactly_three_years_are_accepted(
-    db: Database, catalogue: Catalogue, start: date, end: date
-) -> None:
-    assert capta_report(db, catalogue, start, end)["period"] == {"from": start.isoformat(), "to": end.isoformat()}
-
-
-@pytest.mark.parametrize(("prenatal", "at_birth", "shown"), [
-    (9, 2, ("suppressed", "<5")),  # with 11 births shown, 9 would give the 2 away
-    (2, 9, ("<5", "suppressed")),
-    (3, 0, ("<5", 0)),  # a 0 gives nothing away
-    (6, 5, (6, 5)),
+@pytest.mark.parametrize(("start", "end", "kind"), [
+    (date(2026, 2, 1), date(2026, 2, 28), "month"), (date(2024, 2, 1), date(2024, 2, 29), "month"),
+    (date(2026, 10, 1), date(2026, 12, 31), "quarter"), (date(2026, 1, 1), date(2026, 12, 31), "year"),
+    (date(2025, 10, 1), date(2026, 9, 30), "year"),  # a federal fiscal year
 ])
-def test_how_parents_were_identified_is_suppressed_together(
-    prenatal: int, at_birth: int, shown: tuple[Any, Any]
+def test_whole_months_quarters_and_years_are_accepted(
+    db: Database, catalogue: Catalogue, start: date, end: date, kind: str,
 ) -> None:
-    from engine.reports import _complementary
+    assert outcome_report(db, catalogue, start, end, OPENING)["period"]["kind"] == kind
 
-    parts = _complementary({"identified_prenatally": Count(prenatal), "identified_at_birth": Count(at_birth)})
-    assert (parts["identified_prenatally"], parts["identified_at_birth"]) == shown
+
+def test_every_figure_carries_its_definition(db: Database, catalogue: Catalogue) -> None:
+    report = outcome_report(db, catalogue, *DECEMBER, OPENING)
+    assert report["suppression"] == SUPPRESSION
+    for section in report["sections"]:
+        assert section["cohort"].endswith(".")
+        for entry in section["figures"]:
+            assert entry["label"] and entry["definition"].endswith("."), entry["id"]
+
+
+def test_the_docs_define_every_figure_as_the_report_does() -> None:
+    from pathlib import Path
+
+    from engine.reports.figures import reference
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "figures.md").read_text()
+    generated = text.split("keeps them the same -->\n", 1)[1].split("<!-- end of figures -->", 1)[0]
+    assert generated == reference(), "regenerate the reference in docs/figures.md from engine/reports/figures.py"

@@ -519,11 +519,25 @@ def test_figures_for_analysts_and_a_clear_refusal_for_others(web: Web, api: Api)
     api.drive(api.open_case(), ROUTES["born_with_plan"])
     analyst = web.sign_in("analyst")
     today = api.today()
-    page = analyst.get(f"/ui/reports?from={(today - timedelta(days=30)).isoformat()}&to={today.isoformat()}")
+    first = today.replace(day=1)
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    page = analyst.get(f"/ui/reports?from={first}&to={last}")
     assert page.status_code == 200 and "Births" in page.text and "&lt;5" in page.text
+    # Charts drawn on the server, each an image with a title and a description, beside a table of its numbers.
+    assert page.text.count('<svg class="chart"') == 4 and page.text.count('role="img"') == 4
+    assert 'Days from identification to treatment admission, as a table' in page.text
+    assert "Every birth recorded for the period." in page.text  # each figure's definition beside it
+    assert "<script" not in page.text.split("<main", 1)[1]  # no script draws anything
+    download = analyst.get(f"/ui/reports?from={first}&to={last}&format=csv")
+    assert download.status_code == 200 and download.headers["content-type"].startswith("text/csv")
+    assert download.text.startswith("section,figure,label,breakdown,key,value,share,unit,definition\r\n")
+    assert "births,births,Births,period,,<5" in download.text
+    this_year = analyst.get("/ui/reports")  # no period asked: this calendar year
+    assert this_year.status_code == 200 and f"{today.year}-01-01" in this_year.text
     bad = analyst.get("/ui/reports?from=2026-13-01")
     assert bad.status_code == 422 and "Enter a date" in bad.text
     assert web.sign_in("hospital").get("/ui/reports").status_code == 403
+    assert web.sign_in("hospital").get(f"/ui/reports?from={first}&to={last}&format=csv").status_code == 403
 
 
 # --- second thoughts: double clicks, changes meanwhile, sessions that end mid-form ---------------------------------
@@ -643,7 +657,11 @@ def test_a_double_click_racing_itself_records_once_and_both_clicks_succeed(web: 
 def test_a_period_the_engine_refuses_is_named_beside_its_field(web: Web) -> None:
     answer = web.sign_in("analyst").get("/ui/reports?from=2026-11-10&to=2026-11-01")
     assert answer.status_code == 422
-    assert re.search(r'id="period-to-error">The period must not be before from.<', answer.text)
+    assert re.search(r'id="period-from-error">The period must be the first day of a month.<', answer.text)
+    weeks = web.sign_in("analyst").get("/ui/reports?from=2026-11-01&to=2026-12-31")
+    assert weeks.status_code == 422
+    assert re.search(r'id="period-to-error">The period the period must be a whole month', weeks.text) is None
+    assert re.search(r'id="period-to-error">The period must be a whole month, a calendar quarter', weeks.text)
 
 
 def test_a_template_variable_the_handler_forgot_is_an_error_not_an_empty_string() -> None:
