@@ -41,10 +41,14 @@ CAREGIVER_SERVICES = frozenset({"treatment", "mental_health", "housing"})
 #: The state a birth goes to when a plan was agreed before it, and the state of a CPS assessment.
 BORN_WITH_PLAN = "born_with_plan"
 CPS_ASSESSMENT = "cps_assessment"
-#: Events that find a case for a period's cohorts (each cohort's date is on one of them, or set by it).
-FINDING = (OPEN_EVENT, BIRTH, ADMISSION, TREATMENT_REFERRAL, DISENGAGEMENT, AMENDMENT)
+#: Events that find a case for a period's cohorts, with the form field holding the cohort's date (None: the day the
+#: event was recorded). The date is compared as text, which orders ISO dates and times by their date.
+FINDING = {
+    OPEN_EVENT: "identified_on", BIRTH: "born_at", ADMISSION: "admitted_on", TREATMENT_REFERRAL: "referred_on",
+    DISENGAGEMENT: None, AMENDMENT: "identified_on",
+}
 _READ = {
-    *FINDING, NOTIFICATION, INTERIM_SERVICES, PROGRESS, PLANNING_MEETING, SERVICE_REFERRAL, DISCHARGE,
+    NOTIFICATION, INTERIM_SERVICES, PROGRESS, PLANNING_MEETING, SERVICE_REFERRAL, DISCHARGE,
 }
 #: Case ids per `IN (...)` list: well under SQLite's and PostgreSQL's limits on bound parameters.
 CHUNK = 500
@@ -52,7 +56,7 @@ CHUNK = 500
 Progress = Callable[[int, int], None]
 
 
-@dataclass
+@dataclass(slots=True)
 class Course:
     """One case as the figures see it."""
 
@@ -165,23 +169,36 @@ class Course:
 
 
 def read_courses(
-    db: Database, catalogue: Catalogue, earliest: datetime, progress: Progress | None = None,
+    db: Database, catalogue: Catalogue, earliest: datetime, after: datetime | None = None,
+    progress: Progress | None = None,
 ) -> list[Course]:
-    """Every case with an event that can place it in a cohort of a period starting at `earliest`, folded.
+    """Every case with an event that can place it in a cohort of a period from `earliest` to before `after`,
+    folded.
 
     Two kinds of query, both narrowed before anything is read in full: one finds the cases (by the finding events
-    recorded since the period began: nothing in a period is recorded before it starts, since no date may be in the
-    future); the other reads only those cases' relevant events, by case id (the `(case_id, seq)` index), a chunk at a
-    time, reporting each chunk to `progress` (done, total)."""
+    recorded since the period began, as nothing in a period is recorded before it starts, since no date may be in
+    the future; and, with `after`, whose date is not after the period, with a day's margin for the time zone, however
+    late it was entered); the other reads only those cases' relevant events, by case id (the `(case_id, seq)`
+    index), a chunk at a time, reporting each chunk to `progress` (done, total)."""
     workflows = list(catalogue.workflows.values())
     if not workflows:
         return []
     plan_actions = {w.id: w.plan_actions for w in workflows}
     relevant = set(_READ).union(*plan_actions.values())
+    relevant.update(FINDING)
+    finding = []
+    for action, dated in FINDING.items():
+        condition = and_(EVENTS.c.action == action, EVENTS.c.occurred_at >= earliest)
+        if after is not None and dated is None:
+            condition = and_(condition, EVENTS.c.occurred_at < after + timedelta(days=1))
+        elif after is not None:
+            later = (after + timedelta(days=2)).date().isoformat()
+            condition = and_(condition, EVENTS.c.data[dated].as_string() < later)
+        finding.append(condition)
     found = (
         select(EVENTS.c.case_id, CASES.c.workflow_id, CASES.c.workflow_version)
         .join(CASES, CASES.c.id == EVENTS.c.case_id)
-        .where(or_(*(and_(EVENTS.c.action == a, EVENTS.c.occurred_at >= earliest) for a in FINDING)))
+        .where(or_(*finding))
         .distinct()
     )
     courses: dict[str, Course] = {}

@@ -88,32 +88,39 @@ class Tabulation:
 
 def tabulate(courses: Sequence[Course], window: Period, now: datetime) -> Tabulation:
     context = Context(now)
-    counted: Counter[Cell] = Counter()
+    counted: Counter[tuple[str, str, str, str]] = Counter()  # (section, figure, breakdown, key)
     medians: dict[tuple[str, str], list[float]] = {}
     offices: dict[str, set[str]] = {s.id: set() for s in SECTIONS}
+    plans = [
+        (section, [(f.id, f.test, f.breakdown) for f in section.figures if f.test is not None],
+         [(f.id, f.value) for f in section.figures if f.value is not None])
+        for section in SECTIONS
+    ]
+    start, end = window.start, window.end
     for course in courses:
-        for section in SECTIONS:
+        for section, counts, median_rules in plans:
             day = section.date(course)
-            if day is None or not window.start <= day <= window.end:
+            if day is None or not start <= day <= end:
                 continue
             month, office = f"{day.year:04d}-{day.month:02d}", course.lead_office or NO_OFFICE
             offices[section.id].add(office)
-            for figure in section.figures:
-                if figure.test is not None:
-                    if figure.test(course, context):
-                        counted[Cell(section.id, figure.id, "period", "")] += 1
-                        if figure.breakdown:
-                            counted[Cell(section.id, figure.id, "month", month)] += 1
-                            counted[Cell(section.id, figure.id, "office", office)] += 1
-                elif (value := figure.value(course, context) if figure.value else None) is not None:
-                    medians.setdefault((section.id, figure.id), []).append(value)
+            for figure_id, test, breakdown in counts:
+                if test(course, context):
+                    counted[(section.id, figure_id, "period", "")] += 1
+                    if breakdown:
+                        counted[(section.id, figure_id, "month", month)] += 1
+                        counted[(section.id, figure_id, "office", office)] += 1
+            for figure_id, value_of in median_rules:
+                value = value_of(course, context)
+                if value is not None:
+                    medians.setdefault((section.id, figure_id), []).append(value)
     listed = {s: sorted(o) for s, o in offices.items()}
     cells = [
         Cell(section.id, figure.id, breakdown, key)
         for section in SECTIONS for figure in section.figures if figure.test is not None
         for breakdown, key in _slices(figure, window, listed[section.id])
     ]
-    values = [counted[cell] for cell in cells]
+    values = [counted[(c.section, c.figure, c.breakdown, c.key)] for c in cells]
     relations, hidden = _relations(cells, values, window, listed)
     return Tabulation(cells, values, relations, hidden, medians, listed)
 
@@ -206,7 +213,8 @@ def protected_tabulation(
 ) -> tuple[Tabulation, Protection]:
     workflows = list(catalogue.workflows.values())
     earliest = min((w.start_of_day(window.start) for w in workflows), default=now)
-    courses = read_courses(db, catalogue, earliest, progress)
+    after = max((w.start_of_day(window.end + timedelta(days=1)) for w in workflows), default=now)
+    courses = read_courses(db, catalogue, earliest, after, progress)
     tabulation = tabulate(courses, window, now)
     return tabulation, protect(tabulation.values, tabulation.relations, tabulation.hidden)
 

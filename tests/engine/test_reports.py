@@ -437,3 +437,17 @@ def test_the_docs_define_every_figure_as_the_report_does() -> None:
     text = (Path(__file__).resolve().parents[2] / "docs" / "figures.md").read_text()
     generated = text.split("keeps them the same -->\n", 1)[1].split("<!-- end of figures -->", 1)[0]
     assert generated == reference(), "regenerate the reference in docs/figures.md from engine/reports/figures.py"
+
+
+def test_a_birth_entered_months_late_counts_in_the_month_it_happened(
+    cases: Cases, catalogue: Catalogue, clock: FixedClock,
+) -> None:
+    made: dict[str, CaseRecord] = {}
+    steps: list[Step] = [(OPENING, "Z1", "open", {})]
+    steps += [(utc(2, 20, 15, year=2027), "Z1", "record_birth", {"born_at": "2026-12-20T08:00:00-05:00"})]
+    run(cases, clock, steps, made)
+    december = counted(cases.db, catalogue, *DECEMBER, clock.now())
+    assert (december["births.births"], december["births.birth_entered_same_day"]) == (1, 0)
+    assert december["births.median_birth_entry_days"] == [62]  # 20 December to 20 February
+    february = counted(cases.db, catalogue, date(2027, 2, 1), date(2027, 2, 28), clock.now())
+    assert february["births.births"] == 0
