@@ -44,6 +44,12 @@ class Figure:
     breakdown: bool = False
     #: Other counts this one is part of by definition, besides `of` ("section.figure" for another section's).
     within: tuple[str, ...] = ()
+    #: The same count in a wider cohort ("births.born_with_plan" for the substance-affected births with a plan):
+    #: this is part of it, and so is what this leaves of its `of` part of what the counterpart leaves of its own.
+    counterpart: str | None = None
+    #: A median's bins: the counts (of the same section) that split what it is taken over, each with its lowest and
+    #: highest value (None: no limit); a bin named None is the rest. A reader can bound the bins from the median.
+    bins: tuple[tuple[str | None, int | None, int | None], ...] = ()
 
     @property
     def kind(self) -> str:
@@ -76,7 +82,9 @@ class Section:
 
 
 def median(values: Sequence[float]) -> float:
-    return round(float(statistics.median(values)), 1)
+    """The lower median: a value that occurred (whole days), never halfway between two, which would tell exactly
+    how many are on either side."""
+    return float(statistics.median_low(values))
 
 
 # --- the cohorts' dates ---
@@ -191,13 +199,13 @@ SECTIONS: tuple[Section, ...] = (
             Figure("plan_agreed_before_birth", "With a plan agreed before birth",
                    "Born after the Plan of Safe Care was agreed at the prenatal planning meeting.",
                    lambda c, _: c.born_to == BORN_WITH_PLAN, of="substance_affected", breakdown=True,
-                   within=("births.born_with_plan",)),
+                   within=("identified_prenatally",), counterpart="births.born_with_plan"),
             Figure("discharged", "Discharged from hospital", "Discharged so far.",
                    lambda c, _: c.discharged_on is not None, of="substance_affected",
-                   within=("births.discharged_all",)),
+                   counterpart="births.discharged_all"),
             Figure("plan_by_discharge", "With a plan by discharge",
                    "Discharged with a Plan of Safe Care recorded before the discharge (agreed before birth or "
-                   "made at birth).", _plan_by_discharge, of="discharged", within=("births.plan_before_discharge",)),
+                   "made at birth).", _plan_by_discharge, of="discharged", counterpart="births.plan_before_discharge"),
             Figure("referred_infant_services", "Referred to services for the infant",
                    "A referral to early intervention, home visiting or pediatric care, or a discharge that lists "
                    "referrals, whatever became of it.",
@@ -213,7 +221,10 @@ SECTIONS: tuple[Section, ...] = (
         ),
         (Chart("monthly", "Substance-affected infants by month", "months",
                ("substance_affected", "plan_agreed_before_birth", "referred_infant_services")),),
-        sums=(("substance_affected", ("identified_prenatally", "identified_at_birth")),),
+        sums=(
+            ("substance_affected", ("identified_prenatally", "identified_at_birth")),
+            ("discharged", ("plan_by_discharge",)),  # no discharge without a plan: the pathway's guard
+        ),
     ),
     Section(
         "births", "Births and how they were met",
@@ -227,6 +238,9 @@ SECTIONS: tuple[Section, ...] = (
             Figure("born_before_plan", "Born before a plan was agreed",
                    "No plan had been agreed when the infant was born (including infants identified at birth).",
                    lambda c, _: c.born_to != BORN_WITH_PLAN, of="births"),
+            Figure("assessed", "Met by a CPS assessment",
+                   "The CAPTA notification led to a CPS assessment (no plan yet, or a safety concern was raised).",
+                   lambda c, _: c.notified_to == CPS_ASSESSMENT, of="notified"),
             Figure("assessed_with_plan", "Met by a CPS assessment, with a plan",
                    "Of the births with a plan agreed before birth: the CAPTA notification led to a CPS assessment "
                    "(a safety concern was raised).",
@@ -252,7 +266,9 @@ SECTIONS: tuple[Section, ...] = (
                    lambda c, _: c.discharged_to == "parent", of="discharged_all"),
             Figure("median_lead_days", "Planning meeting lead time (median)",
                    "Days from the planning meeting that agreed the plan to the birth, over the births with a plan "
-                   "agreed before birth.", value=lambda c, _: _lead_time(c), of="born_with_plan", unit="days"),
+                   "agreed before birth.", value=lambda c, _: _lead_time(c), of="born_with_plan", unit="days",
+                   bins=(("lead_0_7", None, 7), ("lead_8_14", 8, 14), ("lead_15_30", 15, 30),
+                         ("lead_over_30", 31, None))),
             Figure("lead_0_7", "Meeting 0 to 7 days before birth",
                    "Of the births with a plan agreed before birth (a birth dated before its meeting counts here).",
                    _lead_between(None, 7), of="born_with_plan"),
@@ -267,12 +283,15 @@ SECTIONS: tuple[Section, ...] = (
                    lambda c, _: days_between(c.born_on, c.birth_entered) == 0, of="births"),
             Figure("median_birth_entry_days", "Days from birth to its entry (median)",
                    "Data quality: days from the date of birth to the day it was recorded.",
-                   value=lambda c, _: days_between(c.born_on, c.birth_entered), of="births", unit="days"),
+                   value=lambda c, _: days_between(c.born_on, c.birth_entered), of="births", unit="days",
+                   bins=(("birth_entered_same_day", None, 0), (None, 1, None))),
         ),
         (Chart("lead_time", "Planning meeting lead time before birth", "bars",
                ("lead_0_7", "lead_8_14", "lead_15_30", "lead_over_30")),),
         sums=(
             ("births", ("born_with_plan", "born_before_plan")),
+            ("assessed", ("assessed_with_plan", "assessed_without_plan")),
+            ("discharged_all", ("plan_before_discharge",)),  # no discharge without a plan: the pathway's guard
             ("born_with_plan", ("lead_0_7", "lead_8_14", "lead_15_30", "lead_over_30")),
         ),
     ),
@@ -297,7 +316,9 @@ SECTIONS: tuple[Section, ...] = (
                    of="identified", breakdown=True),
             Figure("median_days_to_admission", "Days from identification to admission (median)",
                    "Days from the identification date to the first admission date, over the parents admitted.",
-                   value=lambda c, _: _admission_wait(c), of="admitted", unit="days"),
+                   value=lambda c, _: _admission_wait(c), of="admitted", unit="days",
+                   bins=(("wait_same_day", None, 0), ("wait_1_3", 1, 3), ("wait_4_7", 4, 7), ("wait_8_14", 8, 14),
+                         ("wait_over_14", 15, None))),
             Figure("wait_same_day", "Admitted the same day",
                    "Of the parents identified (a corrected identification date after the admission counts here).",
                    _wait_between(None, 0), of="identified"),
@@ -317,7 +338,7 @@ SECTIONS: tuple[Section, ...] = (
             Figure("median_identification_entry_days", "Days from identification to its entry (median)",
                    "Data quality: days from the identification date to the day the case was opened.",
                    value=lambda c, _: days_between(c.identified_on, c.identification_entered), of="identified",
-                   unit="days"),
+                   unit="days", bins=(("identification_entered_same_day", None, 0), (None, 1, None))),
         ),
         (Chart("admission_wait", "Days from identification to treatment admission", "bars",
                ("wait_same_day", "wait_1_3", "wait_4_7", "wait_8_14", "wait_over_14", "not_admitted"),
@@ -348,7 +369,7 @@ SECTIONS: tuple[Section, ...] = (
         _first_admission,
         (
             Figure("admissions", "Parents admitted", "Every parent first admitted in the period.",
-                   lambda c, _: True, breakdown=True),
+                   lambda c, _: True),
             *(figure for days in RETENTION_MARKS for figure in (
                 Figure(f"reached_{days}", f"Admitted at least {days} days ago",
                        f"Parents whose admission was at least {days} days before the report was run.",
@@ -393,6 +414,8 @@ def reference() -> str:
                 text += f" Median, in {figure.unit}; over `{figure.of}`."
             if figure.breakdown:
                 text += " By month and by lead CPS office too."
+            if figure.kind == "median":
+                text += " The lower median (a value that occurred), shown when the count it is over is shown."
             lines.append(f"| `{figure.id}`: {figure.label} | {text} |")
         lines.append("")
     return "\n".join(lines)

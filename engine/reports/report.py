@@ -17,7 +17,7 @@ from engine.definitions.catalogue import Catalogue
 from engine.errors import FieldError, Forbidden, InvalidForm
 from engine.reports.courses import Course, Progress, read_courses
 from engine.reports.figures import SECTIONS, Context, Figure, Section, median
-from engine.reports.suppression import SMALL_CELL, SUPPRESSED, SUPPRESSION, Protection, Relations, protect
+from engine.reports.suppression import SMALL_CELL, SUPPRESSED, SUPPRESSION, AtLeast, Protection, Relations, protect
 from engine.store.database import Database
 from engine.store.tables import Organisation
 
@@ -121,7 +121,7 @@ def tabulate(courses: Sequence[Course], window: Period, now: datetime) -> Tabula
         for breakdown, key in _slices(figure, window, listed[section.id])
     ]
     values = [counted[(c.section, c.figure, c.breakdown, c.key)] for c in cells]
-    relations, hidden = _relations(cells, values, window, listed)
+    relations, hidden = _relations(cells, values, window, listed, medians)
     return Tabulation(cells, values, relations, hidden, medians, listed)
 
 
@@ -134,21 +134,42 @@ def _slices(figure: Figure, window: Period, offices: Sequence[str]) -> list[tupl
 
 def _relations(
     cells: list[Cell], values: list[int], window: Period, offices: dict[str, list[str]],
+    medians: dict[tuple[str, str], list[float]],
 ) -> tuple[Relations, frozenset[int]]:
-    """The sums and inclusions the definitions declare, for every slice both sides are published in; any that does
-    not hold on these counts (a stored date out of order) is left out: a reader relying on it would be wrong. Each
-    inclusion adds a hidden cell, the difference, to `cells` and `values`: whole = part + difference."""
+    """What a reader knows ties the cells together, for every slice both sides are published in: the sums the
+    definitions declare; each inclusion (a count and what it is a share of, `within`, a counterpart), as a sum with a
+    hidden cell, the difference, added to `cells` and `values`; and what each median says about its bins. Anything
+    that does not hold on these counts (a stored date out of order) is left out: a reader relying on it would be
+    wrong, and learn nothing."""
     index = {cell: i for i, cell in enumerate(cells)}
     sums: list[tuple[int, list[int]]] = []
-    within: list[tuple[int, int]] = []
+    differences: dict[tuple[int, int], int] = {}
 
     def add_sum(total: Cell, parts: Sequence[Cell]) -> None:
         if total in index and all(p in index for p in parts):
             sums.append((index[total], [index[p] for p in parts]))
 
+    def difference(inside: int | None, outside: int | None) -> int | None:
+        """The hidden cell `outside` minus `inside` (outside = inside + it), made once; None if it cannot be."""
+        if inside is None or outside is None or values[inside] > values[outside]:
+            return None
+        if (inside, outside) not in differences:
+            inner, outer = cells[inside], cells[outside]
+            differences[(inside, outside)] = len(cells)
+            cells.append(Cell(outer.section, f"{outer.figure} but not {inner.section}.{inner.figure}",
+                              inner.breakdown, inner.key))
+            values.append(values[outside] - values[inside])
+            sums.append((outside, [inside, len(cells) - 1]))
+        return differences[(inside, outside)]
+
     def slices_of(section: str) -> list[tuple[str, str]]:
         return [("period", ""), *(("month", m) for m in window.months), *(("office", o) for o in offices[section])]
 
+    def at(name: str, section: str, breakdown: str, key: str) -> int | None:
+        other_section, _, other_id = name.rpartition(".")
+        return index.get(Cell(other_section or section, other_id, breakdown, key))
+
+    sections = {s.id: s for s in SECTIONS}
     for section in SECTIONS:
         for figure in section.figures:
             if figure.test is None:
@@ -157,27 +178,61 @@ def _relations(
             if figure.breakdown:
                 add_sum(whole, [Cell(section.id, figure.id, "month", m) for m in window.months])
                 add_sum(whole, [Cell(section.id, figure.id, "office", o) for o in offices[section.id]])
-            for other in (*((figure.of,) if figure.of else ()), *figure.within):
-                other_section, _, other_id = other.rpartition(".")
-                other_section = other_section or section.id
-                for breakdown, key in slices_of(section.id):
-                    part, container = Cell(section.id, figure.id, breakdown, key), Cell(other_section, other_id,
-                                                                                         breakdown, key)
-                    if part in index and container in index:
-                        within.append((index[part], index[container]))
+            for breakdown, key in slices_of(section.id):
+                this = index.get(Cell(section.id, figure.id, breakdown, key))
+                for other in (*((figure.of,) if figure.of else ()), *figure.within):
+                    difference(this, at(other, section.id, breakdown, key))
+                if figure.counterpart:
+                    other_section, _, other_id = figure.counterpart.rpartition(".")
+                    counterpart = at(figure.counterpart, section.id, breakdown, key)
+                    difference(this, counterpart)
+                    wider = next(f for f in sections[other_section].figures if f.id == other_id)
+                    if figure.of and wider.of:  # what this leaves of its whole is within what the counterpart leaves
+                        left = difference(this, at(figure.of, section.id, breakdown, key))
+                        left_wider = difference(counterpart, at(f"{other_section}.{wider.of}", section.id, breakdown,
+                                                                key))
+                        difference(left, left_wider)
         for total, parts in section.sums:
             for breakdown, key in slices_of(section.id):
                 add_sum(Cell(section.id, total, breakdown, key), [Cell(section.id, p, breakdown, key) for p in parts])
-    hidden: list[int] = []
-    for inside, outside in within:
-        if values[inside] <= values[outside]:
-            inner, outer = cells[inside], cells[outside]
-            hidden.append(len(cells))
-            cells.append(Cell(outer.section, f"{outer.figure} but not {inner.section}.{inner.figure}", inner.breakdown,
-                              inner.key))
-            values.append(values[outside] - values[inside])
-            sums.append((outside, [inside, hidden[-1]]))
-    return Relations([(t, p) for t, p in sums if values[t] == sum(values[i] for i in p)]), frozenset(hidden)
+    bounds = [bound for section in SECTIONS for figure in section.figures if figure.bins
+              for bound in _median_bounds(section.id, figure, medians.get((section.id, figure.id), []), index)]
+    return Relations(
+        [(t, p) for t, p in sums if values[t] == sum(values[i] for i in p)],
+        [b for b in bounds if sum(c * values[i] for i, c in b.terms.items()) >= b.least],
+    ), frozenset(differences.values())
+
+
+def _median_bounds(section: str, figure: Figure, values: list[float], index: dict[Cell, int]) -> list[AtLeast]:
+    """What a published (lower) median m over N says about its bins: at least half the values are at most m, and
+    more than half at least m (2 x the bins that can hold values up to m >= N; 2 x those from m up >= N + 1). Only
+    if the median is published, that is, when its count N is (the `guard`)."""
+    over = index.get(Cell(section, figure.of or "", "period", ""))
+    if not values or over is None or len(values) < SMALL_CELL:
+        return []
+    middle, total = median(values), len(values)
+    named = {name: index.get(Cell(section, name, "period", "")) for name, _, _ in figure.bins if name is not None}
+    if any(i is None for i in named.values()):
+        return []
+    bounds = []
+    for side, extra in (("low", 0), ("high", 1)):
+        terms: dict[int, float] = {}
+        constant = 0.0
+        for name, low, high in figure.bins:
+            holds = (low is None or low <= middle) if side == "low" else (high is None or high >= middle)
+            if not holds:
+                continue
+            if name is None:  # the rest: N minus the named bins
+                constant += 2 * total
+                for i in named.values():
+                    assert i is not None
+                    terms[i] = terms.get(i, 0.0) - 2
+            else:
+                i = named[name]
+                assert i is not None
+                terms[i] = terms.get(i, 0.0) + 2
+        bounds.append(AtLeast(over, terms, total + extra - constant))
+    return bounds
 
 
 def check_may_read_figures(catalogue: Catalogue, actor: Actor) -> None:
@@ -238,7 +293,8 @@ def publish(
                                      "kind": figure.kind, "of": figure.of}
             if figure.test is None:
                 entry["unit"] = figure.unit
-                entry["value"] = _median(tabulation.medians.get((section.id, figure.id), []))
+                entry["value"] = _median(tabulation.medians.get((section.id, figure.id), []),
+                                         shown(section.id, figure.of or "")[1] is not None)
             else:
                 entry["value"], value = shown(section.id, figure.id)
                 if figure.of is not None:
@@ -248,7 +304,7 @@ def publish(
                         {"month": m, "value": shown(section.id, figure.id, "month", m)[0]} for m in window.months
                     ]
                     entry["by_office"] = [
-                        {"office": o or None, "name": names.get(o, "no lead office recorded"),
+                        {"office": o or None, "name": names.get(o, o) if o else "no lead office recorded",
                          "value": shown(section.id, figure.id, "office", o)[0]}
                         for o in tabulation.offices[section.id]
                     ]
@@ -298,11 +354,12 @@ def _share(value: int | None, of: tuple[int | str, int | None]) -> float | str |
     return round(value / denominator, 3)
 
 
-def _median(values: list[float]) -> float | str | None:
-    """A median over 1 to 4 cases is one of them (or halfway between two): suppressed."""
+def _median(values: list[float], count_shown: bool) -> float | str | None:
+    """A median is published only beside its count (so a suppressed median says no more than the count's own
+    "<5" or "suppressed"): never over 1 to 4 cases, which would be one of them."""
     if not values:
         return None
-    if len(values) < SMALL_CELL:
+    if not count_shown or len(values) < SMALL_CELL:
         return SUPPRESSED
     return median(values)
 

@@ -69,11 +69,23 @@ class Protection:
 
 
 @dataclass(frozen=True)
+class AtLeast:
+    """sum(coefficient x cell) >= least, known to a reader while the `guard` cell is published (a median's bounds
+    on its bins, which are published only beside its count)."""
+
+    guard: int
+    terms: dict[int, float]
+    least: float
+
+
+@dataclass(frozen=True)
 class Relations:
     """What a reader knows ties the cells together: each `sums` entry (total, parts) says the total is the sum of
-    the parts. (A part of a whole is a sum too: the whole is the part plus a hidden difference.)"""
+    the parts (a part of a whole is a sum too: the whole is the part plus a hidden difference); `bounds` are
+    inequalities."""
 
     sums: Sequence[tuple[int, Sequence[int]]]
+    bounds: Sequence[AtLeast] = ()
 
 
 def protect(values: Sequence[int], relations: Relations, hidden: frozenset[int] = frozenset()) -> Protection:
@@ -100,6 +112,8 @@ def protect(values: Sequence[int], relations: Relations, hidden: frozenset[int] 
         # Pinned by the bounds "<5" gives away (1 to 4) alone: those cells are shown as "suppressed" instead,
         # which says only that they are not 0.
         bounded = [i for i in proof if i in small and i not in demoted] or [i for i in small if i not in demoted]
+        if not bounded:  # nothing left to loosen (not expected to happen): every count but a 0 is withheld
+            return Protection(frozenset(), frozenset(i for i, v in enumerate(values) if v > 0 and i not in hidden))
         demoted.update(bounded)
     return Protection(frozenset(small - demoted), frozenset(complementary | demoted))
 
@@ -120,6 +134,7 @@ class _Problem:
                 columns.append(column)
                 signs.append(sign)
         self.a_eq = csr_matrix((signs, (rows, columns)), shape=(len(relations.sums), size)) if relations.sums else None
+        self.bounds = list(relations.bounds)
 
     def shown(self, index: int, small: frozenset[int], complementary: set[int]) -> bool:
         return index not in small and index not in complementary and index not in self.hidden
@@ -144,9 +159,18 @@ class _Problem:
         objective[index] = 1.0
         extremes: list[float] = []
         used: set[int] = set()
+        known = [b for b in self.bounds if self.shown(b.guard, small, complementary) and b.guard not in demoted]
+        a_ub = b_ub = None
+        if known:  # sum(c x) >= least, as -sum(c x) <= -least
+            rows = [r for r, b in enumerate(known) for _ in b.terms]
+            columns = [i for b in known for i in b.terms]
+            a_ub = csr_matrix(([-c for b in known for c in b.terms.values()], (rows, columns)),
+                              shape=(len(known), len(self.values)))
+            b_ub = np.array([-b.least for b in known])
         for sign in (1.0, -1.0):
             result = linprog(
-                sign * objective, A_eq=self.a_eq, b_eq=np.zeros(self.a_eq.shape[0]) if self.a_eq is not None else None,
+                sign * objective, A_ub=a_ub, b_ub=b_ub,
+                A_eq=self.a_eq, b_eq=np.zeros(self.a_eq.shape[0]) if self.a_eq is not None else None,
                 bounds=bounds, method="highs",
             )
             if result.status == 3:  # unbounded: no largest value, so not pinned down
@@ -156,6 +180,8 @@ class _Problem:
             extremes.append(sign * result.fun)
             for marginals in (result.lower.marginals, result.upper.marginals):
                 used.update(i for i, m in enumerate(marginals) if abs(m) > _EPSILON and i != index)
+            if known:  # a median bound the proof rests on: suppressing its count takes the median with it
+                used.update(b.guard for b, m in zip(known, result.ineqlin.marginals, strict=True) if abs(m) > _EPSILON)
         low, high = extremes
         if math.ceil(low - _EPSILON) < math.floor(high + _EPSILON):
             return None

@@ -40,6 +40,9 @@ IDENTITIES = [
     ("treatment_access.admitted_within_72h", ["treatment_access.wait_same_day", "treatment_access.wait_1_3"]),
     ("treatment_access.admitted_within_7d", ["treatment_access.wait_same_day", "treatment_access.wait_1_3",
                                             "treatment_access.wait_4_7"]),
+    ("births.assessed", ["births.assessed_with_plan", "births.assessed_without_plan"]),
+    # No discharge without a plan (the pathway's guard): "with a plan by discharge" is every discharge.
+    ("capta.discharged", ["capta.plan_by_discharge"]), ("births.discharged_all", ["births.plan_before_discharge"]),
 ]
 #: Counts that are part of a count in another section (or of another count than their `of`).
 INCLUSIONS = [
@@ -47,7 +50,26 @@ INCLUSIONS = [
     ("capta.identified_at_birth", "births.born_before_plan"), ("capta.discharged", "births.discharged_all"),
     ("capta.plan_by_discharge", "births.plan_before_discharge"), ("births.notified_in_time", "births.notified"),
     ("capta.early_intervention_in_time", "capta.referred_infant_services"),
+    ("capta.plan_agreed_before_birth", "capta.identified_prenatally"),  # a case opened at birth has no plan yet
 ]
+#: Differences within differences: the substance-affected births before a plan are births before a plan, and so on.
+COMPLEMENTS = [
+    (("capta.substance_affected", "capta.plan_agreed_before_birth"), ("births.births", "births.born_with_plan")),
+    (("capta.substance_affected", "capta.discharged"), ("births.births", "births.discharged_all")),
+]
+#: What a published median (the lower median, a value that occurred) says: at least half the values are at most
+#: it, more than half at least it. The bins that split the count it is over, with their lowest and highest values.
+MEDIAN_BINS = {
+    "births.median_lead_days": [("births.lead_0_7", None, 7), ("births.lead_8_14", 8, 14),
+                                ("births.lead_15_30", 15, 30), ("births.lead_over_30", 31, None)],
+    "births.median_birth_entry_days": [("births.birth_entered_same_day", None, 0), (None, 1, None)],
+    "treatment_access.median_days_to_admission": [
+        ("treatment_access.wait_same_day", None, 0), ("treatment_access.wait_1_3", 1, 3),
+        ("treatment_access.wait_4_7", 4, 7), ("treatment_access.wait_8_14", 8, 14),
+        ("treatment_access.wait_over_14", 15, None)],
+    "treatment_access.median_identification_entry_days": [
+        ("treatment_access.identification_entered_same_day", None, 0), (None, 1, None)],
+}
 
 
 class Attack:
@@ -58,6 +80,7 @@ class Attack:
         self.bounds: list[tuple[float, float | None]] = []
         self.truth: list[int] = []
         self.sums: list[tuple[int, list[int]]] = []
+        self.at_least: list[tuple[dict[int, float], float]] = []  # sum(coefficient x variable) >= least
         self.targets: list[int] = []  # variables the reader must not pin down
         self.index: dict[tuple[str, str], int] = {}
         figures = {f"{s['id']}.{f['id']}": f for s in report["sections"] for f in s["figures"] if f["kind"] == "count"}
@@ -82,6 +105,36 @@ class Attack:
                     if 0 < self.truth[difference] < 5:
                         self.targets.append(difference)
                     self.sums.append((self.index[(whole, key)], [self.index[(part, key)], difference]))
+        for (whole, part), (wider, wider_part) in COMPLEMENTS:
+            for (name, key), _ in list(self.index.items()):
+                inner, outer = (f"{whole} - {part}", key), (f"{wider} - {wider_part}", key)
+                if name == whole and inner in self.index and outer in self.index:
+                    rest = self._variable((f"{outer[0]} - ({inner[0]})", key), (0.0, None),
+                                          self.truth[self.index[outer]] - self.truth[self.index[inner]])
+                    if 0 < self.truth[rest] < 5:
+                        self.targets.append(rest)
+                    self.sums.append((self.index[outer], [self.index[inner], rest]))
+        medians = {f"{s['id']}.{f['id']}": f for s in report["sections"] for f in s["figures"] if f["kind"] == "median"}
+        for name, bins in MEDIAN_BINS.items():
+            middle, section = medians[name]["value"], name.split(".")[0]
+            count = figures[f"{section}.{medians[name]['of']}"]["value"]
+            if not isinstance(middle, float) or not isinstance(count, int):
+                continue
+            for side, extra in (("low", 0), ("high", 1)):
+                terms: dict[int, float] = {}
+                least = float(count + extra)
+                for bin_name, low, high in bins:
+                    if (low is not None and low > middle) if side == "low" else (high is not None and high < middle):
+                        continue
+                    if bin_name is None:  # the rest of the count
+                        least -= 2 * count
+                        for other, _, _ in bins:
+                            if other is not None:
+                                terms[self.index[(other, "")]] = terms.get(self.index[(other, "")], 0.0) - 2
+                    else:
+                        terms[self.index[(bin_name, "")]] = terms.get(self.index[(bin_name, "")], 0.0) + 2
+                assert sum(c * self.truth[v] for v, c in terms.items()) >= least, (name, side)
+                self.at_least.append((terms, least))
         for total, parts in IDENTITIES:
             for (name, key), _ in list(self.index.items()):
                 if name == total and all((p, key) in self.index for p in parts):
@@ -117,12 +170,20 @@ class Attack:
             rows[row, total] -= 1
             for part in parts:
                 rows[row, part] += 1
+        upper = np.zeros((len(self.at_least), size))
+        for row, (terms, _) in enumerate(self.at_least):
+            for variable, coefficient in terms.items():
+                upper[row, variable] -= coefficient
+        limits = np.array([-least for _, least in self.at_least])
+        inequalities = {"A_ub": upper, "b_ub": limits} if self.at_least else {}
         found = []
         for target in self.targets:
             objective = np.zeros(size)
             objective[target] = 1
-            low = linprog(objective, A_eq=rows, b_eq=np.zeros(len(self.sums)), bounds=self.bounds, method="highs")
-            high = linprog(-objective, A_eq=rows, b_eq=np.zeros(len(self.sums)), bounds=self.bounds, method="highs")
+            low = linprog(objective, A_eq=rows, b_eq=np.zeros(len(self.sums)), bounds=self.bounds, method="highs",
+                          **inequalities)
+            high = linprog(-objective, A_eq=rows, b_eq=np.zeros(len(self.sums)), bounds=self.bounds,
+                           method="highs", **inequalities)
             assert low.status == 0, "the true counts are a solution: the system cannot be infeasible"
             if high.status == 3:
                 continue
@@ -203,13 +264,17 @@ def courses(draw: st.DrawFn, catalogue: Catalogue) -> list[Course]:
             course.born_to = "born_with_plan" if planned else "born_without_plan"
             if planned:
                 course.meeting_on = born - timedelta(days=draw(st.integers(0, 40)))
-            course.notified_to = draw(st.sampled_from([None, "notified", "cps_assessment"]))
-            if course.notified_to:
+            # As the pathway allows: a birth before a plan is always assessed; discharge needs a notification and a
+            # plan (made at birth if none was agreed before).
+            notified = draw(st.booleans())
+            if notified:
+                course.notified_to = draw(st.sampled_from(["notified", "cps_assessment"])) if planned else \
+                    "cps_assessment"
                 course.notified_on = born + timedelta(days=draw(st.integers(0, 3)))
-            if draw(st.booleans()):
+            if notified and draw(st.booleans()):
                 course.discharged_on = born + timedelta(days=2)
                 course.discharged_to = draw(st.sampled_from(["parent", "relative"]))
-                course.plan_by_discharge = planned or draw(st.booleans())
+                course.plan_recorded = course.plan_by_discharge = True
             course.infant_referral = draw(st.booleans())
             if course.infant_referral and draw(st.booleans()):
                 course.early_intervention_on = born + timedelta(days=draw(st.integers(0, 9)))
@@ -226,3 +291,93 @@ def test_no_suppressed_cell_of_a_random_population_can_be_worked_out(catalogue: 
     protection = protect(tabulation.values, tabulation.relations, tabulation.hidden)
     report = publish(tabulation, protection, QUARTER, {}, NOW)
     assert attack(tabulation, report).recovered() == []
+
+
+# --- the ways in a review found, each now closed ---
+
+WORKFLOW_ID = "charm-posc"
+
+
+def course(catalogue: Catalogue, **values: Any) -> Course:
+    workflow = catalogue.workflow(WORKFLOW_ID)
+    made = Course(workflow, workflow.plan_actions, lead_office=values.pop("office", "a"))
+    for name, value in values.items():
+        setattr(made, name, value)
+    return made
+
+
+def birth(catalogue: Catalogue, day: date, **values: Any) -> Course:
+    workflow = catalogue.workflow(WORKFLOW_ID)
+    values.setdefault("born_to", "born_without_plan")
+    values.setdefault("identified_at_birth", values["born_to"] == "born_without_plan")
+    return course(catalogue, born_on=day, born_at=workflow.start_of_day(day) + timedelta(hours=12),
+                  birth_entered=day, **values)
+
+
+def attacked(population_: list[Course], now: datetime = NOW) -> Attack:
+    tabulation = tabulate(population_, QUARTER, now)
+    protection = protect(tabulation.values, tabulation.relations, tabulation.hidden)
+    reader = attack(tabulation, publish(tabulation, protection, QUARTER, {}, now))
+    assert reader.targets
+    return reader
+
+
+DAY = date(2026, 11, 10)
+
+
+def test_seven_of_ten_discharged_with_a_plan_do_not_give_the_three_others_away(catalogue: Catalogue) -> None:
+    """No discharge without a plan: "with a plan by discharge" is every discharge, and the reader knows it."""
+    population_ = []
+    for index in range(10):
+        infant = birth(catalogue, DAY, notified_to="cps_assessment", notified_on=DAY)
+        if index < 7:
+            infant.discharged_on, infant.discharged_to = DAY + timedelta(days=2), "parent" if index < 5 else "relative"
+            infant.plan_recorded = infant.plan_by_discharge = True
+        population_.append(infant)
+    assert attacked(population_).recovered() == []
+
+
+def test_one_assessed_birth_with_a_plan_is_not_given_away_by_the_notifications(catalogue: Catalogue) -> None:
+    population_ = [birth(catalogue, DAY, notified_to="cps_assessment", notified_on=DAY) for _ in range(10)]
+    population_ += [birth(catalogue, DAY, born_to="born_with_plan", meeting_on=DAY - timedelta(days=5),
+                          notified_to="cps_assessment" if i == 0 else None, notified_on=DAY if i == 0 else None)
+                    for i in range(10)]
+    assert attacked(population_).recovered() == []
+
+
+def test_medians_do_not_give_their_bins_away(catalogue: Catalogue) -> None:
+    six = [birth(catalogue, DAY) for _ in range(6)]
+    for infant in six[3:]:
+        infant.birth_entered = DAY + timedelta(days=1)
+    seven = [birth(catalogue, DAY + timedelta(days=1)) for _ in range(7)]
+    for infant in seven[4:]:
+        infant.birth_entered = DAY + timedelta(days=3)
+    waits = []
+    for index in range(6):
+        parent = course(catalogue, identified_on=DAY, identification_entered=DAY)
+        parent.admissions.append(DAY + timedelta(days=0 if index < 3 else 1))
+        waits.append(parent)
+    for group in (six, seven, waits):
+        assert attacked(group).recovered() == []
+
+
+def test_retention_marks_are_not_laid_against_admission_months(catalogue: Catalogue) -> None:
+    """Run on 29 January, "admitted at least 90 days ago" is exactly October's admissions: so admissions are not
+    published by month."""
+    population_ = []
+    for count, day in ((7, date(2026, 10, 5)), (10, date(2026, 11, 5)), (3, date(2026, 12, 5))):
+        for _ in range(count):
+            parent = course(catalogue)
+            parent.admissions.append(day)
+            population_.append(parent)
+    now = datetime(2027, 1, 29, 17, tzinfo=UTC)
+    tabulation = tabulate(population_, QUARTER, now)
+    assert not any(c.section == "retention" and c.breakdown == "month" for c in tabulation.cells)
+    assert attacked(population_, now).recovered() == []
+
+
+def test_substance_affected_births_before_a_plan_are_births_before_a_plan(catalogue: Catalogue) -> None:
+    population_ = [birth(catalogue, DAY, identified_at_birth=i < 5, substance_affected=True) for i in range(10)]
+    population_ += [birth(catalogue, DAY, born_to="born_with_plan", meeting_on=DAY - timedelta(days=5),
+                          substance_affected=i < 4) for i in range(10)]
+    assert attacked(population_).recovered() == []
