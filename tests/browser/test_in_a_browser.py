@@ -374,3 +374,19 @@ def test_the_audit_catches_what_it_is_for(chromium: Any) -> None:
     assert any(p.startswith("no label: nameless") for p in problems)
     assert any(p.startswith("contrast 2.32: pale") for p in problems)
     assert "the page scrolls sideways" in problems
+
+
+def test_the_figures_print_without_the_page_furniture_and_keep_every_chart(person: Any, live_server: Any) -> None:
+    """An analyst prints the figures for a board: no navigation, form or links to click, each chart whole on the
+    page beside its table, nothing wider than the paper."""
+    analyst = person("analyst", TABLET)
+    analyst.go("/ui/reports")
+    page = analyst.page
+    charts = page.locator("svg.chart")
+    assert charts.count() == 4
+    page.emulate_media(media="print")
+    assert not page.locator("header.top").is_visible() and not page.locator("form.filters").is_visible()
+    assert all(charts.nth(i).is_visible() for i in range(4))
+    assert page.locator("table.chart-table").first.is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    analyst.shot("54-figures-print")
