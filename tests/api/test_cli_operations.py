@@ -12,7 +12,7 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
-from engine import Cases, Database, FixedClock, authenticate, ensure_organisation, load_catalogue
+from engine import CaseRecord, Cases, Database, FixedClock, authenticate, ensure_organisation, load_catalogue
 from tests.api.test_cli import assert_one_line_error, posc
 from tests.factories import KINDS, ORGANISATIONS
 from tests.pathway import drive, open_case
@@ -46,15 +46,21 @@ def test_users_are_listed_without_keys_and_a_revoked_key_opens_nothing(tmp_path:
     assert_one_line_error(posc("users", "revoke", sam, env=env), "no user", sam)
 
 
-def test_verify_checks_every_case_and_names_one_that_does_not_replay(tmp_path: Path, clock: FixedClock) -> None:
-    path = tmp_path / "posc.db"
+def database_with(path: Path, clock: FixedClock, state: str, count: int) -> list[CaseRecord]:
+    """A SQLite database at `path` with the sample organisations and `count` cases driven to `state`."""
     database = Database(f"sqlite:///{path}")
     database.ensure_schema()
     for org_id, name in ORGANISATIONS.items():
         ensure_organisation(database, clock, org_id, name, kind=KINDS[org_id])
     cases = Cases(database, load_catalogue(), clock)
-    made = [drive(cases, clock, open_case(cases, clock, last_name=f"V{i}"), "plan_agreed") for i in range(3)]
+    made = [drive(cases, clock, open_case(cases, clock, last_name=f"V{i}"), state) for i in range(count)]
     database.dispose()
+    return made
+
+
+def test_verify_checks_every_case_and_names_one_that_does_not_replay(tmp_path: Path, clock: FixedClock) -> None:
+    path = tmp_path / "posc.db"
+    made = database_with(path, clock, "plan_agreed", 3)
     clean = posc("verify", env=env_for(path))
     assert clean.returncode == 0 and "3 case(s) checked: every chain verifies" in clean.stdout
     with sqlite3.connect(path) as conn:  # a case row changed behind the engine's back
@@ -70,14 +76,7 @@ def test_verify_checks_every_case_and_names_one_that_does_not_replay(tmp_path: P
 
 def test_report_capta_prints_the_figures_as_a_table_csv_or_json(tmp_path: Path, clock: FixedClock) -> None:
     path = tmp_path / "posc.db"
-    database = Database(f"sqlite:///{path}")
-    database.ensure_schema()
-    for org_id, name in ORGANISATIONS.items():
-        ensure_organisation(database, clock, org_id, name, kind=KINDS[org_id])
-    cases = Cases(database, load_catalogue(), clock)
-    for i in range(6):  # six births with a plan, in the clock's month
-        drive(cases, clock, open_case(cases, clock, last_name=f"R{i}"), "born_with_plan")
-    database.dispose()
+    database_with(path, clock, "born_with_plan", 6)  # six births with a plan, in the clock's month
     month = clock.now().date().replace(day=1)
     end = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     period = ["report", "capta", "--from", str(month), "--to", str(end)]
