@@ -7,12 +7,13 @@ deadlines' clocks do; when the log was written is used only to measure how late 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping, and_, or_, select
+from sqlalchemy import and_, or_, select
 
 from engine.definitions.catalogue import Catalogue
 from engine.definitions.compiled import CompiledWorkflow
@@ -82,6 +83,7 @@ class Course:
     caregiver_referral: bool = False
     early_intervention_on: date | None = None
     admissions: list[date] = field(default_factory=list)
+    first_admission: date | None = None
     priority_referral_on: list[date] = field(default_factory=list)
     interim_on: list[date] = field(default_factory=list)
     #: When the parent stopped attending (a disengagement, or progress recorded as `left`), by the day it happened.
@@ -89,9 +91,11 @@ class Course:
     #: The local days `record_disengagement` was recorded (the re-engagement clock starts then).
     disengaged_at: list[datetime] = field(default_factory=list)
 
-    def add(self, event: RowMapping) -> None:
-        action, data, at = event["action"], event["data"] or {}, event["occurred_at"]
+    def add(self, action: str, to_state: str, when: Any, data: dict[str, Any] | None) -> None:
+        """One event, in order: `when` it was recorded, as the driver gives it (decoded only if needed)."""
+        data = data or {}
         if action == OPEN_EVENT:
+            at = _recorded(when)
             way = self.workflow.variants.get(self.workflow.opened_with(data) or "")
             self.identified_at_birth = way is not None and way.then == BIRTH
             self.identified_on = _day(data.get("identified_on"))
@@ -104,14 +108,15 @@ class Course:
         elif action == BIRTH and self.born_at is None:
             self.born_at = _moment(data.get("born_at"))
             self.born_on = _local_day(self.workflow, self.born_at)
-            self.birth_entered = self.workflow.today(at)
-            self.born_to = event["to_state"]
+            self.birth_entered = self.workflow.today(_recorded(when))
+            self.born_to = to_state
             self.substance_affected = data.get("substance_affected") == "yes"
         elif action == NOTIFICATION and self.notified_to is None:
-            self.notified_to = event["to_state"]
+            self.notified_to = to_state
             self.notified_on = _day(data.get("notified_on"))
         elif action == ADMISSION:
             self._dated(self.admissions, data.get("admitted_on"))
+            self.first_admission = min(self.admissions, default=None)
             self.caregiver_referral = True
         elif action == TREATMENT_REFERRAL:
             self.caregiver_referral = True
@@ -120,6 +125,7 @@ class Course:
         elif action == INTERIM_SERVICES:
             self._dated(self.interim_on, data.get("started_on"))
         elif action == DISENGAGEMENT:
+            at = _recorded(when)
             self._dated(self.stopped_on, data.get("last_attended_on") or self.workflow.today(at).isoformat())
             self.disengaged_at.append(at)
         elif action == PROGRESS and data.get("status") == "left":
@@ -133,7 +139,7 @@ class Course:
             if service == "early_intervention" and self.early_intervention_on is None:
                 self.early_intervention_on = _day(data.get("referred_on"))
         elif action == DISCHARGE and self.discharged_on is None:
-            self.discharged_on = _day(data.get("discharged_on")) or self.workflow.today(at)
+            self.discharged_on = _day(data.get("discharged_on")) or self.workflow.today(_recorded(when))
             self.discharged_to = data.get("discharged_to") if isinstance(data.get("discharged_to"), str) else None
             self.plan_by_discharge = self.plan_recorded
             self.infant_referral = self.infant_referral or bool(data.get("referrals"))
@@ -209,17 +215,28 @@ def read_courses(
         ids = sorted(courses)
         if progress is not None:
             progress(0, len(ids))
+        # The bulk of a report: read through the driver, without a per-row result layer; a time or a form is decoded
+        # only where the fold needs it.
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        actions = tuple(sorted(relevant))
         for done, chunk in enumerate(_chunks(ids, CHUNK), start=1):
-            events = conn.execute(
-                select(EVENTS.c.case_id, EVENTS.c.action, EVENTS.c.to_state, EVENTS.c.occurred_at, EVENTS.c.data)
-                .where(EVENTS.c.case_id.in_(chunk), EVENTS.c.action.in_(sorted(relevant)))
-                .order_by(EVENTS.c.case_id, EVENTS.c.seq)
-            ).mappings()
-            for event in events:
-                courses[event["case_id"]].add(event)
+            sql = (
+                f"SELECT case_id, action, to_state, occurred_at, data FROM {EVENTS.name} "
+                f"WHERE case_id IN ({', '.join([mark] * len(chunk))}) "
+                f"AND action IN ({', '.join([mark] * len(actions))}) ORDER BY case_id, seq"
+            )
+            for case_id, action, to_state, at, data in conn.exec_driver_sql(sql, (*chunk, *actions)):
+                courses[case_id].add(action, to_state, at, json.loads(data) if isinstance(data, str) else data)
             if progress is not None:
                 progress(min(done * CHUNK, len(ids)), len(ids))
     return list(courses.values())
+
+
+def _recorded(value: Any) -> datetime:
+    """When an event was recorded, from the driver: an aware time (PostgreSQL), or UTC as text (SQLite)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from engine.reports.courses import BORN_WITH_PLAN, CPS_ASSESSMENT, Course, add_days, days_between
@@ -20,9 +20,14 @@ class Context:
     """What the rules need besides a course: when the report is run."""
 
     now: datetime
+    _days: dict[str, date] = field(default_factory=dict, compare=False)
 
     def today(self, course: Course) -> date:
-        return course.workflow.today(self.now)
+        """The day the report is run, in the course's jurisdiction."""
+        zone = course.workflow.timezone.key
+        if zone not in self._days:
+            self._days[zone] = course.workflow.today(self.now)
+        return self._days[zone]
 
 
 Test = Callable[[Course, Context], bool]
@@ -107,7 +112,7 @@ def _first_priority_referral(c: Course) -> date | None:
 
 
 def _first_admission(c: Course) -> date | None:
-    return min(c.admissions, default=None)
+    return c.first_admission
 
 
 def _first_disengagement(c: Course) -> date | None:

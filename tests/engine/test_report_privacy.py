@@ -233,6 +233,13 @@ def test_the_attack_finds_what_small_cell_suppression_alone_would_give_away(
 
 # --- random populations ---
 
+
+def admit(course: Course, day: date) -> None:
+    """An admission, as the fold records one."""
+    course.admissions.append(day)
+    course.first_admission = min(course.admissions)
+
+
 QUARTER = period(date(2026, 10, 1), date(2026, 12, 31))
 NOW = datetime(2027, 6, 1, 12, tzinfo=UTC)
 
@@ -248,7 +255,7 @@ def courses(draw: st.DrawFn, catalogue: Catalogue) -> list[Course]:
             course.identified_on = draw(days)
             course.identification_entered = course.identified_on + timedelta(days=draw(st.integers(0, 2)))
             if draw(st.booleans()):
-                course.admissions.append(course.identified_on + timedelta(days=draw(st.integers(0, 20))))
+                admit(course, course.identified_on + timedelta(days=draw(st.integers(0, 20))))
             if draw(st.integers(0, 3)) == 0:
                 course.priority_referral_on.append(course.identified_on)
                 if draw(st.booleans()):
@@ -355,7 +362,7 @@ def test_medians_do_not_give_their_bins_away(catalogue: Catalogue) -> None:
     waits = []
     for index in range(6):
         parent = course(catalogue, identified_on=DAY, identification_entered=DAY)
-        parent.admissions.append(DAY + timedelta(days=0 if index < 3 else 1))
+        admit(parent, DAY + timedelta(days=0 if index < 3 else 1))
         waits.append(parent)
     for group in (six, seven, waits):
         assert attacked(group).recovered() == []
@@ -368,7 +375,7 @@ def test_retention_marks_are_not_laid_against_admission_months(catalogue: Catalo
     for count, day in ((7, date(2026, 10, 5)), (10, date(2026, 11, 5)), (3, date(2026, 12, 5))):
         for _ in range(count):
             parent = course(catalogue)
-            parent.admissions.append(day)
+            admit(parent, day)
             population_.append(parent)
     now = datetime(2027, 1, 29, 17, tzinfo=UTC)
     tabulation = tabulate(population_, QUARTER, now)
