@@ -26,6 +26,8 @@ ACCESSIBILITY_AUDIT = (Path(__file__).parent / "audit.js").read_text(encoding="u
 
 
 def audit(page: Any) -> None:
+    # After a form is sent the next page may still be arriving: audit it once it has (no body yet is no page).
+    page.wait_for_load_state("load")
     problems = page.evaluate(ACCESSIBILITY_AUDIT)
     assert not problems, problems
 
