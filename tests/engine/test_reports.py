@@ -455,3 +455,17 @@ def test_a_birth_entered_months_late_counts_in_the_month_it_happened(
     assert december["births.median_birth_entry_days"] == [62]  # 20 December to 20 February
     february = counted(cases.db, catalogue, date(2027, 2, 1), date(2027, 2, 28), clock.now())
     assert february["births.births"] == 0
+
+
+def test_72_hours_from_a_date_are_three_days_across_the_change_of_clocks(
+    cases: Cases, catalogue: Catalogue, clock: FixedClock,
+) -> None:
+    """Identified on Friday 30 October, admitted on Monday 2 November: clocks went back on 1 November, so the hours
+    between the two midnights are 73, but from a date to a date 72 hours are three days, as the bins count them."""
+    from engine.reports.courses import Course
+
+    workflow = catalogue.workflow("charm-posc")
+    parent = Course(workflow, workflow.plan_actions, identified_on=date(2026, 10, 30),
+                    first_admission=date(2026, 11, 2))
+    assert parent.within("treatment_admission", parent.identified_on, parent.first_admission, target=True)
+    assert not parent.within("treatment_admission", date(2026, 10, 29), parent.first_admission, target=True)
