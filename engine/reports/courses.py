@@ -152,32 +152,6 @@ class Course:
         if day is not None:
             days.append(day)
 
-    # --- what the figures ask of a course ---
-
-    def within(self, deadline: str, start: datetime | date | None, done: date | None, *, target: bool = False) -> bool:
-        """True when `done` (a day) is within the workflow's `deadline` (its due time, or its target) counted from
-        `start`, as the deadline itself is judged: a day counts from its start in the jurisdiction. From a day to a
-        day, hours are whole days (72 hours is 3 days, whatever a change of clocks does to the hours between)."""
-        spec = self.workflow.deadlines.get(deadline)
-        if spec is None or start is None or done is None:
-            return False
-        span = spec.target if target else spec.due
-        if not isinstance(start, datetime) and span.unit == "h":
-            return (done - start).days * 24 <= span.amount
-        opened, finished = self.workflow.moment(start), self.workflow.moment(done)
-        if opened is None or finished is None:
-            return False
-        return finished <= span.after(opened, self.workflow.timezone)
-
-    def in_treatment_on(self, day: date) -> bool:
-        """Admitted on or before `day` and not stopped since the last admission. A stop is dated by the last day
-        attended, so a parent who last attended on `day` was still in treatment that day."""
-        admitted = [d for d in self.admissions if d <= day]
-        if not admitted:
-            return False
-        last = max(admitted)
-        return not any(last <= stop < day for stop in self.stopped_on)
-
 
 def read_courses(
     db: Database, catalogue: Catalogue, earliest: datetime, after: datetime | None = None,

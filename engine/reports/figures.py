@@ -3,35 +3,23 @@ page, the exports and the docs), and the rule that counts it. A figure belongs t
 cohort: the cases whose cohort date (a birth, an identification, an admission...) falls in the period, by the
 jurisdiction's calendar. Each cohort is followed through everything recorded about it so far, including what
 happened after the period ended: running a report again later can raise a figure such as "referred" as the record
-fills in; it never moves a case in or out of a cohort (unless a date is corrected)."""
+fills in; it never moves a case in or out of a cohort (unless a date is corrected).
+
+A rule reads a cohort's courses as columns (`Columns`): a count's rule gives, for every course, whether it counts; a
+median's gives each course's value (NaN where it has none). Days are day numbers; a missing one never counts."""
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass
 
-from engine.reports.courses import BORN_WITH_PLAN, CPS_ASSESSMENT, Course, add_days, days_between
+import numpy as np
 
+from engine.reports.columns import Columns, Days, Mask, Texts
+from engine.reports.courses import BORN_WITH_PLAN, CPS_ASSESSMENT
 
-@dataclass(frozen=True)
-class Context:
-    """What the rules need besides a course: when the report is run."""
-
-    now: datetime
-    _days: dict[str, date] = field(default_factory=dict, compare=False)
-
-    def today(self, course: Course) -> date:
-        """The day the report is run, in the course's jurisdiction."""
-        zone = course.workflow.timezone.key
-        if zone not in self._days:
-            self._days[zone] = course.workflow.today(self.now)
-        return self._days[zone]
-
-
-Test = Callable[[Course, Context], bool]
-Value = Callable[[Course, Context], float | None]
+Test = Callable[[Columns], Mask]
+Value = Callable[[Columns], Days]
 
 
 @dataclass(frozen=True)
@@ -79,7 +67,7 @@ class Section:
     id: str
     title: str
     cohort: str
-    date: Callable[[Course], date | None]
+    date: Callable[[Columns], Days]
     figures: tuple[Figure, ...]
     charts: tuple[Chart, ...] = ()
     #: Totals that are the sum of other counts by definition, as (total, parts): a reader can add them up too.
@@ -89,97 +77,117 @@ class Section:
 def median(values: Sequence[float]) -> float:
     """The lower median: a value that occurred (whole days), never halfway between two, which would tell exactly
     how many are on either side."""
-    return float(statistics.median_low(values))
+    ordered = sorted(values)
+    return float(ordered[(len(ordered) - 1) // 2])
 
 
 # --- the cohorts' dates ---
 
 
-def _affected_birth(c: Course) -> date | None:
-    return c.born_on if c.substance_affected else None
+def _affected_birth(c: Columns) -> Days:
+    return np.where(c.substance_affected, c.born_on, np.nan)
 
 
-def _birth(c: Course) -> date | None:
+def _birth(c: Columns) -> Days:
     return c.born_on
 
 
-def _prenatal_identification(c: Course) -> date | None:
-    return None if c.identified_at_birth else c.identified_on
+def _prenatal_identification(c: Columns) -> Days:
+    return np.where(c.identified_at_birth, np.nan, c.identified_on)
 
 
-def _first_priority_referral(c: Course) -> date | None:
-    return min(c.priority_referral_on, default=None)
+def _first_priority_referral(c: Columns) -> Days:
+    return c.priority_referral_on.first()
 
 
-def _first_admission(c: Course) -> date | None:
+def _first_admission(c: Columns) -> Days:
     return c.first_admission
 
 
-def _first_disengagement(c: Course) -> date | None:
-    return c.workflow.today(c.disengaged_at[0]) if c.disengaged_at else None
+def _first_disengagement(c: Columns) -> Days:
+    return c.disengaged_at.day
 
 
 # --- the rules ---
 
 
-def _admission_wait(c: Course) -> int | None:
-    first = _first_admission(c)
-    return days_between(c.identified_on, first)
+def _all(c: Columns) -> Mask:
+    return np.ones(c.size, np.bool_)
+
+
+def _present(days: Days) -> Mask:
+    return ~np.isnan(days)
+
+
+def _given(texts: Texts) -> Mask:
+    return np.array([value is not None for value in texts], np.bool_)
+
+
+def _with_plan(c: Columns) -> Mask:
+    return c.born_to == BORN_WITH_PLAN  # type: ignore[no-any-return]
+
+
+def _assessed(c: Columns) -> Mask:
+    return c.notified_to == CPS_ASSESSMENT  # type: ignore[no-any-return]
+
+
+def _admission_wait(c: Columns) -> Days:
+    return c.first_admission - c.identified_on
+
+
+def _between(value: Callable[[Columns], Days], low: int | None, high: int | None) -> Test:
+    """Values from `low` to `high` (None: no limit); a missing value is in no bin."""
+    def test(c: Columns) -> Mask:
+        v = value(c)
+        inside = _present(v)
+        if low is not None:
+            inside &= v >= low
+        if high is not None:
+            inside &= v <= high
+        return inside
+    return test
 
 
 def _wait_between(low: int | None, high: int | None) -> Test:
-    """Waits from `low` to `high` days (None: no limit); the lowest bin takes a (corrected) date out of order."""
-    def test(c: Course, _: Context) -> bool:
-        wait = _admission_wait(c)
-        return wait is not None and (low is None or wait >= low) and (high is None or wait <= high)
-    return test
+    """Waits from `low` to `high` days; the lowest bin takes a (corrected) date out of order."""
+    return _between(_admission_wait, low, high)
 
 
-def _lead_time(c: Course) -> int | None:
-    return days_between(c.meeting_on, c.born_on) if c.born_to == BORN_WITH_PLAN else None
+def _lead_time(c: Columns) -> Days:
+    return np.where(_with_plan(c), c.born_on - c.meeting_on, np.nan)
 
 
 def _lead_between(low: int | None, high: int | None) -> Test:
-    def test(c: Course, _: Context) -> bool:
-        days = _lead_time(c)
-        return days is not None and (low is None or days >= low) and (high is None or days <= high)
-    return test
+    return _between(_lead_time, low, high)
 
 
 def _reached(days: int) -> Test:
-    def test(c: Course, context: Context) -> bool:
-        first = _first_admission(c)
-        return first is not None and add_days(first, days) <= context.today(c)
+    def test(c: Columns) -> Mask:
+        return c.first_admission + days <= c.today
     return test
 
 
 def _retained(days: int) -> Test:
-    reached = _reached(days)
-
-    def test(c: Course, context: Context) -> bool:
-        first = _first_admission(c)
-        return first is not None and reached(c, context) and c.in_treatment_on(add_days(first, days))
+    def test(c: Columns) -> Mask:
+        mark = c.first_admission + days
+        return (mark <= c.today) & c.in_treatment_on(mark)
     return test
 
 
-def _re_engaged(c: Course, _: Context) -> bool:
-    if not c.disengaged_at:
-        return False
-    stopped = c.disengaged_at[0]
-    back = [d for d in c.admissions if d >= c.workflow.today(stopped)]
-    return bool(back) and c.within("re_engagement", stopped, min(back))
+def _re_engaged(c: Columns) -> Mask:
+    stopped = c.disengaged_at
+    back = c.admissions.first(since=stopped.day)
+    return c.within("re_engagement", stopped, back)
 
 
-def _interim_in_time(c: Course, _: Context) -> bool:
+def _interim_in_time(c: Columns) -> Mask:
     referred = _first_priority_referral(c)
-    if referred is None:
-        return False
-    started = [d for d in (*c.interim_on, *c.admissions) if d >= referred]
-    return bool(started) and c.within("interim_services", referred, min(started))
+    started = c.interim_on.joined(c.admissions).first(since=referred)
+    return c.within("interim_services", referred, started)
 
 
-def _plan_by_discharge(c: Course, _: Context) -> bool:
-    return c.discharged_on is not None and c.plan_by_discharge
+def _plan_by_discharge(c: Columns) -> Mask:
+    return _present(c.discharged_on) & c.plan_by_discharge
 
 
 RETENTION_MARKS = (7, 30, 60, 90)
@@ -193,20 +201,20 @@ SECTIONS: tuple[Section, ...] = (
         _affected_birth,
         (
             Figure("substance_affected", "Infants identified as substance-affected",
-                   "Every substance-affected infant born in the period.", lambda c, _: True, breakdown=True,
+                   "Every substance-affected infant born in the period.", _all, breakdown=True,
                    within=("births.births",)),
             Figure("identified_prenatally", "Identified before birth",
                    "The parent's case was opened before the birth.",
-                   lambda c, _: not c.identified_at_birth, of="substance_affected"),
+                   lambda c: ~c.identified_at_birth, of="substance_affected"),
             Figure("identified_at_birth", "Identified at birth",
                    "The case was opened by hospital staff at delivery, with the birth.",
-                   lambda c, _: c.identified_at_birth, of="substance_affected", within=("births.born_before_plan",)),
+                   lambda c: c.identified_at_birth, of="substance_affected", within=("births.born_before_plan",)),
             Figure("plan_agreed_before_birth", "With a plan agreed before birth",
                    "Born after the Plan of Safe Care was agreed at the prenatal planning meeting.",
-                   lambda c, _: c.born_to == BORN_WITH_PLAN, of="substance_affected", breakdown=True,
+                   _with_plan, of="substance_affected", breakdown=True,
                    within=("identified_prenatally",), counterpart="births.born_with_plan"),
             Figure("discharged", "Discharged from hospital", "Discharged so far.",
-                   lambda c, _: c.discharged_on is not None, of="substance_affected",
+                   lambda c: _present(c.discharged_on), of="substance_affected",
                    counterpart="births.discharged_all"),
             Figure("plan_by_discharge", "With a plan by discharge",
                    "Discharged with a Plan of Safe Care recorded before the discharge (agreed before birth or "
@@ -214,14 +222,14 @@ SECTIONS: tuple[Section, ...] = (
             Figure("referred_infant_services", "Referred to services for the infant",
                    "A referral to early intervention, home visiting or pediatric care, or a discharge that lists "
                    "referrals, whatever became of it.",
-                   lambda c, _: c.infant_referral, of="substance_affected", breakdown=True),
+                   lambda c: c.infant_referral, of="substance_affected", breakdown=True),
             Figure("referred_caregiver_services", "Referred to services for the caregiver",
                    "A referral to or admission into substance use treatment at any point of the case, or a referral "
                    "to treatment, mental health or housing services.",
-                   lambda c, _: c.caregiver_referral, of="substance_affected"),
+                   lambda c: c.caregiver_referral, of="substance_affected"),
             Figure("early_intervention_in_time", "Referred to early intervention within its deadline",
                    "An early intervention referral dated within the early intervention deadline (7 days) of the "
-                   "birth.", lambda c, _: c.within("early_intervention_referral", c.born_at, c.early_intervention_on),
+                   "birth.", lambda c: c.within("early_intervention_referral", c.born_at, c.early_intervention_on),
                    of="substance_affected", within=("referred_infant_services",)),
         ),
         (Chart("monthly", "Substance-affected infants by month", "months",
@@ -236,42 +244,42 @@ SECTIONS: tuple[Section, ...] = (
         "Every infant born in the period on the pathway, substance-affected or not, by the date of birth.",
         _birth,
         (
-            Figure("births", "Births", "Every birth recorded for the period.", lambda c, _: True, breakdown=True),
+            Figure("births", "Births", "Every birth recorded for the period.", _all, breakdown=True),
             Figure("born_with_plan", "Born with a plan agreed before birth",
                    "The Plan of Safe Care was agreed at the prenatal planning meeting before the birth.",
-                   lambda c, _: c.born_to == BORN_WITH_PLAN, of="births", breakdown=True),
+                   _with_plan, of="births", breakdown=True),
             Figure("born_before_plan", "Born before a plan was agreed",
                    "No plan had been agreed when the infant was born (including infants identified at birth).",
-                   lambda c, _: c.born_to != BORN_WITH_PLAN, of="births"),
+                   lambda c: ~_with_plan(c), of="births"),
             Figure("assessed", "Met by a CPS assessment",
                    "The CAPTA notification led to a CPS assessment (no plan yet, or a safety concern was raised).",
-                   lambda c, _: c.notified_to == CPS_ASSESSMENT, of="notified"),
+                   _assessed, of="notified"),
             Figure("assessed_with_plan", "Met by a CPS assessment, with a plan",
                    "Of the births with a plan agreed before birth: the CAPTA notification led to a CPS assessment "
                    "(a safety concern was raised).",
-                   lambda c, _: c.born_to == BORN_WITH_PLAN and c.notified_to == CPS_ASSESSMENT,
+                   lambda c: _with_plan(c) & _assessed(c),
                    of="born_with_plan"),
             Figure("assessed_without_plan", "Met by a CPS assessment, without a plan",
                    "Of the births before a plan was agreed: the CAPTA notification led to a CPS assessment.",
-                   lambda c, _: c.born_to != BORN_WITH_PLAN and c.notified_to == CPS_ASSESSMENT,
+                   lambda c: ~_with_plan(c) & _assessed(c),
                    of="born_before_plan"),
             Figure("notified", "CAPTA notification made", "Hospital staff have notified CPS.",
-                   lambda c, _: c.notified_to is not None, of="births"),
+                   lambda c: _given(c.notified_to), of="births"),
             Figure("notified_in_time", "CAPTA notification within its deadline",
                    "Notified on a date within the CAPTA notification deadline (48 hours) of the birth.",
-                   lambda c, _: c.within("capta_notification", c.born_at, c.notified_on), of="births",
+                   lambda c: c.within("capta_notification", c.born_at, c.notified_on), of="births",
                    within=("notified",)),
             Figure("discharged_all", "Discharged from hospital", "Discharged so far.",
-                   lambda c, _: c.discharged_on is not None, of="births"),
+                   lambda c: _present(c.discharged_on), of="births"),
             Figure("plan_before_discharge", "With a plan before discharge",
                    "Discharged with a Plan of Safe Care recorded before the discharge.", _plan_by_discharge,
                    of="discharged_all"),
             Figure("home_with_parent", "Discharged home with a parent",
                    "The discharge form says the infant went home with a parent.",
-                   lambda c, _: c.discharged_to == "parent", of="discharged_all"),
+                   lambda c: c.discharged_to == "parent", of="discharged_all"),
             Figure("median_lead_days", "Planning meeting lead time (median)",
                    "Days from the planning meeting that agreed the plan to the birth, over the births with a plan "
-                   "agreed before birth.", value=lambda c, _: _lead_time(c), of="born_with_plan", unit="days",
+                   "agreed before birth.", value=_lead_time, of="born_with_plan", unit="days",
                    bins=(("lead_0_7", None, 7), ("lead_8_14", 8, 14), ("lead_15_30", 15, 30),
                          ("lead_over_30", 31, None))),
             Figure("lead_0_7", "Meeting 0 to 7 days before birth",
@@ -285,10 +293,10 @@ SECTIONS: tuple[Section, ...] = (
                    "Of the births with a plan agreed before birth.", _lead_between(31, None), of="born_with_plan"),
             Figure("birth_entered_same_day", "Birth entered the day it happened",
                    "Data quality: the birth was recorded on the day of birth.",
-                   lambda c, _: days_between(c.born_on, c.birth_entered) == 0, of="births"),
+                   lambda c: c.birth_entered - c.born_on == 0, of="births"),
             Figure("median_birth_entry_days", "Days from birth to its entry (median)",
                    "Data quality: days from the date of birth to the day it was recorded.",
-                   value=lambda c, _: days_between(c.born_on, c.birth_entered), of="births", unit="days",
+                   value=lambda c: c.birth_entered - c.born_on, of="births", unit="days",
                    bins=(("birth_entered_same_day", None, 0), (None, 1, None))),
         ),
         (Chart("lead_time", "Planning meeting lead time before birth", "bars",
@@ -306,22 +314,22 @@ SECTIONS: tuple[Section, ...] = (
         _prenatal_identification,
         (
             Figure("identified", "Parents identified", "Every case opened for a parent identified in the period.",
-                   lambda c, _: True, breakdown=True),
+                   _all, breakdown=True),
             Figure("admitted", "Admitted to treatment", "Admitted to substance use treatment so far.",
-                   lambda c, _: bool(c.admissions), of="identified"),
+                   lambda c: c.admissions.any(), of="identified"),
             Figure("admitted_within_72h", "Admitted within 72 hours",
                    "The first admission date is within the treatment admission deadline's target (72 hours) of "
                    "the identification date.",
-                   lambda c, _: c.within("treatment_admission", c.identified_on, _first_admission(c), target=True),
+                   lambda c: c.within("treatment_admission", c.identified_on, c.first_admission, target=True),
                    of="identified"),
             Figure("admitted_within_7d", "Admitted within 7 days",
                    "The first admission date is within the treatment admission deadline (7 days) of the "
                    "identification date.",
-                   lambda c, _: c.within("treatment_admission", c.identified_on, _first_admission(c)),
+                   lambda c: c.within("treatment_admission", c.identified_on, c.first_admission),
                    of="identified", breakdown=True),
             Figure("median_days_to_admission", "Days from identification to admission (median)",
                    "Days from the identification date to the first admission date, over the parents admitted.",
-                   value=lambda c, _: _admission_wait(c), of="admitted", unit="days",
+                   value=_admission_wait, of="admitted", unit="days",
                    bins=(("wait_same_day", None, 0), ("wait_1_3", 1, 3), ("wait_4_7", 4, 7), ("wait_8_14", 8, 14),
                          ("wait_over_14", 15, None))),
             Figure("wait_same_day", "Admitted the same day",
@@ -336,13 +344,13 @@ SECTIONS: tuple[Section, ...] = (
             Figure("wait_over_14", "Admitted after more than 14 days", "Of the parents identified.",
                    _wait_between(15, None), of="identified"),
             Figure("not_admitted", "Not admitted yet", "Of the parents identified.",
-                   lambda c, _: not c.admissions, of="identified"),
+                   lambda c: ~c.admissions.any(), of="identified"),
             Figure("identification_entered_same_day", "Identification entered the day it happened",
                    "Data quality: the case was opened on the identification date.",
-                   lambda c, _: days_between(c.identified_on, c.identification_entered) == 0, of="identified"),
+                   lambda c: c.identification_entered - c.identified_on == 0, of="identified"),
             Figure("median_identification_entry_days", "Days from identification to its entry (median)",
                    "Data quality: days from the identification date to the day the case was opened.",
-                   value=lambda c, _: days_between(c.identified_on, c.identification_entered), of="identified",
+                   value=lambda c: c.identification_entered - c.identified_on, of="identified",
                    unit="days", bins=(("identification_entered_same_day", None, 0), (None, 1, None))),
         ),
         (Chart("admission_wait", "Days from identification to treatment admission", "bars",
@@ -362,7 +370,7 @@ SECTIONS: tuple[Section, ...] = (
         _first_priority_referral,
         (
             Figure("priority_referrals", "Priority referrals", "Every parent referred with priority requested.",
-                   lambda c, _: True),
+                   _all),
             Figure("interim_in_time", "Interim services or admission within 48 hours",
                    "Interim services started, or treatment admission, on a date within the interim services "
                    "deadline (48 hours) of the referral date.", _interim_in_time, of="priority_referrals"),
@@ -374,7 +382,7 @@ SECTIONS: tuple[Section, ...] = (
         _first_admission,
         (
             Figure("admissions", "Parents admitted", "Every parent first admitted in the period.",
-                   lambda c, _: True),
+                   _all),
             *(figure for days in RETENTION_MARKS for figure in (
                 Figure(f"reached_{days}", f"Admitted at least {days} days ago",
                        f"Parents whose admission was at least {days} days before the report was run.",
@@ -394,7 +402,7 @@ SECTIONS: tuple[Section, ...] = (
         _first_disengagement,
         (
             Figure("disengaged", "Parents disengaged", "Every parent recorded as disengaged in the period.",
-                   lambda c, _: True),
+                   _all),
             Figure("re_engaged_in_time", "Re-engaged within 7 days",
                    "Admitted to treatment again on a date within the re-engagement deadline (7 days) of the "
                    "disengagement.", _re_engaged, of="disengaged"),

@@ -9,14 +9,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 
 from engine.access_log import access_row, record_in
 from engine.actor import Actor
 from engine.definitions.catalogue import Catalogue
 from engine.errors import FieldError, Forbidden, InvalidForm
+from engine.reports.columns import Columns
 from engine.reports.courses import Course, Progress, read_courses
-from engine.reports.figures import SECTIONS, Context, Figure, Section, median
+from engine.reports.figures import SECTIONS, Figure, Section, median
 from engine.reports.suppression import SMALL_CELL, SUPPRESSED, SUPPRESSION, AtLeast, Protection, Relations, protect
 from engine.store.database import Database
 from engine.store.tables import Organisation
@@ -87,33 +89,38 @@ class Tabulation:
 
 
 def tabulate(courses: Sequence[Course], window: Period, now: datetime) -> Tabulation:
-    context = Context(now)
+    """Counts every figure over the courses (the cohorts in `window`, and their breakdowns), with what a reader
+    knows ties the counts together."""
     counted: Counter[tuple[str, str, str, str]] = Counter()  # (section, figure, breakdown, key)
     medians: dict[tuple[str, str], list[float]] = {}
     offices: dict[str, set[str]] = {s.id: set() for s in SECTIONS}
-    plans = [
-        (section, [(f.id, f.test, f.breakdown) for f in section.figures if f.test is not None],
-         [(f.id, f.value) for f in section.figures if f.value is not None])
-        for section in SECTIONS
-    ]
-    start, end = window.start, window.end
+    by_workflow: dict[int, list[Course]] = {}
     for course in courses:
-        for section, counts, median_rules in plans:
-            day = section.date(course)
-            if day is None or not start <= day <= end:
+        by_workflow.setdefault(id(course.workflow), []).append(course)
+    first, last = float(window.start.toordinal()), float(window.end.toordinal())
+    for group in by_workflow.values():
+        everyone = Columns(group[0].workflow, group, now)
+        for section in SECTIONS:
+            day = section.date(everyone)
+            members = everyone.take(np.flatnonzero((day >= first) & (day <= last)))
+            if not members.size:
                 continue
-            month, office = f"{day.year:04d}-{day.month:02d}", course.lead_office or NO_OFFICE
-            offices[section.id].add(office)
-            for figure_id, test, breakdown in counts:
-                if test(course, context):
-                    counted[(section.id, figure_id, "period", "")] += 1
-                    if breakdown:
-                        counted[(section.id, figure_id, "month", month)] += 1
-                        counted[(section.id, figure_id, "office", office)] += 1
-            for figure_id, value_of in median_rules:
-                value = value_of(course, context)
-                if value is not None:
-                    medians.setdefault((section.id, figure_id), []).append(value)
+            office = members.lead_office
+            month = members.months(day[(day >= first) & (day <= last)])
+            offices[section.id].update(np.unique(office).tolist())
+            for figure in section.figures:
+                if figure.test is not None:
+                    hit = np.asarray(figure.test(members), np.bool_)
+                    counted[(section.id, figure.id, "period", "")] += int(hit.sum())
+                    if figure.breakdown:
+                        for breakdown, keys in (("month", month), ("office", office)):
+                            for key, count in Counter(keys[hit].tolist()).items():
+                                counted[(section.id, figure.id, breakdown, key)] += count
+                elif figure.value is not None:
+                    measured = np.asarray(figure.value(members), np.float64)
+                    present = measured[~np.isnan(measured)]
+                    if len(present):
+                        medians.setdefault((section.id, figure.id), []).extend(present.tolist())
     listed = {s: sorted(o) for s, o in offices.items()}
     cells = [
         Cell(section.id, figure.id, breakdown, key)
