@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import bindparam, literal_column, select, text, union
 
 from engine.definitions.catalogue import Catalogue
 from engine.definitions.compiled import CompiledWorkflow
@@ -43,11 +43,26 @@ CAREGIVER_SERVICES = frozenset({"treatment", "mental_health", "housing"})
 BORN_WITH_PLAN = "born_with_plan"
 CPS_ASSESSMENT = "cps_assessment"
 #: Events that find a case for a period's cohorts, with the form field holding the cohort's date (None: the day the
-#: event was recorded). The date is compared as text, which orders ISO dates and times by their date.
+#: event was recorded). The dates are compared as text, which orders ISO dates and times by their date.
 FINDING = {
     OPEN_EVENT: "identified_on", BIRTH: "born_at", ADMISSION: "admitted_on", TREATMENT_REFERRAL: "referred_on",
     DISENGAGEMENT: None, AMENDMENT: "identified_on",
 }
+#: The dated ones, in the order the index spells them (migration 0009).
+_DATED = (
+    (OPEN_EVENT, "identified_on"), (AMENDMENT, "identified_on"), (BIRTH, "born_at"), (ADMISSION, "admitted_on"),
+    (TREATMENT_REFERRAL, "referred_on"),
+)
+
+
+def cohort_day(dialect: str) -> tuple[str, str]:
+    """The SQL of a finding event's cohort date, and of the actions that have one, spelled exactly as the partial
+    expression index `ix_events_cohort` (migration 0009) is, so that the database reads a range of the index."""
+    field = "json_extract(data, '$.{}')" if dialect == "sqlite" else "(data ->> '{}')"
+    cases = " ".join(f"WHEN '{action}' THEN {field.format(name)}" for action, name in _DATED)
+    return f"(CASE action {cases} END)", "action IN ({})".format(", ".join(f"'{action}'" for action, _ in _DATED))
+
+
 _READ = {
     NOTIFICATION, INTERIM_SERVICES, PROGRESS, PLANNING_MEETING, SERVICE_REFERRAL, DISCHARGE,
 }
@@ -93,64 +108,98 @@ class Course:
 
     def add(self, action: str, to_state: str, when: Any, data: dict[str, Any] | None) -> None:
         """One event, in order: `when` it was recorded, as the driver gives it (decoded only if needed)."""
-        data = data or {}
-        if action == OPEN_EVENT:
-            at = _recorded(when)
-            way = self.workflow.variants.get(self.workflow.opened_with(data) or "")
-            self.identified_at_birth = way is not None and way.then == BIRTH
-            self.identified_on = _day(data.get("identified_on"))
-            self.identification_entered = self.workflow.today(at)
-            self.lead_office = data.get("lead_cps_org") if isinstance(data.get("lead_cps_org"), str) else None
-        elif action == AMENDMENT:
-            self.identified_on = _day(data.get("identified_on")) or self.identified_on
-            if isinstance(data.get("lead_cps_org"), str):
-                self.lead_office = data["lead_cps_org"]
-        elif action == BIRTH and self.born_at is None:
+        step = _STEPS.get(action)
+        if step is not None:
+            step(self, to_state, when, data or {})
+        if action in self.plan_actions:
+            self.plan_recorded = True
+
+    def _opened(self, _: str, when: Any, data: dict[str, Any]) -> None:
+        way = self.workflow.variants.get(self.workflow.opened_with(data) or "")
+        self.identified_at_birth = way is not None and way.then == BIRTH
+        self.identified_on = _day(data.get("identified_on"))
+        self.identification_entered = self.workflow.today(_recorded(when))
+        office = data.get("lead_cps_org")
+        self.lead_office = office if isinstance(office, str) else None
+
+    def _amended(self, _: str, __: Any, data: dict[str, Any]) -> None:
+        self.identified_on = _day(data.get("identified_on")) or self.identified_on
+        office = data.get("lead_cps_org")
+        if isinstance(office, str):
+            self.lead_office = office
+
+    def _born(self, to_state: str, when: Any, data: dict[str, Any]) -> None:
+        if self.born_at is None:
             self.born_at = _moment(data.get("born_at"))
             self.born_on = _local_day(self.workflow, self.born_at)
             self.birth_entered = self.workflow.today(_recorded(when))
             self.born_to = to_state
             self.substance_affected = data.get("substance_affected") == "yes"
-        elif action == NOTIFICATION and self.notified_to is None:
+
+    def _notified(self, to_state: str, _: Any, data: dict[str, Any]) -> None:
+        if self.notified_to is None:
             self.notified_to = to_state
             self.notified_on = _day(data.get("notified_on"))
-        elif action == ADMISSION:
-            self._dated(self.admissions, data.get("admitted_on"))
-            self.first_admission = min(self.admissions, default=None)
-            self.caregiver_referral = True
-        elif action == TREATMENT_REFERRAL:
-            self.caregiver_referral = True
-            if data.get("priority_requested") == "yes":
-                self._dated(self.priority_referral_on, data.get("referred_on"))
-        elif action == INTERIM_SERVICES:
-            self._dated(self.interim_on, data.get("started_on"))
-        elif action == DISENGAGEMENT:
-            at = _recorded(when)
-            self._dated(self.stopped_on, data.get("last_attended_on") or self.workflow.today(at).isoformat())
-            self.disengaged_at.append(at)
-        elif action == PROGRESS and data.get("status") == "left":
+
+    def _admitted(self, _: str, __: Any, data: dict[str, Any]) -> None:
+        day = _day(data.get("admitted_on"))
+        if day is not None:
+            self.admissions.append(day)
+            if self.first_admission is None or day < self.first_admission:
+                self.first_admission = day
+        self.caregiver_referral = True
+
+    def _referred(self, _: str, __: Any, data: dict[str, Any]) -> None:
+        self.caregiver_referral = True
+        if data.get("priority_requested") == "yes":
+            self._dated(self.priority_referral_on, data.get("referred_on"))
+
+    def _interim(self, _: str, __: Any, data: dict[str, Any]) -> None:
+        self._dated(self.interim_on, data.get("started_on"))
+
+    def _disengaged(self, _: str, when: Any, data: dict[str, Any]) -> None:
+        at = _recorded(when)
+        self._dated(self.stopped_on, data.get("last_attended_on") or self.workflow.today(at).isoformat())
+        self.disengaged_at.append(at)
+
+    def _progress(self, _: str, __: Any, data: dict[str, Any]) -> None:
+        if data.get("status") == "left":
             self._dated(self.stopped_on, data.get("last_attended_on") or data.get("recorded_on"))
-        elif action == PLANNING_MEETING and self.born_at is None:
+
+    def _met(self, _: str, __: Any, data: dict[str, Any]) -> None:
+        if self.born_at is None:
             self.meeting_on = _day(data.get("meeting_date")) or self.meeting_on
-        elif action == SERVICE_REFERRAL:
-            service = data.get("service")
-            self.infant_referral = self.infant_referral or service in INFANT_SERVICES
-            self.caregiver_referral = self.caregiver_referral or service in CAREGIVER_SERVICES
-            if service == "early_intervention" and self.early_intervention_on is None:
-                self.early_intervention_on = _day(data.get("referred_on"))
-        elif action == DISCHARGE and self.discharged_on is None:
+
+    def _service(self, _: str, __: Any, data: dict[str, Any]) -> None:
+        service = data.get("service")
+        self.infant_referral = self.infant_referral or service in INFANT_SERVICES
+        self.caregiver_referral = self.caregiver_referral or service in CAREGIVER_SERVICES
+        if service == "early_intervention" and self.early_intervention_on is None:
+            self.early_intervention_on = _day(data.get("referred_on"))
+
+    def _discharged(self, _: str, when: Any, data: dict[str, Any]) -> None:
+        if self.discharged_on is None:
             self.discharged_on = _day(data.get("discharged_on")) or self.workflow.today(_recorded(when))
-            self.discharged_to = data.get("discharged_to") if isinstance(data.get("discharged_to"), str) else None
+            to = data.get("discharged_to")
+            self.discharged_to = to if isinstance(to, str) else None
             self.plan_by_discharge = self.plan_recorded
             self.infant_referral = self.infant_referral or bool(data.get("referrals"))
-        if action in self.plan_actions:
-            self.plan_recorded = True
 
     @staticmethod
     def _dated(days: list[date], value: Any) -> None:
         day = _day(value)
         if day is not None:
             days.append(day)
+
+
+#: What each action tells the course (in the order the log has them); any other action only counts as a plan
+#: recorded when it is one of the workflow's plan actions.
+_STEPS: dict[str, Callable[[Course, str, Any, dict[str, Any]], None]] = {
+    OPEN_EVENT: Course._opened, AMENDMENT: Course._amended, BIRTH: Course._born, NOTIFICATION: Course._notified,
+    ADMISSION: Course._admitted, TREATMENT_REFERRAL: Course._referred, INTERIM_SERVICES: Course._interim,
+    DISENGAGEMENT: Course._disengaged, PROGRESS: Course._progress, PLANNING_MEETING: Course._met,
+    SERVICE_REFERRAL: Course._service, DISCHARGE: Course._discharged,
+}
 
 
 def read_courses(
@@ -160,55 +209,76 @@ def read_courses(
     """Every case with an event that can place it in a cohort of a period from `earliest` to before `after`,
     folded.
 
-    Two kinds of query, both narrowed before anything is read in full: one finds the cases (by the finding events
-    recorded since the period began, as nothing in a period is recorded before it starts, since no date may be in
-    the future; and, with `after`, whose date is not after the period, with a day's margin for the time zone, however
-    late it was entered); the other reads only those cases' relevant events, by case id (the `(case_id, seq)`
-    index), a chunk at a time, reporting each chunk to `progress` (done, total)."""
+    Two kinds of query, both narrowed before anything is read in full: one finds the cases by the cohort dates in
+    their forms (a range of the `ix_events_cohort` index, with a day's margin either side for the time zone, however
+    late the form was entered) and by the disengagements recorded in the period; the other reads only those cases'
+    relevant events, by case id (the `(case_id, seq)` index), a chunk at a time, reporting each chunk to `progress`
+    (done, total)."""
     workflows = list(catalogue.workflows.values())
     if not workflows:
         return []
     plan_actions = {w.id: w.plan_actions for w in workflows}
     relevant = set(_READ).union(*plan_actions.values())
     relevant.update(FINDING)
-    finding = []
-    for action, dated in FINDING.items():
-        condition = and_(EVENTS.c.action == action, EVENTS.c.occurred_at >= earliest)
-        if after is not None and dated is None:
-            condition = and_(condition, EVENTS.c.occurred_at < after + timedelta(days=1))
-        elif after is not None:
-            later = (after + timedelta(days=2)).date().isoformat()
-            condition = and_(condition, EVENTS.c.data[dated].as_string() < later)
-        finding.append(condition)
-    found = (
-        select(EVENTS.c.case_id, CASES.c.workflow_id, CASES.c.workflow_version)
-        .join(CASES, CASES.c.id == EVENTS.c.case_id)
-        .where(or_(*finding))
-        .distinct()
+    occurred = EVENTS.c.occurred_at.type
+    disengaged = select(EVENTS.c.case_id).where(
+        EVENTS.c.action == DISENGAGEMENT, EVENTS.c.occurred_at >= bindparam("earliest", type_=occurred),
+        *(() if after is None else (EVENTS.c.occurred_at < bindparam("latest", type_=occurred),)),
     )
     courses: dict[str, Course] = {}
     with db.read() as conn:
-        for row in conn.execute(found).mappings():
+        day, dated = cohort_day(conn.dialect.name)
+        by_date = select(EVENTS.c.case_id).where(
+            text(dated), literal_column(day) >= bindparam("low"),
+            *(() if after is None else (literal_column(day) < bindparam("high"),)),
+        )
+        found = select(CASES.c.id, CASES.c.workflow_id, CASES.c.workflow_version).where(
+            CASES.c.id.in_(union(by_date, disengaged).scalar_subquery())
+        )
+        bounds: dict[str, Any] = {"earliest": earliest, "low": (earliest - timedelta(days=1)).date().isoformat()}
+        if after is not None:
+            bounds |= {"latest": after + timedelta(days=1), "high": (after + timedelta(days=2)).date().isoformat()}
+        for row in conn.execute(found, bounds).mappings():
             workflow = catalogue.workflow(row["workflow_id"], row["workflow_version"])
-            courses[row["case_id"]] = Course(workflow, plan_actions.get(workflow.id, frozenset()))
+            courses[row["id"]] = Course(workflow, plan_actions.get(workflow.id, frozenset()))
         ids = sorted(courses)
         if progress is not None:
             progress(0, len(ids))
-        # The bulk of a report: read through the driver, without a per-row result layer; a time or a form is decoded
-        # only where the fold needs it.
+        # The bulk of a report: read through the driver's own cursor, without a per-row result layer; a form is
+        # read only for the actions whose fields the fold uses (a plan's long form is not), a time only if needed.
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         actions = tuple(sorted(relevant))
-        for done, chunk in enumerate(_chunks(ids, CHUNK), start=1):
-            sql = (
-                f"SELECT case_id, action, to_state, occurred_at, data FROM {EVENTS.name} "
-                f"WHERE case_id IN ({', '.join([mark] * len(chunk))}) "
-                f"AND action IN ({', '.join([mark] * len(actions))}) ORDER BY case_id, seq"
-            )
-            for case_id, action, to_state, at, data in conn.exec_driver_sql(sql, (*chunk, *actions)):
-                courses[case_id].add(action, to_state, at, json.loads(data) if isinstance(data, str) else data)
-            if progress is not None:
-                progress(min(done * CHUNK, len(ids)), len(ids))
+        folded = tuple(sorted(_STEPS))
+        wanted = f"CASE WHEN action IN ({', '.join([mark] * len(folded))}) THEN data END"
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for done, chunk in enumerate(_chunks(ids, CHUNK), start=1):
+                cursor.execute(
+                    f"SELECT case_id, action, to_state, occurred_at, {wanted} FROM {EVENTS.name} "
+                    f"WHERE case_id IN ({', '.join([mark] * len(chunk))}) "
+                    f"AND action IN ({', '.join([mark] * len(actions))}) ORDER BY case_id, seq",
+                    (*folded, *chunk, *actions),
+                )
+                _fold(courses, cursor.fetchall())
+                if progress is not None:
+                    progress(min(done * CHUNK, len(ids)), len(ids))
+        finally:
+            cursor.close()
     return list(courses.values())
+
+
+def _fold(courses: dict[str, Course], rows: Sequence[tuple[Any, ...]]) -> None:
+    """Rows (case id, action, state reached, when recorded, form) in each case's order, into their courses."""
+    loads, steps, course, current = json.loads, _STEPS, None, None
+    for case_id, action, to_state, at, data in rows:
+        if case_id != current:
+            course, current = courses[case_id], case_id
+        assert course is not None
+        step = steps.get(action)
+        if step is not None:
+            step(course, to_state, at, loads(data) if isinstance(data, str) else data or {})
+        if action in course.plan_actions:
+            course.plan_recorded = True
 
 
 def _recorded(value: Any) -> datetime:
