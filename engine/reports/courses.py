@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, literal_column, select, text, union
+from sqlalchemy import Select, bindparam, literal_column, select, text, union
 
 from engine.definitions.catalogue import Catalogue
 from engine.definitions.compiled import CompiledWorkflow
@@ -202,6 +202,16 @@ _STEPS: dict[str, Callable[[Course, str, Any, dict[str, Any]], None]] = {
 }
 
 
+def by_cohort_date(dialect: str, *, bounded: bool) -> Select[tuple[str]]:
+    """The cases with a finding event whose cohort date is from `:low` (and, when `bounded`, before `:high`), as
+    ISO text: a range of `ix_events_cohort`."""
+    day, dated = cohort_day(dialect)
+    return select(EVENTS.c.case_id).where(
+        text(dated), literal_column(day) >= bindparam("low"),
+        *((literal_column(day) < bindparam("high"),) if bounded else ()),
+    )
+
+
 def read_courses(
     db: Database, catalogue: Catalogue, earliest: datetime, after: datetime | None = None,
     progress: Progress | None = None,
@@ -227,11 +237,7 @@ def read_courses(
     )
     courses: dict[str, Course] = {}
     with db.read() as conn:
-        day, dated = cohort_day(conn.dialect.name)
-        by_date = select(EVENTS.c.case_id).where(
-            text(dated), literal_column(day) >= bindparam("low"),
-            *(() if after is None else (literal_column(day) < bindparam("high"),)),
-        )
+        by_date = by_cohort_date(conn.dialect.name, bounded=after is not None)
         found = select(CASES.c.id, CASES.c.workflow_id, CASES.c.workflow_version).where(
             CASES.c.id.in_(union(by_date, disengaged).scalar_subquery())
         )

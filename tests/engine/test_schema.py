@@ -7,6 +7,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import warnings
+from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -14,11 +16,22 @@ from sqlmodel import SQLModel
 
 from engine import Database
 
+#: Indexes on expressions, spelled per database in their migration and not in the models (SQLAlchemy cannot reflect
+#: them on SQLite, and compares them as text on PostgreSQL); `test_reports` checks the queries that need them use
+#: them.
+EXPRESSION_INDEXES = {"ix_events_cohort"}
+
 
 def test_the_migrated_schema_is_the_schema_the_models_declare(empty_database: Database) -> None:
     empty_database.upgrade()
-    with empty_database.engine.connect() as conn:
-        differences = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+
+    def declared(item: Any, name: str | None, kind: str, reflected: bool, compare_to: Any) -> bool:
+        return not (kind == "index" and name in EXPRESSION_INDEXES)
+
+    with empty_database.engine.connect() as conn, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
+        context = MigrationContext.configure(conn, opts={"include_object": declared})
+        differences = compare_metadata(context, SQLModel.metadata)
     assert differences == []
 
 
