@@ -26,8 +26,8 @@ from bench.scale import NOW, PG_URL, SCHEMA, generate, reset
 from engine import Database, load_catalogue
 from engine.cases import EVENTS
 from engine.chain import event_hash
-from engine.reports.courses import read_courses
-from engine.reports.report import period, publish, tabulate
+from engine.reports.reading import read_columns
+from engine.reports.report import period, publish, tabulate_columns
 from engine.reports.suppression import protect
 
 
@@ -98,9 +98,9 @@ def measure(db: Database, runs: int) -> None:
         after = max(w.start_of_day(window.end + timedelta(days=1)) for w in catalogue.workflows.values())
         for _ in range(runs):
             started = time.perf_counter()
-            found_courses = read_courses(db, catalogue, earliest, after)
+            columns = read_columns(db, catalogue, earliest, after, NOW)
             read = time.perf_counter()
-            tabulation = tabulate(found_courses, window, NOW)
+            tabulation = tabulate_columns(columns, window)
             counted = time.perf_counter()
             protection = protect(tabulation.values, tabulation.relations, tabulation.hidden)
             publish(tabulation, protection, window, {}, NOW)
@@ -109,7 +109,7 @@ def measure(db: Database, runs: int) -> None:
             for name, span in (("read", read - started), ("tabulate", counted - read), ("protect", done - counted)):
                 phases[name].append(span)
             suppressed = len(protection.small) + len(protection.complementary)
-            cells, found = len(tabulation.cells), len(found_courses)
+            cells, found = len(tabulation.cells), sum(c.size for c in columns)
         split = ", ".join(f"{name} {statistics.median(spans):.1f} s" for name, spans in phases.items())
         print(f"{label}: median {statistics.median(times):.1f} s over {runs} runs (min {min(times):.1f}, max "
               f"{max(times):.1f}; {split}); {found:,} cases read, {cells} cells, {suppressed} suppressed", flush=True)

@@ -55,6 +55,9 @@ class Catalogue:
 
     forms: dict[str, CompiledForm]
     workflows: dict[tuple[str, int], CompiledWorkflow]
+    #: The definition files it was loaded from, to load it again in another process (empty: the shipped ones);
+    #: None when it was not loaded by `load_catalogue`.
+    origin: tuple[str, ...] | None = None
 
     def workflow(self, workflow_id: str, version: int | None = None) -> CompiledWorkflow:
         """A workflow version; the newest when `version` is None."""
@@ -222,8 +225,10 @@ def check_files(paths: Iterable[Path] | None = None) -> tuple[list[FileReport], 
 
 def load_catalogue(paths: Iterable[Path] | None = None) -> Catalogue:
     """Loads and checks every definition; any problem anywhere raises `DefinitionError` with all of them."""
-    reports, catalogue = check_files(paths)
+    given = None if paths is None else [Path(p) for p in paths]
+    reports, catalogue = check_files(given)
     problems = [p for r in reports for p in r.problems]
     if problems:
         raise DefinitionError(problems)
+    catalogue.origin = () if given is None else tuple(str(p.resolve()) for p in given)
     return catalogue

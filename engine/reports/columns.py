@@ -9,7 +9,7 @@ course they belong to. A `Columns` is for the courses of one workflow (one time 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -67,6 +67,13 @@ class Ragged:
         flat = np.fromiter((d.toordinal() for values in lists for d in values), np.float64, len(owner))
         return cls(owner, flat, len(lists))
 
+    @classmethod
+    def joined_all(cls, parts: Sequence[Ragged]) -> Ragged:
+        """The lists of several sets of courses, one after the other."""
+        offsets = np.cumsum([0, *(p.size for p in parts)])
+        return cls(np.concatenate([p.owner + offset for p, offset in zip(parts, offsets, strict=False)]),
+                   np.concatenate([p.day for p in parts]), int(offsets[-1]))
+
     def take(self, index: npt.NDArray[np.intp]) -> Ragged:
         where = np.full(self.size, -1, np.intp)
         where[index] = np.arange(len(index), dtype=np.intp)
@@ -102,8 +109,18 @@ class Ragged:
         return np.bincount(self.owner[chosen], minlength=self.size) > 0
 
 
+#: Every column, by name: what `Columns.arrays` builds, and `Columns.joined` puts together.
+NAMES = (
+    "identified_on", "identification_entered", "identified_at_birth", "born_on", "born_at", "birth_entered",
+    "born_to", "substance_affected", "notified_to", "notified_on", "meeting_on", "discharged_on", "discharged_to",
+    "plan_by_discharge", "infant_referral", "caregiver_referral", "early_intervention_on", "first_admission",
+    "admissions", "priority_referral_on", "interim_on", "stopped_on", "lead_office", "disengaged_at",
+)
+
+
 class Columns:
-    """The courses of one workflow as arrays (built on first use), or a selection of another `Columns`' courses."""
+    """The courses of one workflow as arrays (built on first use), or a selection of another `Columns`' courses.
+    Columns built elsewhere (another process reading part of the log) are put together with `joined`."""
 
     def __init__(self, workflow: CompiledWorkflow, courses: Sequence[Course], now: datetime,
                  parent: Columns | None = None, index: npt.NDArray[np.intp] | None = None) -> None:
@@ -114,6 +131,26 @@ class Columns:
         self._parent = parent
         self._index = index
         self._cache: dict[str, Any] = {}
+
+    def arrays(self) -> dict[str, Any]:
+        """Every column, built: what another process sends back (arrays pickle fast; courses would not)."""
+        return {name: getattr(self, name) for name in NAMES}
+
+    @classmethod
+    def joined(cls, workflow: CompiledWorkflow, parts: Sequence[dict[str, Any]], now: datetime) -> Columns:
+        """One `Columns` of the courses of several `arrays()`, one after the other."""
+        joined = cls(workflow, (), now)
+        for name in NAMES:
+            values = [part[name] for part in parts]
+            if isinstance(values[0], Ragged):
+                joined._cache[name] = Ragged.joined_all(values)
+            elif isinstance(values[0], Moments):
+                joined._cache[name] = Moments(np.concatenate([v.epoch for v in values]),
+                                              np.concatenate([v.day for v in values]))
+            else:
+                joined._cache[name] = np.concatenate(values)
+        joined.size = sum(len(part["born_on"]) for part in parts)
+        return joined
 
     def take(self, index: npt.NDArray[np.intp]) -> Columns:
         """The courses at `index` (of this selection)."""
@@ -315,3 +352,11 @@ def _shifted(days: Days, span: Duration) -> Days:
         return float(_add_months(noon.replace(year=day.year, month=day.month, day=day.day), span.amount)
                      .date().toordinal())
     return _per_day(days, months)
+
+
+def columns_of(courses: Iterable[Course], now: datetime) -> list[Columns]:
+    """Courses as columns, one `Columns` per workflow version they run on."""
+    by_workflow: dict[int, list[Course]] = {}
+    for course in courses:
+        by_workflow.setdefault(id(course.workflow), []).append(course)
+    return [Columns(group[0].workflow, group, now) for group in by_workflow.values()]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, literal_column, select, text, union
+from sqlalchemy import Connection, Select, bindparam, literal_column, select, text, union
 
 from engine.definitions.catalogue import Catalogue
 from engine.definitions.compiled import CompiledWorkflow
@@ -212,65 +212,74 @@ def by_cohort_date(dialect: str, *, bounded: bool) -> Select[tuple[str]]:
     )
 
 
+#: A case found for a report: its id, and the workflow and version it runs on.
+Found = tuple[str, str, int]
+
+
 def read_courses(
     db: Database, catalogue: Catalogue, earliest: datetime, after: datetime | None = None,
     progress: Progress | None = None,
 ) -> list[Course]:
     """Every case with an event that can place it in a cohort of a period from `earliest` to before `after`,
-    folded.
+    folded: `find_cases`, then `fold_cases`, in one transaction."""
+    with db.read() as conn:
+        found = find_cases(conn, earliest, after)
+        return list(fold_cases(conn, catalogue, found, progress).values())
 
-    Two kinds of query, both narrowed before anything is read in full: one finds the cases by the cohort dates in
-    their forms (a range of the `ix_events_cohort` index, with a day's margin either side for the time zone, however
-    late the form was entered) and by the disengagements recorded in the period; the other reads only those cases'
-    relevant events, by case id (the `(case_id, seq)` index), a chunk at a time, reporting each chunk to `progress`
-    (done, total)."""
-    workflows = list(catalogue.workflows.values())
-    if not workflows:
-        return []
-    plan_actions = {w.id: w.plan_actions for w in workflows}
-    relevant = set(_READ).union(*plan_actions.values())
-    relevant.update(FINDING)
+
+def find_cases(conn: Connection, earliest: datetime, after: datetime | None = None) -> list[Found]:
+    """The cases with an event that can place them in a cohort of a period from `earliest` to before `after`, by
+    case id: by the cohort dates in their forms (a range of the `ix_events_cohort` index, with a day's margin either
+    side for the time zone, however late the form was entered), and by the disengagements recorded in the period."""
     occurred = EVENTS.c.occurred_at.type
     disengaged = select(EVENTS.c.case_id).where(
         EVENTS.c.action == DISENGAGEMENT, EVENTS.c.occurred_at >= bindparam("earliest", type_=occurred),
         *(() if after is None else (EVENTS.c.occurred_at < bindparam("latest", type_=occurred),)),
     )
+    by_date = by_cohort_date(conn.dialect.name, bounded=after is not None)
+    found = select(CASES.c.id, CASES.c.workflow_id, CASES.c.workflow_version).where(
+        CASES.c.id.in_(union(by_date, disengaged).scalar_subquery())
+    ).order_by(CASES.c.id)
+    bounds: dict[str, Any] = {"earliest": earliest, "low": (earliest - timedelta(days=1)).date().isoformat()}
+    if after is not None:
+        bounds |= {"latest": after + timedelta(days=1), "high": (after + timedelta(days=2)).date().isoformat()}
+    return [(row[0], row[1], row[2]) for row in conn.execute(found, bounds)]
+
+
+def fold_cases(
+    conn: Connection, catalogue: Catalogue, found: Sequence[Found], progress: Progress | None = None,
+) -> dict[str, Course]:
+    """The found cases' courses, from their relevant events read by case id (the `(case_id, seq)` index), a chunk
+    at a time, each chunk reported to `progress` (done, total)."""
+    plan_actions = {w.id: w.plan_actions for w in catalogue.workflows.values()}
+    relevant = set(_READ).union(FINDING, *plan_actions.values())
     courses: dict[str, Course] = {}
-    with db.read() as conn:
-        by_date = by_cohort_date(conn.dialect.name, bounded=after is not None)
-        found = select(CASES.c.id, CASES.c.workflow_id, CASES.c.workflow_version).where(
-            CASES.c.id.in_(union(by_date, disengaged).scalar_subquery())
+    for case_id, workflow_id, version in found:
+        workflow = catalogue.workflow(workflow_id, version)
+        courses[case_id] = Course(workflow, plan_actions.get(workflow.id, frozenset()))
+    ids = [case_id for case_id, _, _ in found]
+    if progress is not None:
+        progress(0, len(ids))
+    # The bulk of a report: rows fetched from the driver's cursor, without a per-row result layer; a form is read
+    # only for the actions whose fields the fold uses (a plan's long form is not), a time only if needed.
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    actions = tuple(sorted(relevant))
+    folded = tuple(sorted(_STEPS))
+    wanted = f"CASE WHEN action IN ({', '.join([mark] * len(folded))}) THEN data END"
+    for done, chunk in enumerate(_chunks(ids, CHUNK), start=1):
+        result = conn.exec_driver_sql(
+            f"SELECT case_id, action, to_state, occurred_at, {wanted} FROM {EVENTS.name} "
+            f"WHERE case_id IN ({', '.join([mark] * len(chunk))}) "
+            f"AND action IN ({', '.join([mark] * len(actions))}) ORDER BY case_id, seq",
+            (*folded, *chunk, *actions),
         )
-        bounds: dict[str, Any] = {"earliest": earliest, "low": (earliest - timedelta(days=1)).date().isoformat()}
-        if after is not None:
-            bounds |= {"latest": after + timedelta(days=1), "high": (after + timedelta(days=2)).date().isoformat()}
-        for row in conn.execute(found, bounds).mappings():
-            workflow = catalogue.workflow(row["workflow_id"], row["workflow_version"])
-            courses[row["id"]] = Course(workflow, plan_actions.get(workflow.id, frozenset()))
-        ids = sorted(courses)
-        if progress is not None:
-            progress(0, len(ids))
-        # The bulk of a report: read through the driver's own cursor, without a per-row result layer; a form is
-        # read only for the actions whose fields the fold uses (a plan's long form is not), a time only if needed.
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        actions = tuple(sorted(relevant))
-        folded = tuple(sorted(_STEPS))
-        wanted = f"CASE WHEN action IN ({', '.join([mark] * len(folded))}) THEN data END"
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            for done, chunk in enumerate(_chunks(ids, CHUNK), start=1):
-                cursor.execute(
-                    f"SELECT case_id, action, to_state, occurred_at, {wanted} FROM {EVENTS.name} "
-                    f"WHERE case_id IN ({', '.join([mark] * len(chunk))}) "
-                    f"AND action IN ({', '.join([mark] * len(actions))}) ORDER BY case_id, seq",
-                    (*folded, *chunk, *actions),
-                )
-                _fold(courses, cursor.fetchall())
-                if progress is not None:
-                    progress(min(done * CHUNK, len(ids)), len(ids))
+            _fold(courses, result.cursor.fetchall())
         finally:
-            cursor.close()
-    return list(courses.values())
+            result.close()
+        if progress is not None:
+            progress(min(done * CHUNK, len(ids)), len(ids))
+    return courses
 
 
 def _fold(courses: dict[str, Course], rows: Sequence[tuple[Any, ...]]) -> None:

@@ -16,9 +16,10 @@ from engine.access_log import access_row, record_in
 from engine.actor import Actor
 from engine.definitions.catalogue import Catalogue
 from engine.errors import FieldError, Forbidden, InvalidForm
-from engine.reports.columns import Columns
-from engine.reports.courses import Course, Progress, read_courses
+from engine.reports.columns import Columns, columns_of
+from engine.reports.courses import Course, Progress
 from engine.reports.figures import SECTIONS, Figure, Section, median
+from engine.reports.reading import read_columns
 from engine.reports.suppression import SMALL_CELL, SUPPRESSED, SUPPRESSION, AtLeast, Protection, Relations, protect
 from engine.store.database import Database
 from engine.store.tables import Organisation
@@ -91,22 +92,24 @@ class Tabulation:
 def tabulate(courses: Sequence[Course], window: Period, now: datetime) -> Tabulation:
     """Counts every figure over the courses (the cohorts in `window`, and their breakdowns), with what a reader
     knows ties the counts together."""
+    return tabulate_columns(columns_of(courses, now), window)
+
+
+def tabulate_columns(groups: Sequence[Columns], window: Period) -> Tabulation:
+    """`tabulate`, from courses already read as columns (one `Columns` per workflow version)."""
     counted: Counter[tuple[str, str, str, str]] = Counter()  # (section, figure, breakdown, key)
     medians: dict[tuple[str, str], list[float]] = {}
     offices: dict[str, set[str]] = {s.id: set() for s in SECTIONS}
-    by_workflow: dict[int, list[Course]] = {}
-    for course in courses:
-        by_workflow.setdefault(id(course.workflow), []).append(course)
     first, last = float(window.start.toordinal()), float(window.end.toordinal())
-    for group in by_workflow.values():
-        everyone = Columns(group[0].workflow, group, now)
+    for everyone in groups:
         for section in SECTIONS:
             day = section.date(everyone)
-            members = everyone.take(np.flatnonzero((day >= first) & (day <= last)))
+            inside = (day >= first) & (day <= last)
+            members = everyone.take(np.flatnonzero(inside))
             if not members.size:
                 continue
             office = members.lead_office
-            month = members.months(day[(day >= first) & (day <= last)])
+            month = members.months(day[inside])
             offices[section.id].update(np.unique(office).tolist())
             for figure in section.figures:
                 if figure.test is not None:
@@ -276,8 +279,7 @@ def protected_tabulation(
     workflows = list(catalogue.workflows.values())
     earliest = min((w.start_of_day(window.start) for w in workflows), default=now)
     after = max((w.start_of_day(window.end + timedelta(days=1)) for w in workflows), default=now)
-    courses = read_courses(db, catalogue, earliest, after, progress)
-    tabulation = tabulate(courses, window, now)
+    tabulation = tabulate_columns(read_columns(db, catalogue, earliest, after, now, progress), window)
     return tabulation, protect(tabulation.values, tabulation.relations, tabulation.hidden)
 
 

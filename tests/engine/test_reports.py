@@ -4,6 +4,7 @@ suppressed, and nothing that identifies a case. The attack on the suppression is
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -499,3 +500,33 @@ def test_a_period_s_cases_are_found_by_a_range_of_the_cohort_date_index(db: Data
         assert "ix_events_cohort" in plan and "Index Cond: ((CASE action" in plan, plan
     else:
         assert "SEARCH events USING INDEX ix_events_cohort (<expr>>? AND <expr><?)" in plan, plan
+
+
+def test_a_report_read_by_several_processes_counts_what_one_process_does(
+    cases: Cases, catalogue: Catalogue, clock: FixedClock, made: dict[str, CaseRecord],
+) -> None:
+    """Many cases are shared among worker processes (here every 3 cases make a part): the figures are the same."""
+    from engine.reports import reading
+    from engine.reports.report import tabulate_columns
+
+    window = period(date(2026, 10, 1), date(2026, 12, 31))
+    workflow = catalogue.workflow("charm-posc")
+    earliest, after = workflow.start_of_day(window.start), workflow.start_of_day(date(2027, 1, 1))
+    progress: list[tuple[int, int]] = []
+    alone = tabulate_columns(reading.read_columns(cases.db, catalogue, earliest, after, clock.now(), workers=1),
+                             window)
+    original = reading.PART
+    reading.PART = 3
+    try:
+        shared = tabulate_columns(reading.read_columns(
+            cases.db, catalogue, earliest, after, clock.now(), lambda done, total: progress.append((done, total)),
+            workers=2, parallel_from=1), window)
+    finally:
+        reading.PART = original
+    assert sum(alone.values) > 0
+    assert (shared.cells, shared.values) == (alone.cells, alone.values)
+    assert {k: sorted(v) for k, v in shared.medians.items()} == {k: sorted(v) for k, v in alone.medians.items()}
+    total = progress[-1][1]
+    assert progress[0] == (0, total) and progress[-1] == (total, total)
+    steps = [later[0] - earlier[0] for earlier, later in itertools.pairwise(progress)]
+    assert len(steps) == -(-total // 3) and all(0 < step <= 3 for step in steps)  # part by part, not in this process
