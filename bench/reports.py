@@ -20,7 +20,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import create_engine, insert, select, text
 
 from bench.scale import NOW, PG_URL, SCHEMA, generate, reset
 from engine import Database, load_catalogue
@@ -120,14 +120,17 @@ def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--keep", type=Path, help="SQLite only: generate into this file once, and reuse it")
+    parser.add_argument("--keep", type=Path, help="generate into this SQLite file once, and reuse it; with "
+                        "postgresql, any value keeps the generated schema for the next run instead")
     args = parser.parse_args()
     with TemporaryDirectory() as tmp:
-        reuse = args.keep is not None and args.keep.exists()
         if args.backend == "sqlite":
+            reuse = args.keep is not None and args.keep.exists()
             url = f"sqlite:///{args.keep or Path(tmp) / 'reports.db'}"
         else:
-            reset("postgresql")
+            reuse = args.keep is not None and _populated()
+            if not reuse:
+                reset("postgresql")
             separator = "&" if "?" in PG_URL else "?"
             url = f"{PG_URL}{separator}options=-csearch_path%3D{SCHEMA}"
         db = Database(url)
@@ -140,8 +143,18 @@ def main() -> None:
                   flush=True)
         measure(db, args.runs)
         db.dispose()
-        if args.backend == "postgresql":
+        if args.backend == "postgresql" and args.keep is None:
             reset("postgresql")
+
+
+def _populated() -> bool:
+    """Whether the PostgreSQL schema holds a generated population (cases and their courses)."""
+    with create_engine(PG_URL).connect() as conn:
+        found = conn.execute(text(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = :schema AND table_name = 'events'"
+        ), {"schema": SCHEMA}).scalar()
+        return bool(found) and bool(conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {SCHEMA}.events "
+                                                      "WHERE action = 'discharge')")).scalar())
 
 
 if __name__ == "__main__":

@@ -192,6 +192,8 @@ class Course:
             days.append(day)
 
 
+#: The actions whose fold needs when the event was recorded (to the driver's time type, only for these).
+_TIMED = frozenset({OPEN_EVENT, BIRTH, DISENGAGEMENT, DISCHARGE})
 #: What each action tells the course (in the order the log has them); any other action only counts as a plan
 #: recorded when it is one of the workflow's plan actions.
 _STEPS: dict[str, Callable[[Course, str, Any, dict[str, Any]], None]] = {
@@ -212,10 +214,6 @@ def by_cohort_date(dialect: str, *, bounded: bool) -> Select[tuple[str]]:
     )
 
 
-#: A case found for a report: its id, and the workflow and version it runs on.
-Found = tuple[str, str, int]
-
-
 def read_courses(
     db: Database, catalogue: Catalogue, earliest: datetime, after: datetime | None = None,
     progress: Progress | None = None,
@@ -227,51 +225,52 @@ def read_courses(
         return list(fold_cases(conn, catalogue, found, progress).values())
 
 
-def find_cases(conn: Connection, earliest: datetime, after: datetime | None = None) -> list[Found]:
-    """The cases with an event that can place them in a cohort of a period from `earliest` to before `after`, by
-    case id: by the cohort dates in their forms (a range of the `ix_events_cohort` index, with a day's margin either
-    side for the time zone, however late the form was entered), and by the disengagements recorded in the period."""
+def find_cases(conn: Connection, earliest: datetime, after: datetime | None = None) -> list[str]:
+    """The ids of the cases with an event that can place them in a cohort of a period from `earliest` to before
+    `after`, in order: by the cohort dates in their forms (a range of the `ix_events_cohort` index, with a day's
+    margin either side for the time zone, however late the form was entered), and by the disengagements recorded
+    in the period."""
     occurred = EVENTS.c.occurred_at.type
     disengaged = select(EVENTS.c.case_id).where(
         EVENTS.c.action == DISENGAGEMENT, EVENTS.c.occurred_at >= bindparam("earliest", type_=occurred),
         *(() if after is None else (EVENTS.c.occurred_at < bindparam("latest", type_=occurred),)),
     )
     by_date = by_cohort_date(conn.dialect.name, bounded=after is not None)
-    found = select(CASES.c.id, CASES.c.workflow_id, CASES.c.workflow_version).where(
-        CASES.c.id.in_(union(by_date, disengaged).scalar_subquery())
-    ).order_by(CASES.c.id)
     bounds: dict[str, Any] = {"earliest": earliest, "low": (earliest - timedelta(days=1)).date().isoformat()}
     if after is not None:
         bounds |= {"latest": after + timedelta(days=1), "high": (after + timedelta(days=2)).date().isoformat()}
-    return [(row[0], row[1], row[2]) for row in conn.execute(found, bounds)]
+    return sorted(conn.execute(union(by_date, disengaged), bounds).scalars())
 
 
 def fold_cases(
-    conn: Connection, catalogue: Catalogue, found: Sequence[Found], progress: Progress | None = None,
+    conn: Connection, catalogue: Catalogue, ids: Sequence[str], progress: Progress | None = None,
 ) -> dict[str, Course]:
-    """The found cases' courses, from their relevant events read by case id (the `(case_id, seq)` index), a chunk
-    at a time, each chunk reported to `progress` (done, total)."""
+    """The courses of the cases `ids`, from their relevant events read by case id (the `(case_id, seq)` index), a
+    chunk at a time (with the workflow each case runs on), each chunk reported to `progress` (done, total)."""
     plan_actions = {w.id: w.plan_actions for w in catalogue.workflows.values()}
     relevant = set(_READ).union(FINDING, *plan_actions.values())
     courses: dict[str, Course] = {}
-    for case_id, workflow_id, version in found:
-        workflow = catalogue.workflow(workflow_id, version)
-        courses[case_id] = Course(workflow, plan_actions.get(workflow.id, frozenset()))
-    ids = [case_id for case_id, _, _ in found]
     if progress is not None:
         progress(0, len(ids))
     # The bulk of a report: rows fetched from the driver's cursor, without a per-row result layer; a form is read
     # only for the actions whose fields the fold uses (a plan's long form is not), a time only if needed.
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     actions = tuple(sorted(relevant))
-    folded = tuple(sorted(_STEPS))
-    wanted = f"CASE WHEN action IN ({', '.join([mark] * len(folded))}) THEN data END"
+    folded, timed = tuple(sorted(_STEPS)), tuple(sorted(_TIMED))
+    wanted = (
+        f"CASE WHEN action IN ({', '.join([mark] * len(timed))}) THEN occurred_at END, "
+        f"CASE WHEN action IN ({', '.join([mark] * len(folded))}) THEN data END"
+    )
     for done, chunk in enumerate(_chunks(ids, CHUNK), start=1):
+        runs_on = select(CASES.c.id, CASES.c.workflow_id, CASES.c.workflow_version).where(CASES.c.id.in_(chunk))
+        for case_id, workflow_id, version in conn.execute(runs_on):
+            workflow = catalogue.workflow(workflow_id, version)
+            courses[case_id] = Course(workflow, plan_actions.get(workflow.id, frozenset()))
         result = conn.exec_driver_sql(
-            f"SELECT case_id, action, to_state, occurred_at, {wanted} FROM {EVENTS.name} "
+            f"SELECT case_id, action, to_state, {wanted} FROM {EVENTS.name} "
             f"WHERE case_id IN ({', '.join([mark] * len(chunk))}) "
             f"AND action IN ({', '.join([mark] * len(actions))}) ORDER BY case_id, seq",
-            (*folded, *chunk, *actions),
+            (*timed, *folded, *chunk, *actions),
         )
         try:
             _fold(courses, result.cursor.fetchall())

@@ -23,7 +23,7 @@ from sqlalchemy import make_url
 
 from engine.definitions.catalogue import Catalogue, load_catalogue
 from engine.reports.columns import Columns, columns_of
-from engine.reports.courses import Found, Progress, find_cases, fold_cases
+from engine.reports.courses import Progress, find_cases, fold_cases
 from engine.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def _reopenable(db: Database, catalogue: Catalogue) -> bool:
 
 
 def _in_processes(
-    url: str, catalogue: Catalogue, found: Sequence[Found], now: datetime, workers: int, progress: Progress | None,
+    url: str, catalogue: Catalogue, found: Sequence[str], now: datetime, workers: int, progress: Progress | None,
 ) -> list[Columns]:
     parts = [found[i:i + PART] for i in range(0, len(found), PART)]
     context = get_context("forkserver")  # forked from a clean process: never from a server's threads
@@ -98,7 +98,7 @@ def _in_processes(
 _OPENED: dict[str, Any] = {}
 
 
-def _fold_part(url: str, origin: tuple[str, ...] | None, found: list[Found], now: datetime) -> Arrays:
+def _fold_part(url: str, origin: tuple[str, ...] | None, found: list[str], now: datetime) -> Arrays:
     """In a worker process: a part of the cases read, folded and sent back as columns."""
     if _OPENED.get("key") != (url, origin):
         if "db" in _OPENED:
