@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     #: plus a few for the ticks, under the server's `max_connections` (100 by default).
     pool_size: int = Field(default=10, ge=1, le=200)
     pool_max_overflow: int = Field(default=10, ge=0, le=200)
+    #: Processes that share the reading of a large outcome report (40,000 cases or more): by default as many as
+    #: the cores this process may use, at most 4; 1 reads every report in the process that serves it.
+    report_workers: int | None = Field(default=None, ge=1, le=16)
     #: How the server logs: `text` (one line per record) or `json` (one JSON object per line), at this level for
     #: posc's and uvicorn's loggers.
     log_format: Literal["text", "json"] = "text"

@@ -24,6 +24,7 @@ from sqlalchemy import make_url
 from engine.definitions.catalogue import Catalogue, load_catalogue
 from engine.reports.columns import Columns, columns_of
 from engine.reports.courses import Progress, find_cases, fold_cases
+from engine.settings import Settings
 from engine.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,8 @@ def read_columns(
     progress: Progress | None = None, *, workers: int | None = None, parallel_from: int = PARALLEL_FROM,
 ) -> list[Columns]:
     """Every case that can be in a cohort of a period from `earliest` to before `after`, folded, as columns (one
-    `Columns` per workflow version). `workers` processes (default: the cores this process may use, at most
-    `MOST_WORKERS`) share the folding when at least `parallel_from` cases are found and the database and the
-    definitions can be opened again from another process."""
+    `Columns` per workflow version). `workers` processes (default: `default_workers()`) share the folding when at
+    least `parallel_from` cases are found and the database and the definitions can be opened again elsewhere."""
     count = workers if workers is not None else default_workers()
     with db.read() as conn:
         found = find_cases(conn, earliest, after)
@@ -60,6 +60,10 @@ def read_columns(
 
 
 def default_workers() -> int:
+    """`POSC_REPORT_WORKERS`, or the cores this process may use (at most `MOST_WORKERS`)."""
+    configured = Settings().report_workers
+    if configured is not None:
+        return configured
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, min(MOST_WORKERS, cores))
 
