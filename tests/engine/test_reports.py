@@ -531,3 +531,28 @@ def test_a_report_read_by_several_processes_counts_what_one_process_does(
     assert progress[0] == (0, total) and progress[-1] == (total, total)
     steps = [later[0] - earlier[0] for earlier, later in itertools.pairwise(progress)]
     assert len(steps) == -(-total // 3) and all(0 < step <= 3 for step in steps)  # part by part, not in this process
+
+
+def test_a_report_whose_worker_processes_cannot_start_is_read_in_this_process(
+    cases: Cases, catalogue: Catalogue, clock: FixedClock, made: dict[str, CaseRecord],
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    from concurrent.futures.process import BrokenProcessPool
+
+    from engine.reports import reading
+    from engine.reports.report import tabulate_columns
+
+    def broken(*_args: Any) -> None:
+        raise BrokenProcessPool("a worker died")
+
+    window = period(*DECEMBER)
+    workflow = catalogue.workflow("charm-posc")
+    earliest, after = workflow.start_of_day(window.start), workflow.start_of_day(date(2027, 1, 1))
+    alone = tabulate_columns(reading.read_columns(cases.db, catalogue, earliest, after, clock.now(), workers=1),
+                             window)
+    monkeypatch.setattr(reading, "_in_processes", broken)
+    with caplog.at_level("WARNING", logger="engine.reports.reading"):
+        rescued = tabulate_columns(reading.read_columns(cases.db, catalogue, earliest, after, clock.now(),
+                                                        workers=2, parallel_from=1), window)
+    assert (rescued.cells, rescued.values) == (alone.cells, alone.values) and sum(alone.values) > 0
+    assert "reading the report's cases in this process" in caplog.text
