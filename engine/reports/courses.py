@@ -253,24 +253,33 @@ def fold_cases(
     if progress is not None:
         progress(0, len(ids))
     # The bulk of a report: rows fetched from the driver's cursor, without a per-row result layer; a form is read
-    # only for the actions whose fields the fold uses (a plan's long form is not), a time only if needed.
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    actions = tuple(sorted(relevant))
-    folded, timed = tuple(sorted(_STEPS)), tuple(sorted(_TIMED))
-    wanted = (
-        f"CASE WHEN action IN ({', '.join([mark] * len(timed))}) THEN occurred_at END, "
-        f"CASE WHEN action IN ({', '.join([mark] * len(folded))}) THEN data END"
-    )
+    # only for the actions whose fields the fold uses (a plan's long form is not), as text decoded here, and a time
+    # only where it is used. PostgreSQL takes each list as one array parameter, SQLite as a list of them.
+    postgres = conn.dialect.name == "postgresql"
+
+    def among(column: str, values: Sequence[str]) -> tuple[str, tuple[Any, ...]]:
+        if postgres:
+            return f"{column} = ANY(%s)", (list(values),)
+        return f"{column} IN ({', '.join('?' * len(values))})", tuple(values)
+
+    timed, timed_values = among("action", sorted(_TIMED))
+    folded, folded_values = among("action", sorted(_STEPS))
+    actions, action_values = among("action", sorted(relevant))
+    form = "data::text" if postgres else "data"
     for done, chunk in enumerate(_chunks(ids, CHUNK), start=1):
-        runs_on = select(CASES.c.id, CASES.c.workflow_id, CASES.c.workflow_version).where(CASES.c.id.in_(chunk))
-        for case_id, workflow_id, version in conn.execute(runs_on):
+        these, chunk_values = among("id", chunk)
+        result = conn.exec_driver_sql(
+            f"SELECT id, workflow_id, workflow_version FROM {CASES.name} WHERE {these}", chunk_values)
+        for case_id, workflow_id, version in result.cursor.fetchall():
             workflow = catalogue.workflow(workflow_id, version)
             courses[case_id] = Course(workflow, plan_actions.get(workflow.id, frozenset()))
+        result.close()
+        these, chunk_values = among("case_id", chunk)
         result = conn.exec_driver_sql(
-            f"SELECT case_id, action, to_state, {wanted} FROM {EVENTS.name} "
-            f"WHERE case_id IN ({', '.join([mark] * len(chunk))}) "
-            f"AND action IN ({', '.join([mark] * len(actions))}) ORDER BY case_id, seq",
-            (*timed, *folded, *chunk, *actions),
+            f"SELECT case_id, action, to_state, CASE WHEN {timed} THEN occurred_at END, "
+            f"CASE WHEN {folded} THEN {form} END FROM {EVENTS.name} "
+            f"WHERE {these} AND {actions} ORDER BY case_id, seq",
+            (*timed_values, *folded_values, *chunk_values, *action_values),
         )
         try:
             _fold(courses, result.cursor.fetchall())
