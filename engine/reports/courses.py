@@ -239,6 +239,10 @@ def find_cases(conn: Connection, earliest: datetime, after: datetime | None = No
     bounds: dict[str, Any] = {"earliest": earliest, "low": (earliest - timedelta(days=1)).date().isoformat()}
     if after is not None:
         bounds |= {"latest": after + timedelta(days=1), "high": (after + timedelta(days=2)).date().isoformat()}
+    if conn.dialect.name == "postgresql":
+        # A year's finding events make a bitmap of a hundred thousand pages: with the default 4 MB it turns lossy
+        # and every event on those pages has its form decoded again (5 s at a million cases, against 2 s).
+        conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
     return sorted(conn.execute(union(by_date, disengaged), bounds).scalars())
 
 
