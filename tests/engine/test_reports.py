@@ -556,3 +556,21 @@ def test_a_report_whose_worker_processes_cannot_start_is_read_in_this_process(
                                                         workers=2, parallel_from=1), window)
     assert (rescued.cells, rescued.values) == (alone.cells, alone.values) and sum(alone.values) > 0
     assert "reading the report's cases in this process" in caplog.text
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "America/Santiago", "Australia/Lord_Howe", "Asia/Kathmandu"])
+def test_the_day_an_event_was_recorded_is_the_jurisdiction_s_at_every_minute(zone: str) -> None:
+    """The fold takes a recording's local day from its UTC hour: exact across changes of clocks, including Chile's
+    at midnight and Lord Howe's half hour, and zones a quarter of an hour off UTC."""
+    from zoneinfo import ZoneInfo
+
+    from engine.reports.courses import _hour_day
+
+    tz = ZoneInfo(zone)
+    moment, wrong = datetime(2026, 1, 1, tzinfo=UTC), []
+    while moment.year == 2026:
+        day = _hour_day(tz, moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:13])
+        if day is not None and day != moment.astimezone(tz).date():
+            wrong.append(moment)
+        moment += timedelta(minutes=11)
+    assert wrong == []
