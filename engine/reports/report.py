@@ -110,7 +110,7 @@ def tabulate_columns(groups: Sequence[Columns], window: Period) -> Tabulation:
                 continue
             office = members.lead_office
             month = members.months(day[inside])
-            offices[section.id].update(np.unique(office).tolist())
+            offices[section.id].update(office.tolist())
             for figure in section.figures:
                 if figure.test is not None:
                     hit = np.asarray(figure.test(members), np.bool_)
