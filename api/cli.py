@@ -398,14 +398,25 @@ def _figures_table(report: dict[str, Any]) -> str:
 
 
 @app.command()
-def steps() -> None:
-    """Print the catalogue of Gherkin steps analysts may use, with an example of each."""
+def steps(
+    search: Annotated[str | None, typer.Option("--search", help="Words to look for (any order, any case).")] = None,
+) -> None:
+    """Print the catalogue of Gherkin steps analysts may use, with an example of each (or the closest to --search)."""
     from api.step_catalogue import module_titles, read_catalogue, steps_folder
+    from api.step_catalogue import search as search_steps
 
     if not steps_folder().is_dir():
         raise fail(f"no step library at {steps_folder()} (it ships with the source checkout)")
-    titles = module_titles()
     catalogue = read_catalogue()
+    if search is not None:
+        found = search_steps(catalogue, search, _pathway_names())
+        if not found:
+            raise fail(f"no step is close to {search!r}; `posc steps` lists them all")
+        for step in found:
+            typer.echo(f"{step.keyword.capitalize():<5} {step.readable}")
+            typer.echo(f"      e.g. {step.example}")
+        return
+    titles = module_titles()
     for module, title in titles.items():
         mine = [s for s in catalogue if s.module == module]
         if not mine:
@@ -416,6 +427,44 @@ def steps() -> None:
             typer.echo(f"        e.g. {step.example}")
     typer.echo(f"\n{len(catalogue)} steps. Dates may be ISO (2027-01-10), today, tomorrow, yesterday, "
                '"in 3 days", "2 days ago", "the due date" or "10 days before the due date".')
+
+
+features_app = typer.Typer(help="Gherkin feature files (the analysts' specifications).", no_args_is_help=True)
+app.add_typer(features_app, name="features")
+
+
+@features_app.command("check")
+def features_check(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Feature files or folders (default: features/ of the checkout).")
+    ] = None,
+) -> None:
+    """Check feature files without running them: every step line matches exactly one step, and names actions,
+    states, fields and people the pathway knows. Prints `file:line: problem` for each, with the closest steps."""
+    from api.step_catalogue import check, people, read_catalogue, steps_folder
+
+    if not steps_folder().is_dir():
+        raise fail(f"no step library at {steps_folder()} (it ships with the source checkout)")
+    given = paths or [steps_folder().parents[1] / "features"]
+    missing = [p for p in given if not p.exists()]
+    if missing:
+        raise fail(f"no such file or folder: {missing[0]}")
+    files = sorted({f for p in given for f in ([p] if p.is_file() else p.rglob("*.feature"))})
+    if not files:
+        raise fail("no .feature files found")
+    problems = check(files, read_catalogue(), _pathway_names(), people())
+    for problem in problems:
+        typer.echo(problem)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo(f"{len(files)} feature files: every step line matches exactly one step")
+
+
+def _pathway_names() -> dict[str, list[str]]:
+    from api.step_catalogue import pathway_names
+    from engine import load_catalogue
+
+    return pathway_names(load_catalogue())
 
 
 def main() -> None:

@@ -4,9 +4,15 @@ cannot drift from the code: each step's pattern and the example its docstring gi
 from __future__ import annotations
 
 import ast
+import difflib
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.definitions.catalogue import Catalogue
 
 KEYWORDS = ("given", "when", "then")
 
@@ -18,6 +24,11 @@ class StepDoc:
     regex: bool
     example: str
     module: str
+
+    @property
+    def parameters(self) -> list[str]:
+        """The names of the values a line gives the step (`who`, `action`...)."""
+        return [a or b for a, b in re.findall(r"\{(\w+)(?::[^}]*)?\}|\(\?P<(\w+)>", self.pattern)]
 
     @property
     def readable(self) -> str:
@@ -71,3 +82,154 @@ def _step(decorator: ast.expr) -> tuple[str, str, bool] | None:
         if isinstance(inner, ast.Constant) and isinstance(inner.value, str):
             return decorator.func.id, inner.value, argument.func.attr == "re"
     return None
+
+
+def matches(step: StepDoc, text: str) -> dict[str, str] | None:
+    """The values a step line gives the step's parameters, or None when the step does not match the line."""
+    if step.regex:
+        found = re.fullmatch(step.pattern, text)
+        return None if found is None else {k: v for k, v in found.groupdict().items() if v is not None}
+    if "{" in step.pattern:
+        import parse  # pytest-bdd's own pattern language (the test extra, which running features needs anyway)
+
+        parsed = parse.compile(step.pattern).parse(text)
+        return None if parsed is None else {str(k): str(v) for k, v in parsed.named.items()}
+    return {} if step.pattern == text else None
+
+
+@dataclass(frozen=True)
+class StepLine:
+    where: str  # file:line
+    keyword: str  # given, when or then (And and But take the keyword before them)
+    text: str
+    #: The table under the line: each row's line number and cells.
+    table: tuple[tuple[int, tuple[str, ...]], ...] = ()
+
+
+def feature_lines(path: Path) -> list[StepLine]:
+    """Every step line of a feature file, with the table under it."""
+    found: list[StepLine] = []
+    keyword = "given"
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if line.startswith("|") and found:
+            cells = tuple(cell.strip() for cell in line.strip("|").split("|"))
+            last = found[-1]
+            found[-1] = StepLine(last.where, last.keyword, last.text, (*last.table, (number, cells)))
+            continue
+        head, _, rest = line.partition(" ")
+        if head in ("Given", "When", "Then"):
+            keyword = head.lower()
+        elif head not in ("And", "But", "*"):
+            continue
+        found.append(StepLine(f"{path.name}:{number}", keyword, rest.strip()))
+    return found
+
+
+def search(
+    catalogue: list[StepDoc], words: str, names: Mapping[str, Iterable[str]] | None = None, limit: int = 8,
+) -> list[StepDoc]:
+    """The steps closest to `words` (any order, any case, a letter or two wrong), best first. `names` are the
+    values a parameter takes (`{"action": ["record_birth", ...]}`): words naming one ("record the birth") count
+    for the steps with that parameter."""
+    terms = [t for t in re.findall(r"[a-z0-9_]+", words.lower()) if t not in _LITTLE_WORDS]
+    if not terms:
+        return []
+    named = {parameter for parameter, values in (names or {}).items() if any(_names(v, terms) for v in values)}
+    scored = []
+    for step in catalogue:
+        text = f"{step.keyword} {step.readable} {step.example}".lower()
+        vocabulary = set(re.findall(r"[a-z0-9_]+", text))
+        vocabulary |= {part for word in vocabulary if "_" in word for part in word.split("_") if part}
+        score = 0.0
+        for term in terms:
+            if term in vocabulary:
+                score += 2
+            elif _near(term, vocabulary):
+                score += 1
+        score += 3 * len(named & set(step.parameters))
+        if score:
+            whole = difflib.SequenceMatcher(None, words.lower(), step.readable.lower()).ratio()
+            scored.append((score + whole, step))
+    scored.sort(key=lambda pair: -pair[0])
+    return [step for _, step in scored[:limit]]
+
+
+def _names(value: str, terms: list[str]) -> bool:
+    """Whether the words name `value`: the value itself, or every part of it of three letters or more."""
+    parts = [part for part in value.lower().split("_") if len(part) >= 3]
+    return value.lower() in terms or (bool(parts) and all(part in terms for part in parts))
+
+
+def _near(term: str, vocabulary: set[str]) -> bool:
+    """A word that starts the term or that it starts (`birth` and `births`), or one a letter or two away."""
+    if any(word.startswith(term) or term.startswith(word) for word in vocabulary if len(word) > 3):
+        return True
+    return bool(difflib.get_close_matches(term, vocabulary, n=1, cutoff=0.8))
+
+
+_LITTLE_WORDS = frozenset({"a", "an", "the", "is", "are", "of", "to", "and", "or", "in", "on", "by", "with", "it"})
+
+
+def pathway_names(catalogue: Catalogue) -> dict[str, list[str]]:
+    """The actions, states and form fields of the loaded pathways, for the steps that name them."""
+    workflows = catalogue.latest()
+    return {
+        "action": sorted({a for w in workflows for a in w.actions}),
+        "state": sorted({s for w in workflows for s in w.states}),
+        "field": sorted({f.id for form in catalogue.forms.values() for f in form.spec.fields}),
+    }
+
+
+def people(folder: Path | None = None) -> dict[str, str]:
+    """How features may name the people who act (`WHO` in the step library's `world.py`), to their roles."""
+    tree = ast.parse(((folder or steps_folder()) / "world.py").read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        target = node.target if isinstance(node, ast.AnnAssign) else (
+            node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None)
+        if isinstance(target, ast.Name) and target.id == "WHO" and isinstance(node, ast.Assign | ast.AnnAssign):
+            value = ast.literal_eval(node.value) if node.value is not None else {}
+            return {str(k): str(v) for k, v in value.items()}
+    return {}
+
+
+def check(
+    paths: Iterable[Path], catalogue: list[StepDoc], names: Mapping[str, Iterable[str]], who: Iterable[str],
+) -> list[str]:
+    """Problems with feature files, without running them, one line each: a step line that matches no step (with
+    the closest steps and their examples) or more than one, and an action, state, field or person the pathway or
+    the step library does not know (with the closest it does)."""
+    known = {parameter: sorted(set(values)) for parameter, values in names.items()}
+    known["who"] = sorted({w.lower() for w in who})
+    problems: list[str] = []
+    for path in paths:
+        for line in feature_lines(path):
+            spoken = f"{line.keyword.capitalize()} {line.text}"
+            hits = [(step, found) for step in catalogue if step.keyword == line.keyword
+                    and (found := matches(step, line.text)) is not None]
+            if not hits:
+                closest = search(catalogue, line.text, names, limit=3)
+                advice = "; closest: " + " | ".join(f"{s.readable} (e.g. {s.example.split('   ')[0]})"
+                                                     for s in closest) if closest else ""
+                problems.append(f"{line.where}: no step matches {spoken!r}{advice}")
+                continue
+            if len(hits) > 1:
+                problems.append(f"{line.where}: {spoken!r} matches {len(hits)} steps: "
+                                + ", ".join(step.readable for step, _ in hits))
+                continue
+            step, found = hits[0]
+            named = [(line.where, parameter, value) for parameter, value in found.items()]
+            if "with:" in step.pattern and line.table:
+                rows = line.table[1:] if line.table[0][1][:1] == ("field",) else line.table  # the header row
+                file = line.where.rpartition(":")[0]
+                named += [(f"{file}:{number}", "field", cells[0]) for number, cells in rows if cells]
+            for where, kind, value in named:
+                if kind not in known:
+                    continue
+                said = value.strip().strip('"').lower() if kind == "who" else value.strip().strip('"')
+                if said and said not in known[kind]:
+                    near = difflib.get_close_matches(said, known[kind], n=3, cutoff=0.6)
+                    hint = f"; did you mean {' or '.join(near)}?" if near else ""
+                    what = "person" if kind == "who" else kind
+                    problems.append(f"{where}: unknown {what} {said!r} in {spoken!r}{hint}")
+    return problems

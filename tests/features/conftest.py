@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from api.step_catalogue import pathway_names, read_catalogue, search
 from engine import load_catalogue
 from tests.api.conftest import api  # noqa: F401  (the HTTP fixture the steps drive)
 from tests.steps.world import REACHED, TAKEN, World
@@ -55,6 +56,18 @@ def pytest_bdd_step_error(
                                         f"{step.keyword} {step.name}", scenario.name)
 
 
+def pytest_bdd_step_func_lookup_error(
+    request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any, exception: Exception,
+) -> None:
+    """A line no step matches: the report names it and the closest steps of the catalogue, with their examples."""
+    closest = search(read_catalogue(), step.name, pathway_names(load_catalogue()), limit=3)
+    advice = "; ".join(f"{s.keyword.capitalize()} {s.readable} (e.g. {s.example.split('   ')[0]})" for s in closest)
+    request.node.stash[_FAILED_STEP] = (f"{feature.filename.rsplit('/', 1)[-1]}:{step.line_number}",
+                                        f"{step.keyword} {step.name}", scenario.name)
+    request.node.stash[_NO_STEP] = "no step matches this line" + (f"; closest: {advice}" if advice else
+                                                                  "; `posc steps` lists them all")
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """A failing scenario reads as the scenario, the step, and what was expected and found; not a traceback."""
@@ -64,7 +77,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.failed and failed is not None and call.excinfo is not None:
         where, step, scenario = failed
         reason = str(call.excinfo.value).splitlines()[0] if str(call.excinfo.value) else call.excinfo.typename
+        reason = item.stash.get(_NO_STEP, reason)
         report.longrepr = f"Scenario: {scenario}\n  {where}: {step}\n  failed: {reason}"
 
 
 _FAILED_STEP = pytest.StashKey[tuple[str, str, str]]()
+_NO_STEP = pytest.StashKey[str]()

@@ -3,41 +3,13 @@ any feature matches two steps (pytest-bdd would silently pick one of them)."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
 
-import parse
-
-from api.step_catalogue import StepDoc, read_catalogue
-from tests.features.conftest import FEATURES
+from api.step_catalogue import read_catalogue
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def feature_steps() -> list[tuple[str, str, str]]:
-    """(file:line, keyword, text) of every step line; And/But take the keyword before them."""
-    found = []
-    for path in sorted(FEATURES.glob("*.feature")):
-        keyword = "given"
-        for number, raw in enumerate(path.read_text().splitlines(), start=1):
-            line = raw.strip()
-            head, _, rest = line.partition(" ")
-            if head in ("Given", "When", "Then"):
-                keyword = head.lower()
-            elif head not in ("And", "But"):
-                continue
-            found.append((f"{path.name}:{number}", keyword, rest.strip()))
-    return found
-
-
-def matches(step: StepDoc, text: str) -> bool:
-    if step.regex:
-        return re.fullmatch(step.pattern, text) is not None
-    if "{" in step.pattern:
-        return parse.compile(step.pattern).parse(text) is not None
-    return step.pattern == text
 
 
 def test_every_step_has_an_example_and_is_in_the_catalogue() -> None:
@@ -51,12 +23,67 @@ def test_every_step_has_an_example_and_is_in_the_catalogue() -> None:
         assert step.readable in printed.stdout and step.example in printed.stdout
 
 
-def test_every_feature_line_matches_exactly_one_step() -> None:
-    catalogue = read_catalogue()
-    problems = []
-    for where, keyword, text in feature_steps():
-        hits = [s for s in catalogue if s.keyword == keyword and matches(s, text)]
-        if len(hits) != 1:
-            names = [s.readable for s in hits] or ["no step"]
-            problems.append(f"{where}: {keyword} {text!r} matches {names}")
-    assert problems == []
+def test_every_feature_line_matches_exactly_one_step_and_names_what_the_pathway_knows() -> None:
+    """`posc features check` on the shipped features: no line matches no step or two (pytest-bdd would silently
+    pick one of them), and every action, state, field and person named exists."""
+    printed = posc("features", "check")
+    assert printed.returncode == 0, printed.stdout + printed.stderr
+    assert "every step line matches exactly one step" in printed.stdout
+
+
+def test_a_draft_feature_is_checked_line_by_line_with_suggestions(tmp_path: Path) -> None:
+    draft = tmp_path / "draft.feature"
+    draft.write_text(
+        "Feature: a draft\n"
+        "  Scenario: typos\n"
+        "    Given a case opened by the prenatal clinic\n"
+        "    When the hospitl takes record_brith\n"
+        "    Then the hospital may take Record_Birth please\n"
+        "    When the cps worker takes notify_cps with:\n"
+        "      | field         | value |\n"
+        "      | safety_concen | no    |\n"
+    )
+    printed = posc("features", "check", str(draft))
+    assert printed.returncode == 1
+    lines = printed.stdout.splitlines()
+    assert lines[0].startswith("draft.feature:4: unknown person 'the hospitl'") and "the hospital" in lines[0]
+    assert lines[1].startswith("draft.feature:4: unknown action 'record_brith'") and "record_birth" in lines[1]
+    assert lines[2].startswith("draft.feature:5: no step matches") and "{who} may take {action}" in lines[2]
+    assert lines[3].startswith("draft.feature:8: unknown field 'safety_concen'") and "safety_concern" in lines[3]
+    assert len(lines) == 4  # the first line is fine
+
+
+def test_the_catalogue_is_searched_by_the_words_an_analyst_would_use() -> None:
+    printed = posc("steps", "--search", "may take record birth")
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout.splitlines()[0] == "Then  {who} may take {action}"
+    assert "e.g. Then the hospital may take record_birth" in printed.stdout
+    nothing = posc("steps", "--search", "zzzz qqqq")
+    assert nothing.returncode == 1 and "no step is close to 'zzzz qqqq'" in nothing.stderr
+
+
+def posc(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_a_run_stopped_by_a_line_no_step_matches_names_the_closest_steps() -> None:
+    """What the features' run reports for such a line (pytest-bdd's lookup error, turned into the report's words)."""
+    from types import SimpleNamespace
+
+    import pytest
+
+    from tests.features import conftest
+
+    node = SimpleNamespace(stash=pytest.Stash())
+    conftest.pytest_bdd_step_func_lookup_error(
+        request=SimpleNamespace(node=node),  # type: ignore[arg-type]
+        feature=SimpleNamespace(filename="/x/features/draft.feature"), scenario=SimpleNamespace(name="a typo"),
+        step=SimpleNamespace(name="the hospital may take Record_Birth please", keyword="Then", line_number=4),
+        exception=LookupError(),
+    )
+    assert node.stash[conftest._FAILED_STEP] == (
+        "draft.feature:4", "Then the hospital may take Record_Birth please", "a typo")
+    advice = node.stash[conftest._NO_STEP]
+    assert advice.startswith("no step matches this line; closest: Then {who} may take {action} "
+                             "(e.g. Then the hospital may take record_birth)")
