@@ -81,14 +81,16 @@ def validate(
     paths: Annotated[
         list[Path] | None, typer.Argument(help="Workflow or form files or folders (default: all shipped).")
     ] = None,
+    fields: Annotated[bool, typer.Option("--fields", help="Also list every form's fields.")] = False,
 ) -> None:
-    """Load and check workflow and form definitions; print `file:line: message` for each problem."""
+    """Load and check workflow and form definitions; print `file:line: message` for each problem (and, with
+    --fields, each form's fields: name, type, required or optional)."""
     from engine import check_files
 
     missing = [p for p in paths or [] if not p.exists()]
     if missing:
         raise fail(f"no such file or folder: {missing[0]}")
-    reports, _ = check_files(paths or None)
+    reports, loaded = check_files(paths or None)
     if not reports:
         raise fail("no definition files found")
     failed = False
@@ -99,6 +101,19 @@ def validate(
                 typer.echo(problem)
         else:
             typer.echo(f"{report.path}: ok: {report.summary}")
+    if fields:
+        used_by: dict[str, set[str]] = {}
+        for workflow in loaded.latest():
+            for action in workflow.actions.values():
+                if action.form is not None:
+                    used_by.setdefault(action.form.id, set()).add(action.name)
+        for form in sorted(loaded.forms.values(), key=lambda f: f.id):
+            actions = sorted(used_by.get(form.id, ()))
+            typer.echo(f"\nform {form.id}" + (f" ({', '.join(actions)})" if actions else "") + ":")
+            for spec in form.spec.fields:
+                choices = f" ({', '.join(spec.choices)})" if spec.choices else ""
+                typer.echo(f"  {spec.id:<32} {spec.type}{' list' if spec.many else ''}, "
+                           f"{'required' if spec.required else 'optional'}{choices}")
     if failed:
         raise typer.Exit(1)
 

@@ -56,6 +56,19 @@ def test_validate_the_shipped_definitions() -> None:
     assert any(line.endswith("form identification: 12 fields") for line in lines)
 
 
+def test_validate_lists_every_form_s_fields_with_the_actions_that_use_it() -> None:
+    """What an analyst needs to write a table under "takes record_birth with:" (the form's field names)."""
+    result = posc("validate", "--fields")
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = result.stdout
+    assert "\nform birth_event (record_birth):\n" in text
+    birth = text.split("\nform birth_event (record_birth):\n")[1].split("\n\n")[0].splitlines()
+    assert birth[0].split() == ["born_at", "datetime,", "required"]
+    assert any(line.split()[:3] == ["withdrawal_signs", "choice,", "required"] and "(none, monitoring, treated)" in line
+               for line in birth)
+    assert text.count("\nform ") == len(SHIPPED_FORMS)
+
+
 def test_validate_a_broken_workflow(tmp_path: Path) -> None:
     broken = WORKFLOW_TEXT.replace("form: treatment_referral", "form: treatment_referal")
     broken = broken.replace("effects: [record_consent]", "effects: [record_consnt]")
