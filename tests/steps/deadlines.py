@@ -2,32 +2,54 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from pytest_bdd import parsers, then, when
 from sqlalchemy import select
 
 from engine.deadlines import DEADLINES
 from engine.ticker import tick
+from tests.factories import JURISDICTION
 from tests.steps.world import World, role
+from tests.steps.world import when as resolve
 
 
-def _status(world: World, name: str) -> str:
+def _row(world: World, name: str) -> Any:
+    """The case's latest deadline of that name (None if it never opened); an unknown name is a mistake in the
+    feature, said plainly."""
     services = world.api.client.app.state.services  # type: ignore[attr-defined]
+    known = services.catalogue.workflow(world.current()["workflow"]).deadlines
+    if name.removeprefix("escalation:") not in known:
+        raise AssertionError(f"the workflow has no deadline {name!r}; its deadlines: {', '.join(known)}")
     with services.db.read() as conn:
-        found = conn.execute(
-            select(DEADLINES.c.status, DEADLINES.c.opened_at)
+        return conn.execute(
+            select(DEADLINES.c.status, DEADLINES.c.opened_at, DEADLINES.c.target_at, DEADLINES.c.due_at,
+                   DEADLINES.c.closed_at)
             .where(DEADLINES.c.case_id == world.current()["id"], DEADLINES.c.name == name)
             .order_by(DEADLINES.c.id.desc()).limit(1)
         ).first()
+
+
+def _status(world: World, name: str) -> str:
+    found = _row(world, name)
     if found is None:
         return "not open"
-    if found.status == "open" and found.opened_at > services.clock.now():
+    if found.status == "open" and _aware(found.opened_at) > world.api.clock.now():
         return "waiting to open"
     return str(found.status)
 
 
-@then(parsers.parse("the {name} deadline is {status}"))
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@then(parsers.re(r"the (?P<name>[a-z0-9_:]+) deadline is (?P<status>open|waiting to open|met|missed|cancelled|overdue"
+                 r"|not open)$"))
 def deadline_is(world: World, name: str, status: str) -> None:
-    """Then the treatment_admission deadline is met   (open, waiting to open, met, missed, cancelled, overdue)"""
+    """Then the treatment_admission deadline is met   (open, waiting to open, met, missed, cancelled, overdue, not open)
+
+    "not open": it has not opened for this case (yet); a name the workflow does not have is said to be unknown."""
     if status == "overdue":
         view = world.refresh()
         found = next((d for d in view["deadlines"] if d["deadline"] == name), None)
@@ -36,6 +58,31 @@ def deadline_is(world: World, name: str, status: str) -> None:
         return
     actual = _status(world, name)
     assert actual == status, f"the {name} deadline is {actual}, not {status}"
+
+
+@then(parsers.re(r"the (?P<name>[a-z0-9_:]+) deadline was met (?P<how>on target|late)$"))
+def deadline_met(world: World, name: str, how: str) -> None:
+    """Then the treatment_admission deadline was met on target   (or: met late, after its target but in time)"""
+    found = _row(world, name)
+    assert found is not None and found.status == "met", (
+        f"the {name} deadline is {'not open' if found is None else found.status}, not met")
+    closed, target = _aware(found.closed_at), _aware(found.target_at)
+    if how == "on target":
+        assert closed <= target, f"the {name} deadline was met at {closed:%Y-%m-%d %H:%M}, after its target {target}"
+    else:
+        assert target < closed, f"the {name} deadline was met on target ({closed:%Y-%m-%d %H:%M})"
+
+
+@then(parsers.re(r"the (?P<name>[a-z0-9_:]+) deadline is due (?P<day>.+)$"))
+def deadline_due(world: World, name: str, day: str) -> None:
+    """Then the treatment_admission deadline is due in 7 days   (any date: 2027-01-10, the due date, on tomorrow...)
+
+    The day it is due in the jurisdiction."""
+    found = _row(world, name)
+    assert found is not None, f"the {name} deadline has not opened"
+    expected = resolve(day.removeprefix("on "), world)
+    actual = _aware(found.due_at).astimezone(JURISDICTION).date()
+    assert actual == expected, f"the {name} deadline is due {actual}, not {expected}"
 
 
 @when("the deadlines are processed")

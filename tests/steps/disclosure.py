@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pytest_bdd import parsers, then, when
 
 from tests.steps.world import World, role
@@ -98,6 +100,32 @@ def sees_event_field(world: World, who: str, field: str, action: str) -> None:
     """Then the treatment provider sees the field moud of admit_to_treatment"""
     events = world.api.get(f"/cases/{world.current()['id']}/events", role(who)).json()
     assert any(field in e["data"] for e in events if e["action"] == action), f"{who} does not see {field} of {action}"
+
+
+def _shown(value: Any) -> str:
+    """A form value as a feature writes it: a list comma-separated, anything else as text."""
+    if isinstance(value, list):
+        return ", ".join(_shown(v) for v in value)
+    return str(value)
+
+
+@then(parsers.re(r'(?P<who>.+) sees the field (?P<field>[a-z_]+) as "(?P<expected>[^"]*)"$'))
+def sees_field_as(world: World, who: str, field: str, expected: str) -> None:
+    """Then the treatment provider sees the field substances as "opioids"   (any case; a list comma-separated)"""
+    view = world.api.get(f"/cases/{world.current()['id']}", role(who)).json()
+    data = view.get("data", {})
+    assert field in data, f"{who} does not see {field}; withheld: {view.get('withheld')}"
+    assert _shown(data[field]).lower() == expected.strip().lower(), f"{who} sees {field} as {_shown(data[field])!r}"
+
+
+@then(parsers.re(r'(?P<who>.+) sees the field (?P<field>[a-z_]+) of (?P<action>[a-z_]+) as "(?P<expected>[^"]*)"$'))
+def sees_event_field_as(world: World, who: str, field: str, action: str, expected: str) -> None:
+    """Then the hospital sees the field safety_concern of notify_cps as "no"   (the latest time it was taken)"""
+    events = world.api.get(f"/cases/{world.current()['id']}/events", role(who)).json()
+    taken = [e for e in events if e["action"] == action and field in e["data"]]
+    assert taken, f"{who} does not see {field} of {action}"
+    shown = _shown(taken[-1]["data"][field])
+    assert shown.lower() == expected.strip().lower(), f"{who} sees {field} of {action} as {shown!r}"
 
 
 @then(parsers.parse('the accounting of disclosures shows {who} reading "{what}"'))

@@ -41,10 +41,17 @@ def _act(world: World, who: str, action: str, changes: dict[str, Any]) -> None:
     case = world.current()
     _known_form(world, action)  # an unknown action is a mistake in the feature, said plainly
     data = {**action_data(action, world.api.clock.now(), world.due_date()), **changes}
+    world.history_before = len(_history(world))
     world.last = world.api.post(f"/cases/{case['id']}/actions/{action}", role(who), {"data": data})
     if world.last.status_code == 200:
         TAKEN.add(action)
         REACHED.add(world.refresh()["state"])
+
+
+def _history(world: World) -> list[dict[str, Any]]:
+    response = world.api.get(f"/cases/{world.current()['id']}/events", "cps")
+    assert response.status_code == 200, response.text
+    return list(response.json())
 
 
 def _known_form(world: World, action: str) -> str:
@@ -167,7 +174,21 @@ def refused_because(world: World, reason: str) -> None:
     body = world.last.json()
     errors = [f"{e['field']}: {e['message']}" for e in body.get("errors", [])]
     said = [*body.get("reasons", []), body.get("detail", ""), *errors]
-    assert any(reason in s for s in said), f"refused, but not because {reason!r}: {said}"
+    assert any(reason.lower() in s.lower() for s in said), f"refused, but not because {reason!r}: {said}"
+
+
+@then("nothing new is recorded in the case's history")
+@then("the case's history is unchanged")
+def history_unchanged(world: World) -> None:
+    """Then nothing new is recorded in the case's history   (or: the case's history is unchanged)
+
+    Compares the history with what it held before the last action was tried (after a refusal, say)."""
+    assert world.history_before is not None, "no action was taken on the case yet"
+    events = _history(world)
+    assert len(events) == world.history_before, (
+        f"the history grew from {world.history_before} to {len(events)} events: "
+        f"{', '.join(e['action'] for e in events[world.history_before:])}"
+    )
 
 
 @then(parsers.parse("the action is refused as {kind}"))
@@ -201,4 +222,4 @@ def may_not_take(world: World, who: str, action: str, reason: str) -> None:
         tried = world.api.post(f"/cases/{case_id}/actions/{action}", role(who), {"data": {}})
         assert tried.status_code in (403, 409), f"{action} is not offered to {who}; trying it gave {tried.status_code}"
         reasons = [*tried.json().get("reasons", []), tried.json().get("detail", "")]
-    assert any(reason in r for r in reasons), f"reasons: {reasons}"
+    assert any(reason.lower() in r.lower() for r in reasons), f"reasons: {reasons}"

@@ -40,6 +40,8 @@ class World:
     case: dict[str, Any] | None = None
     last: Any = None
     lookup: list[dict[str, Any]] = field(default_factory=list)
+    #: How many events the case's history held before the last step acted on it.
+    history_before: int | None = None
 
     def current(self) -> dict[str, Any]:
         if self.case is None:
@@ -67,8 +69,8 @@ _RELATIVE = re.compile(
 
 def when(text: str, world: World) -> date:
     """A date written as ISO (2027-01-10), today/tomorrow/yesterday, "in 3 days", "2 days ago", "the due date",
-    or "10 days before the due date"."""
-    text = text.strip()
+    or "10 days before the due date" (any case)."""
+    text = text.strip().lower()
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         return date.fromisoformat(text)
     match = _RELATIVE.match(text)
@@ -104,9 +106,12 @@ def value(text: str, world: World, kind: str | None = None) -> Any:
     if kind == "date":
         return when(text, world).isoformat()
     if kind == "datetime":
-        day = when(text.split(" at ")[0], world)
-        clock = time.fromisoformat(text.split(" at ")[1]) if " at " in text else time(9, 0)
-        return datetime.combine(day, clock, JURISDICTION).isoformat()
+        if ":" in text and " at " not in text:  # a full ISO time (2027-01-10T10:00-05:00; no offset: local time)
+            moment = datetime.fromisoformat(text)
+            return (moment if moment.tzinfo is not None else moment.replace(tzinfo=JURISDICTION)).isoformat()
+        day = when(text.split(" at ")[0], world)  # a day at a time of day (10:00, or 10:00-05:00), 09:00 if none
+        clock = time.fromisoformat(text.split(" at ")[1].strip()) if " at " in text else time(9, 0)
+        return datetime.combine(day, clock.replace(tzinfo=None), clock.tzinfo or JURISDICTION).isoformat()
     return text
 
 
