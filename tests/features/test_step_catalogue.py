@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 from api.step_catalogue import read_catalogue
 
 REPO = Path(__file__).resolve().parents[2]
+REPO_TODAY = date(2026, 11, 2)
 
 
 def test_every_step_has_an_example_and_is_in_the_catalogue() -> None:
@@ -87,3 +89,19 @@ def test_a_run_stopped_by_a_line_no_step_matches_names_the_closest_steps() -> No
     advice = node.stash[conftest._NO_STEP]
     assert advice.startswith("no step matches this line; closest: Then {who} may take {action} "
                              "(e.g. Then the hospital may take record_birth)")
+
+
+def test_the_guide_lists_the_organisations_people_and_case_data_a_scenario_starts_with() -> None:
+    from tests.factories import KINDS, ORGANISATIONS, identification
+    from tests.steps.world import WHO
+
+    guide = (REPO / "features" / "README.md").read_text()
+    table = guide.split("## Who and what a scenario starts with")[1].split("## The catalogue")[0]
+    for org_id, kind in KINDS.items():
+        row = next((line for line in table.splitlines() if line.startswith(f"| `{org_id}` |")), None)
+        assert row is not None, f"{org_id} is not in the guide"
+        assert f"| {ORGANISATIONS.get(org_id, '')} | {kind} |".replace("|  |", "| |") in row.replace("|  |", "| |")
+    for phrase in WHO:
+        assert phrase in table, f"the guide does not say features may name {phrase!r}"
+    for field in identification(REPO_TODAY):
+        assert field in table, f"the guide does not give the case's default {field}"
