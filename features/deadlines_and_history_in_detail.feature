@@ -49,3 +49,10 @@ Feature: Deadlines and the case history, in detail
       | born_at | 2026-11-02T08:30:00-05:00 |
     Then the action succeeds
     And the hospital sees the field born_at of record_birth as "2026-11-02T08:30:00-05:00"
+
+  Scenario: Each partner sees as much of where the case is as it needs
+    Given the prenatal clinic has taken record_consent
+    And the treatment provider has taken admit_to_treatment
+    Then the treatment provider sees the case in state in_treatment
+    And the hospital sees the case in phase prenatal
+    And the hospital does not see the case's state

@@ -19,6 +19,23 @@ def sees_tiers(world: World, who: str, tiers: str) -> None:
     assert response.json()["tiers"] == expected, f"{who} sees tiers {response.json()['tiers']}"
 
 
+@then(parsers.re(r"(?P<who>.+) sees the case in (?P<what>state|phase) (?P<expected>[a-z_]+)$"))
+def sees_state(world: World, who: str, what: str, expected: str) -> None:
+    """Then the hospital sees the case in phase prenatal   (or: in state plan_agreed, where the reader may see it)"""
+    response = world.api.get(f"/cases/{world.current()['id']}", role(who))
+    assert response.status_code == 200, f"{who} cannot see the case ({response.status_code})"
+    shown = response.json()[what]
+    assert shown == expected, f"{who} sees the case in {what} {shown or '(withheld)'}"
+
+
+@then(parsers.re(r"(?P<who>.+) does not see the case's state$"))
+def hides_state(world: World, who: str) -> None:
+    """Then the hospital does not see the case's state   (minimum necessary: the phase only)"""
+    response = world.api.get(f"/cases/{world.current()['id']}", role(who))
+    assert response.status_code == 200, f"{who} cannot see the case ({response.status_code})"
+    assert response.json()["state"] is None, f"{who} sees the case in state {response.json()['state']}"
+
+
 @then(parsers.parse("{who} cannot see the case"))
 def cannot_see(world: World, who: str) -> None:
     """Then the peer mentor cannot see the case   (as if it did not exist)"""
