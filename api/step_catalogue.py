@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from engine.definitions.catalogue import Catalogue
+    from engine import Catalogue
 
 KEYWORDS = ("given", "when", "then")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import cached_property
 from typing import Any
 
@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.definitions.compiled import CompiledWorkflow
-from engine.definitions.workflow import Duration, _add_months
+from engine.definitions.workflow import Duration
 from engine.reports.courses import Course
 
 Days = npt.NDArray[np.float64]
@@ -322,10 +322,10 @@ class Columns:
             if span.unit == "h":
                 midnight = _per_day(done, lambda d: self.workflow.start_of_day(date.fromordinal(d)).timestamp())
                 return midnight <= start.epoch + span.amount * 3600
-            return done <= _shifted(start.day, span)
+            return done <= _shifted(self.workflow, start.day, span)
         if span.unit == "h":
             return (done - start) * 24 <= span.amount
-        return done <= _shifted(start, span)
+        return done <= _shifted(self.workflow, start, span)
 
     def months(self, days: Days) -> Texts:
         """Each day's month, as `YYYY-MM`."""
@@ -339,19 +339,17 @@ class Columns:
         return out
 
 
-def _shifted(days: Days, span: Duration) -> Days:
+def _shifted(workflow: CompiledWorkflow, days: Days, span: Duration) -> Days:
     """Each day moved by a calendar span (days, weeks or months, a month's end kept within the month)."""
     if span.unit == "d":
         return days + span.amount
     if span.unit == "w":
         return days + 7 * span.amount
-    noon = datetime(2000, 1, 1, 12, tzinfo=UTC)
 
-    def months(d: int) -> float:
-        day = date.fromordinal(d)
-        return float(_add_months(noon.replace(year=day.year, month=day.month, day=day.day), span.amount)
-                     .date().toordinal())
-    return _per_day(days, months)
+    def moved(d: int) -> float:
+        midnight = workflow.start_of_day(date.fromordinal(d))
+        return float(workflow.today(span.after(midnight, workflow.timezone)).toordinal())
+    return _per_day(days, moved)
 
 
 def columns_of(courses: Iterable[Course], now: datetime) -> list[Columns]:
