@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -233,3 +234,98 @@ def check(
                     what = "person" if kind == "who" else kind
                     problems.append(f"{where}: unknown {what} {said!r} in {spoken!r}{hint}")
     return problems
+
+
+@dataclass(frozen=True)
+class ScenarioDoc:
+    name: str
+    line: int
+    steps: tuple[StepLine, ...]
+    #: The last run's result on each database ("passed", "failed", "skipped"), and the first failing step's line.
+    results: tuple[tuple[str, str], ...] = ()
+    failed_at: str | None = None
+
+    @property
+    def outcome(self) -> str:
+        """passed (on every database it ran on), failed, or not run."""
+        statuses = {status for _, status in self.results}
+        if not statuses:
+            return "not run"
+        return "failed" if "failed" in statuses else "passed" if statuses == {"passed"} else "skipped"
+
+
+@dataclass(frozen=True)
+class FeatureDoc:
+    path: Path
+    name: str
+    description: str
+    background: tuple[StepLine, ...]
+    scenarios: tuple[ScenarioDoc, ...]
+
+
+def read_features(folder: Path, results: Path | None = None) -> list[FeatureDoc]:
+    """Every feature of `folder` in readable form, with the last run's results from the cucumber JSON `results`
+    (pytest-bdd writes one scenario per database it ran on)."""
+    ran: dict[tuple[str, int], list[tuple[str, str, str | None]]] = {}
+    if results is not None and results.is_file():
+        try:
+            report = json.loads(results.read_text(encoding="utf-8") or "[]")
+        except ValueError:
+            report = []
+        for feature in report:
+            for element in feature.get("elements", []):
+                taken = element.get("steps", [])
+                statuses = [s.get("result", {}).get("status", "skipped") for s in taken]
+                status = "failed" if "failed" in statuses else "passed" if statuses else "skipped"
+                failing = next((s for s in taken if s.get("result", {}).get("status") == "failed"), None)
+                database = str(element.get("id", "")).rpartition("[")[2].rstrip("]") or "sqlite"
+                key = (Path(str(feature.get("uri", ""))).name, int(element.get("line", 0)))
+                ran.setdefault(key, []).append(
+                    (database, status, None if failing is None else f"{failing['keyword']} {failing['name']}"))
+    docs = []
+    for path in sorted(folder.glob("*.feature")):
+        text = path.read_text(encoding="utf-8").splitlines()
+        lines = {int(step.where.rpartition(":")[2]): step for step in feature_lines(path)}
+        name, description = path.stem, []
+        background: list[StepLine] = []
+        scenarios: list[ScenarioDoc] = []
+        current: tuple[str, int] | None = None
+        steps: list[StepLine] = []
+        section = "feature"
+        for number, raw in enumerate(text, start=1):
+            line = raw.strip()
+            if line.startswith("Feature:"):
+                name = line.removeprefix("Feature:").strip()
+            elif line.startswith("Background:"):
+                section = "background"
+            elif line.startswith(("Scenario:", "Scenario Outline:")):
+                if current is not None:
+                    scenarios.append(_scenario(current, steps, ran.get((path.name, current[1]), [])))
+                current, steps, section = (line.partition(":")[2].strip(), number), [], "scenario"
+            elif number in lines:
+                (background if section == "background" else steps).append(lines[number])
+            elif section == "feature" and line and not line.startswith(("#", "@")):
+                description.append(line)
+        if current is not None:
+            scenarios.append(_scenario(current, steps, ran.get((path.name, current[1]), [])))
+        docs.append(FeatureDoc(path, name, " ".join(description), tuple(background), tuple(scenarios)))
+    return docs
+
+
+def _scenario(head: tuple[str, int], steps: list[StepLine], ran: list[tuple[str, str, str | None]]) -> ScenarioDoc:
+    failed_at = next((step for _, status, step in ran if status == "failed" and step), None)
+    return ScenarioDoc(head[0], head[1], tuple(steps), tuple(sorted((db, status) for db, status, _ in ran)),
+                       failed_at)
+
+
+def mentioned(docs: list[FeatureDoc], catalogue: Catalogue) -> dict[str, list[str]]:
+    """The pathway's actions, states and deadlines that no scenario names (by the steps that name them)."""
+    said = " ".join(f"{s.text} {' '.join(c for _, row in s.table for c in row)}"
+                    for doc in docs for s in (*doc.background, *(x for sc in doc.scenarios for x in sc.steps)))
+    words = set(re.findall(r"[a-z0-9_]+", said))
+    workflow = catalogue.latest()[0]
+    return {
+        "actions": sorted(a for a in workflow.actions if a not in words),
+        "states": sorted(s for s in workflow.states if s not in words),
+        "deadlines": sorted(d for d in workflow.deadlines if d not in words),
+    }

@@ -61,6 +61,25 @@ def workflow_diagram(
     return render(request, "diagram.html", session, workflow=workflow, case=None, diagram=drawing)
 
 
+@router.get("/features")
+def features(request: Request, svc: ServicesDep, session: SignedIn) -> HTMLResponse:
+    """Living documentation: every feature and scenario in the analysts' words, with the last run's result and what
+    of the pathway no scenario names. Read from the source checkout (`features/`, and `reports/` after a run)."""
+    from api.step_catalogue import mentioned, read_features, steps_folder
+
+    root = steps_folder().parents[1]
+    folder, results = root / "features", root / "reports" / "cucumber.json"
+    docs = read_features(folder, results) if folder.is_dir() else []
+    ran = results.is_file() and any(s.results for d in docs for s in d.scenarios)
+    tally = {outcome: sum(s.outcome == outcome for d in docs for s in d.scenarios)
+             for outcome in ("passed", "failed", "skipped", "not run")}
+    coverage = root / "reports" / "feature-coverage.txt"
+    return render(request, "features.html", session, features=docs, ran=ran, tally=tally,
+                  unnamed=mentioned(docs, svc.catalogue) if docs else {},
+                  coverage=coverage.read_text().splitlines() if coverage.is_file() else [],
+                  workflow=svc.catalogue.latest()[0])
+
+
 @router.get("/reports")
 def reports(
     request: Request, svc: ServicesDep, session: SignedIn,

@@ -132,6 +132,7 @@ def nav_items(svc: Services, user: UserRecord | None) -> list[tuple[str, str]]:
     if BIRTH_VARIANT in may.ways_in:
         items.append(("cases/new/at-delivery", "Open at delivery"))
     items.append(("workflows", "Pathway"))
+    items.append(("features", "Specifications"))
     if may.read_figures:
         items.append(("reports", "Figures"))
     return items

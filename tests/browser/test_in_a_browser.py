@@ -349,6 +349,7 @@ def riley(page: Any, url: str) -> str:
 @pytest.mark.parametrize(("role", "path", "name"), [
     ("cps", "/ui/worklist", "50-worklist-tablet"), ("cps", "/ui/cases", "51-cases-tablet"),
     ("analyst", "/ui/reports", "52-figures-tablet"), ("analyst", "/ui/workflows/charm-posc", "53-pathway-tablet"),
+    ("analyst", "/ui/features", "54-specifications-tablet"),
 ])
 def test_main_pages_fit_a_tablet_and_pass_the_audit(person: Any, live_server: Any, role: str, path: str,
                                                     name: str) -> None:

@@ -7,6 +7,7 @@ import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -680,3 +681,45 @@ def test_an_error_page_is_the_whole_page_with_its_way_back(web: Web) -> None:
     page = web.sign_in("treatment").get("/ui/lookup")
     assert page.status_code == 403
     assert "Skip to content" in page.text and "the treatment role may not look parents up" in page.text
+
+
+def test_the_specifications_page_reads_the_features_and_the_last_run(
+    web: Web, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Living documentation: each scenario in the analysts' words with its last result, and what no scenario names."""
+    import json
+
+    from api import step_catalogue
+
+    (tmp_path / "tests" / "steps").mkdir(parents=True)
+    (tmp_path / "features").mkdir()
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "features" / "admission.feature").write_text(
+        "Feature: Admission\n  Parents reach treatment fast.\n\n  Background:\n    Given a case opened by the prenatal"
+        " clinic\n\n  Scenario: Admitted in time\n    When the treatment provider takes admit_to_treatment with:\n"
+        "      | field | value |\n      | moud  | none  |\n    Then the case is in state in_treatment\n\n"
+        "  Scenario: Refused\n    When the hospital takes admit_to_treatment\n    Then the action is refused as "
+        "not allowed\n"
+    )
+    step = {"keyword": "Then", "name": "the action is refused as not allowed", "line": 15}
+    (tmp_path / "reports" / "cucumber.json").write_text(json.dumps([{
+        "uri": "features/admission.feature", "elements": [
+            {"id": "test_admitted_in_time[sqlite]", "line": 7, "steps": [{"result": {"status": "passed"}}]},
+            {"id": "test_admitted_in_time[postgresql]", "line": 7, "steps": [{"result": {"status": "passed"}}]},
+            {"id": "test_refused[sqlite]", "line": 13, "steps": [{**step, "result": {"status": "failed"}}]},
+        ]}]))
+    monkeypatch.setattr(step_catalogue, "steps_folder", lambda: tmp_path / "tests" / "steps")
+    page = web.sign_in("analyst").get("/ui/features")
+    assert page.status_code == 200
+    text = page.text
+    assert "<h2 id=\"admission-title\">Admission" in text and "Parents reach treatment fast." in text
+    assert "Given a case opened by the prenatal clinic" in text  # the background, once
+    assert re.search(r"Admitted in time <span class=\"badge ok\">passed</span>", text)
+    assert "postgresql: passed; sqlite: passed" in text
+    assert re.search(r"Refused <span class=\"badge alert\">failed</span>", text)
+    assert "Failed at: Then the action is refused as not allowed" in text
+    assert '<th scope="col">field</th>' in text and "<td>moud</td>" in text
+    assert "Last run: 1 passed, 1 failed." in text
+    unnamed = text.split("What no scenario names")[1].split("</ul>")[0]
+    assert "<code>record_birth</code>" in unnamed and "<code>admit_to_treatment</code>" not in unnamed
+    assert 'href="/ui/workflows/charm-posc"' in text
