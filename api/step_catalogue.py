@@ -52,12 +52,16 @@ def read_catalogue(folder: Path | None = None) -> list[StepDoc]:
         for node in ast.walk(tree):
             if not isinstance(node, ast.FunctionDef):
                 continue
-            example = (ast.get_docstring(node) or "").strip().splitlines()
+            lines = [line.strip() for line in (ast.get_docstring(node) or "").strip().splitlines()]
+            examples = [line for line in lines if line.partition(" ")[0] in ("Given", "When", "Then")]
             for decorator in node.decorator_list:
                 step = _step(decorator)
                 if step is not None:
                     keyword, pattern, regex = step
-                    found.append(StepDoc(keyword, pattern, regex, example[0] if example else "", path.stem))
+                    doc = StepDoc(keyword, pattern, regex, "", path.stem)
+                    # The docstring's example of this very step (a function may serve several phrasings).
+                    own = next((e for e in examples if example_fits(doc, e)), lines[0] if lines else "")
+                    found.append(StepDoc(keyword, pattern, regex, own, path.stem))
     return found
 
 
@@ -83,6 +87,16 @@ def _step(decorator: ast.expr) -> tuple[str, str, bool] | None:
         if isinstance(inner, ast.Constant) and isinstance(inner.value, str):
             return decorator.func.id, inner.value, argument.func.attr == "re"
     return None
+
+
+def example_fits(step: StepDoc, example: str) -> bool:
+    """Whether an example line (`When ... takes x   (a comment)`, a table written inline after `with:`) is a use of
+    the step: its keyword, and a line the step matches."""
+    keyword, _, rest = example.partition(" ")
+    text = re.split(r"\s{3,}", rest)[0].strip()
+    if text.endswith("|") and ": |" in text:
+        text = text.split(": |")[0] + ":"
+    return keyword.lower() == step.keyword and matches(step, text) is not None
 
 
 def matches(step: StepDoc, text: str) -> dict[str, str] | None:

@@ -105,3 +105,12 @@ def test_the_guide_lists_the_organisations_people_and_case_data_a_scenario_start
         assert phrase in table, f"the guide does not say features may name {phrase!r}"
     for field in identification(REPO_TODAY):
         assert field in table, f"the guide does not give the case's default {field}"
+
+
+def test_every_example_is_a_use_of_its_own_step() -> None:
+    """An analyst copies the example: it must be the step it is shown under (its keyword, a line it matches), not
+    another phrasing of the same function ("When ... takes" shown for "Given ... has taken")."""
+    from api.step_catalogue import example_fits
+
+    wrong = [(s.keyword, s.readable, s.example) for s in read_catalogue() if not example_fits(s, s.example)]
+    assert wrong == []

@@ -139,14 +139,18 @@ def case_reached(world: World, state: str) -> None:
 @when(parsers.re(r"(?P<who>.+) takes (?P<action>[a-z_]+)$"))
 @given(parsers.re(r"(?P<who>.+) has taken (?P<action>[a-z_]+)$"))
 def takes(world: World, who: str, action: str) -> None:
-    """When the treatment provider takes admit_to_treatment   (with the form's usual data)"""
+    """When the treatment provider takes admit_to_treatment   (with the form's usual data)
+
+    Given the treatment provider has taken admit_to_treatment"""
     _act(world, who, action, {})
 
 
 @when(parsers.re(r"(?P<who>.+) takes (?P<action>[a-z_]+) with:$"))
 @given(parsers.re(r"(?P<who>.+) has taken (?P<action>[a-z_]+) with:$"))
 def takes_with(world: World, who: str, action: str, datatable: list[list[str]]) -> None:
-    """When the cps worker takes schedule_planning_meeting with: | meeting_date | 10 days before the due date |"""
+    """When the cps worker takes schedule_planning_meeting with: | meeting_date | 10 days before the due date |
+
+    Given the cps worker has taken schedule_planning_meeting with: | meeting_date | 10 days before the due date |"""
     _act(world, who, action, _table(world, datatable, _known_form(world, action)))
 
 
@@ -182,7 +186,8 @@ def refused_because(world: World, reason: str) -> None:
 def history_unchanged(world: World) -> None:
     """Then nothing new is recorded in the case's history   (or: the case's history is unchanged)
 
-    Compares the history with what it held before the last action was tried (after a refusal, say)."""
+    Compares the history with what it held before the last action was tried (after a refusal, say).
+    Then the case's history is unchanged"""
     assert world.history_before is not None, "no action was taken on the case yet"
     events = _history(world)
     assert len(events) == world.history_before, (

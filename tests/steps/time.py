@@ -20,14 +20,20 @@ def today_is(world: World, day: str) -> None:
 @given(parsers.parse("{count:d} days have passed"))
 @given(parsers.parse("{count:d} day has passed"))
 def days_pass(world: World, count: int) -> None:
-    """When 8 days pass"""
+    """When 8 days pass
+
+    When 1 day passes
+    Given 8 days have passed
+    Given 1 day has passed"""
     world.api.clock.advance(timedelta(days=count))
 
 
 @when(parsers.parse("{count:d} hours pass"))
 @when(parsers.parse("{count:d} hour passes"))
 def hours_pass(world: World, count: int) -> None:
-    """When 49 hours pass"""
+    """When 49 hours pass
+
+    When 1 hour passes"""
     world.api.clock.advance(timedelta(hours=count))
 
 

@@ -45,6 +45,12 @@ class World:
 
     def current(self) -> dict[str, Any]:
         if self.case is None:
+            last = self.last
+            if last is not None and getattr(last, "status_code", 200) >= 400:  # the opening itself was refused
+                body = last.json() if "json" in last.headers.get("content-type", "") else {}
+                said = "; ".join([body.get("detail", ""), *(f"{e['field']}: {e['message']}"
+                                                           for e in body.get("errors", []))]).strip("; ")
+                raise AssertionError(f"no case: opening it was refused ({last.status_code}: {said})")
             raise AssertionError("no case yet: start with a step such as 'Given a case opened by the prenatal clinic'")
         return self.case
 
