@@ -56,3 +56,14 @@ Feature: Deadlines and the case history, in detail
     Then the treatment provider sees the case in state in_treatment
     And the hospital sees the case in phase prenatal
     And the hospital does not see the case's state
+
+  Scenario: The planning meeting's invitees are given one row each
+    Given the prenatal clinic has taken record_consent
+    And the treatment provider has taken admit_to_treatment
+    When the cps worker takes schedule_planning_meeting with invitees:
+      | role      | organisation    |
+      | cps       | county-cps      |
+      | treatment | recovery-clinic |
+      | parent    |                 |
+    Then the action succeeds
+    And the cps worker sees the field invitees of schedule_planning_meeting as "cps county-cps, treatment recovery-clinic, parent"

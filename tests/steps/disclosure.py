@@ -120,9 +120,12 @@ def sees_event_field(world: World, who: str, field: str, action: str) -> None:
 
 
 def _shown(value: Any) -> str:
-    """A form value as a feature writes it: a list comma-separated, anything else as text."""
+    """A form value as a feature writes it: a list comma-separated, a record its values space-separated (`cps
+    county-cps`), anything else as text."""
     if isinstance(value, list):
         return ", ".join(_shown(v) for v in value)
+    if isinstance(value, dict):
+        return " ".join(_shown(v) for v in value.values() if v not in (None, ""))
     return str(value)
 
 

@@ -29,11 +29,15 @@ def _table(world: World, datatable: list[list[str]] | None, form: str) -> dict[s
     types = _form_fields(world, form)
     header, *rows = datatable
     assert [h.strip().lower() for h in header] == ["field", "value"], "a data table has two columns: field | value"
-    changes = {}
+    changes: dict[str, Any] = {}
     for name, cell in ((r[0].strip(), r[1]) for r in rows):
         if name not in types:
             raise AssertionError(f"form {form} has no field {name!r}; its fields: {', '.join(types)}")
-        changes[name] = value(cell, world, types[name])
+        given = value(cell, world, types[name])
+        if name in changes and isinstance(changes[name], list) and isinstance(given, list):
+            changes[name] = [*changes[name], *given]  # a list field given row by row
+        else:
+            changes[name] = given
     return changes
 
 
@@ -152,6 +156,24 @@ def takes_with(world: World, who: str, action: str, datatable: list[list[str]]) 
 
     Given the cps worker has taken schedule_planning_meeting with: | meeting_date | 10 days before the due date |"""
     _act(world, who, action, _table(world, datatable, _known_form(world, action)))
+
+
+@when(parsers.re(r"(?P<who>.+) takes (?P<action>[a-z_]+) with (?P<field>[a-z_]+):$"))
+@given(parsers.re(r"(?P<who>.+) has taken (?P<action>[a-z_]+) with (?P<field>[a-z_]+):$"))
+def takes_with_list(world: World, who: str, action: str, field: str, datatable: list[list[str]]) -> None:
+    """When the cps worker takes schedule_planning_meeting with invitees: | role | organisation | / | cps | county-cps |
+
+    Given the cps worker has taken schedule_planning_meeting with invitees: | role | organisation | / | parent | |
+    A list of records, one row each, under a header of their fields; an empty cell leaves that field out."""
+    form = _known_form(world, action)
+    kinds = _form_fields(world, form)
+    if kinds.get(field) != "records":
+        listed = [name for name, kind in kinds.items() if kind == "records"]
+        raise AssertionError(f"{field!r} is not a list of records of form {form}; its lists: {', '.join(listed)}")
+    header, *rows = datatable
+    names = [h.strip() for h in header]
+    records = [{n: c.strip() for n, c in zip(names, row, strict=False) if c.strip()} for row in rows]
+    _act(world, who, action, {field: records})
 
 
 @then(parsers.parse("the case is in state {state}"))
