@@ -67,3 +67,9 @@ Feature: Deadlines and the case history, in detail
       | parent    |                 |
     Then the action succeeds
     And the cps worker sees the field invitees of schedule_planning_meeting as "cps county-cps, treatment recovery-clinic, parent"
+
+  Scenario: Another hospital cannot read the case, but its delivery check finds it
+    Then the hospital sees the case in phase prenatal
+    And another hospital cannot see the case
+    When another hospital looks up "Rivera" born 1996-04-12
+    Then the lookup finds the case with a plan in place: no

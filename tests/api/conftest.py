@@ -26,6 +26,7 @@ from tests.factories import (
 
 ROLES = ("cps", "treatment", "peer", "prenatal", "hospital", "analyst", "admin")
 OTHER_ORGANISATIONS = {"analyst": "state-analytics", "admin": "posc-admin"}
+SECOND_HOSPITAL = "valley-hospital"
 
 
 class Api:
@@ -78,6 +79,9 @@ def api(db: Database, catalogue: Catalogue, clock: FixedClock) -> Iterator[Api]:
     for role in ROLES:
         organisation = ROLE_ORGANISATION.get(role) or OTHER_ORGANISATIONS[role]
         _, keys[role] = add_user(db, clock, name=f"{role} user", role=role, organisation=organisation)
+    # A second organisation of the same kind: the staff of another hospital (the features' "another hospital").
+    _, keys[SECOND_HOSPITAL] = add_user(db, clock, name="valley hospital user", role="hospital",
+                                        organisation=SECOND_HOSPITAL)
     app = create_app(clock=clock, catalogue=catalogue, db=db)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client, clock, keys)

@@ -20,6 +20,8 @@ WHO = {
     "peer": "peer", "the peer mentor": "peer", "peer mentor": "peer", "the recovery coach": "peer",
     "prenatal": "prenatal", "the prenatal clinic": "prenatal", "prenatal clinic": "prenatal",
     "hospital": "hospital", "the hospital": "hospital", "hospital staff": "hospital",
+    "another hospital": "valley-hospital", "the other hospital": "valley-hospital",
+    "valley hospital": "valley-hospital", "the valley hospital": "valley-hospital",
     "analyst": "analyst", "the analyst": "analyst", "admin": "admin", "the administrator": "admin",
 }
 #: Every case action taken successfully in a feature (the workflow coverage report reads it).
