@@ -6,6 +6,7 @@ print the answer. Bad input gives one line on stderr and a non-zero exit, never 
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -460,6 +461,8 @@ def features_check(
 
     if not steps_folder().is_dir():
         raise fail(f"no step library at {steps_folder()} (it ships with the source checkout)")
+    if importlib.util.find_spec("parse") is None:
+        raise fail("checking features needs the test tools: .venv/bin/pip install -e '.[test]'")
     given = paths or [steps_folder().parents[1] / "features"]
     missing = [p for p in given if not p.exists()]
     if missing:
