@@ -11,6 +11,8 @@ pytest_plugins = [
     "tests.steps.pathway",
     "tests.steps.deadlines",
     "tests.steps.disclosure",
+    "tests.steps.people",
+    "tests.steps.deeds",
 ]
 
 

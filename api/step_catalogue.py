@@ -25,6 +25,8 @@ class StepDoc:
     regex: bool
     example: str
     module: str
+    #: How the catalogue shows a step whose pattern is made from a table (the deeds): `{who} {does_what}`.
+    shown: str = ""
 
     @property
     def parameters(self) -> list[str]:
@@ -34,6 +36,8 @@ class StepDoc:
     @property
     def readable(self) -> str:
         """The pattern as an analyst reads it: `{who} takes {action}`."""
+        if self.shown:
+            return self.shown
         if not self.regex:
             return self.pattern
         text = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", self.pattern)
@@ -62,7 +66,140 @@ def read_catalogue(folder: Path | None = None) -> list[StepDoc]:
                     # The docstring's example of this very step (a function may serve several phrasings).
                     own = next((e for e in examples if example_fits(doc, e)), lines[0] if lines else "")
                     found.append(StepDoc(keyword, pattern, regex, own, path.stem))
+        deeds = _literal(tree, "DEEDS")
+        if deeds:
+            found += [step for step, _ in deed_steps(read_deeds(deeds))]
     return found
+
+
+def read_deeds(table: Mapping[str, Iterable[str]]) -> list[Deed]:
+    """The deeds of a `DEEDS` table (action: its phrases), in the table's order."""
+    return [Deed.read(action, phrase) for action, phrases in table.items() for phrase in phrases]
+
+
+def deeds(folder: Path | None = None) -> list[Deed]:
+    """The deeds of the step library (`DEEDS` in `deeds.py`)."""
+    path = (folder or steps_folder()) / "deeds.py"
+    return read_deeds(_literal(ast.parse(path.read_text(encoding="utf-8")), "DEEDS") or {})
+
+
+def _literal(tree: ast.Module, name: str) -> dict[str, list[str]]:
+    """A module-level literal assigned to `name` (`WHO = {...}`), or {} when there is none."""
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id == name:
+            return dict(ast.literal_eval(value))
+    return {}
+
+
+@dataclass(frozen=True)
+class Deed:
+    """One way of saying an action in plain words (`DEEDS` in the step library's `deeds.py`):
+    `admits|admitted [the parent] to treatment` is the present and the past participle of the verb, the object in
+    brackets (what the passive makes the subject) and the rest. A phrase that starts `the parent:` has that subject
+    whoever records it: the action's usual actor takes it."""
+
+    action: str
+    present: str
+    participle: str
+    obj: str
+    rest: str
+    subject: str | None = None
+
+    @classmethod
+    def read(cls, action: str, phrase: str) -> Deed:
+        subject, _, said = phrase.rpartition(":")
+        found = re.fullmatch(r"\s*(\S+)\|(\S+)(?: \[([^\]]+)\])?(.*)", said)
+        if found is None:
+            raise ValueError(f"{action}: {phrase!r} is not `present|participle [object] rest`")
+        present, participle, obj, rest = found.groups()
+        return cls(action, present, participle, obj or "", rest.strip(), subject.strip() or None)
+
+    def said(self, form: str) -> str | None:
+        """The deed in one of `DEED_FORMS` (None where the form needs an object and the phrase has none)."""
+        if form.startswith("{obj}") and not self.obj:  # the passive makes the object its subject
+            return None
+        text = form.format(who="{who}", present=self.present, participle=self.participle, obj=self.obj,
+                           rest=self.rest)
+        return re.sub(r"\s+", " ", text).strip()
+
+
+#: The grammatical forms of a deed: keyword, the words (`{who}` the person, if the form names one), and how the
+#: catalogue calls the part that names the action. Active and passive; Then asks the history.
+DEED_FORMS: tuple[tuple[str, str, str], ...] = (
+    ("when", "{who} {present} {obj} {rest}", "does_what"),
+    ("when", "{obj} is {participle} {rest} by {who}", "what_is_done"),
+    ("when", "{obj} is {participle} {rest}", "what_is_done"),
+    ("given", "{who} has {participle} {obj} {rest}", "has_done_what"),
+    ("given", "{who} {participle} {obj} {rest}", "did_what"),
+    ("given", "{obj} has been {participle} {rest} by {who}", "what_has_been_done"),
+    ("given", "{obj} was {participle} {rest} by {who}", "what_was_done"),
+    ("given", "{obj} has been {participle} {rest}", "what_has_been_done"),
+    ("given", "{obj} was {participle} {rest}", "what_was_done"),
+    ("then", "{obj} has been {participle} {rest} by {who}", "what_has_been_done"),
+    ("then", "{obj} has been {participle} {rest}", "what_has_been_done"),
+    ("then", "{obj} has not been {participle} {rest}", "what_has_not_been_done"),
+)
+
+
+def deed_steps(deeds: list[Deed]) -> list[tuple[StepDoc, dict[str, Deed]]]:
+    """The steps the deeds make, one per form and with or without a table (`... with:`), each with what its words
+    mean: the lower-case deed to the action."""
+    made = []
+    for keyword, form, name in DEED_FORMS:
+        active = form.startswith("{who}")
+        words: dict[str, Deed] = {}
+        for deed in deeds:
+            if deed.subject is not None and active:
+                text = deed.said(form.replace("{who} ", ""))
+                if text is not None and keyword != "then":
+                    words.setdefault(f"{deed.subject} {text}".lower(), deed)
+                continue
+            if not active and not deed.obj:
+                continue
+            text = deed.said(form.replace("{who} ", "").replace(" by {who}", ""))
+            if text is not None:
+                words.setdefault(text.lower(), deed)
+        subjects = {w for w, d in words.items() if d.subject is not None and w.startswith(f"{d.subject.lower()} ")}
+        alternatives = "|".join(_escape(w) for w in sorted(words, key=len, reverse=True))
+        if "by {who}" in form:
+            pattern = f"(?P<deed>{alternatives}) by (?P<who>{_PERSON})"
+        elif active:
+            named = "|".join(_escape(w) for w in sorted(set(words) - subjects, key=len, reverse=True))
+            own = "|".join(_escape(w) for w in sorted(subjects, key=len, reverse=True))
+            pattern = f"(?:(?P<who>{_PERSON}?){_NOT_AUXILIARY} (?P<deed>{named})"
+            pattern += (f"|(?P<own>{own})" if own else "") + ")"
+        else:
+            pattern = f"(?P<deed>{alternatives})"
+        for table in ("", " with:") if keyword != "then" else ("",):
+            example = _deed_example(keyword, form, table)
+            shown = re.sub(r"\{obj\}.*\{rest\}|\{present\}.*\{rest\}|\{participle\}.*\{rest\}",
+                           "{" + name + "}", form) + table
+            made.append((StepDoc(keyword, f"(?i){pattern}{re.escape(table)}", True, example, "deeds", shown), words))
+    return made
+
+
+#: A person's words in a deed (never the table's colon), and what cannot end them: "the hospital has" is the
+#: person of no deed ("has recorded the birth" is a form of its own).
+_PERSON = r"[^:]+"
+_NOT_AUXILIARY = r"(?<! has)(?<! have)(?<! had)(?<! was)(?<! is)(?<! were)(?<! been)"
+
+
+def _escape(words: str) -> str:
+    """Words as a regular expression that reads as them (re.escape would escape the spaces too)."""
+    return re.escape(words).replace("\\ ", " ")
+
+
+def _deed_example(keyword: str, form: str, table: str) -> str:
+    example = Deed("record_birth", "records", "recorded", "the birth", "")
+    said = example.said(form) or ""
+    line = f"{keyword.capitalize()} {said.format(who='the hospital')}{table}"
+    return line + (" | born_at | today at 06:40 |" if table else "")
 
 
 def module_titles(folder: Path | None = None) -> dict[str, str]:
@@ -153,7 +290,9 @@ def search(
     named = {parameter for parameter, values in (names or {}).items() if any(_names(v, terms) for v in values)}
     scored = []
     for step in catalogue:
-        text = f"{step.keyword} {step.readable} {step.example}".lower()
+        # A step made from a table of phrases (the deeds) is found by any of them.
+        said = step.pattern.replace("\\", "") if step.shown else ""
+        text = f"{step.keyword} {step.readable} {step.example} {said}".lower()
         vocabulary = set(re.findall(r"[a-z0-9_]+", text))
         vocabulary |= {part for word in vocabulary if "_" in word for part in word.split("_") if part}
         score = 0.0
@@ -199,13 +338,7 @@ def pathway_names(catalogue: Catalogue) -> dict[str, list[str]]:
 def people(folder: Path | None = None) -> dict[str, str]:
     """How features may name the people who act (`WHO` in the step library's `world.py`), to their roles."""
     tree = ast.parse(((folder or steps_folder()) / "world.py").read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        target = node.target if isinstance(node, ast.AnnAssign) else (
-            node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None)
-        if isinstance(target, ast.Name) and target.id == "WHO" and isinstance(node, ast.Assign | ast.AnnAssign):
-            value = ast.literal_eval(node.value) if node.value is not None else {}
-            return {str(k): str(v) for k, v in value.items()}
-    return {}
+    return {str(k): str(v) for k, v in _literal(tree, "WHO").items()}
 
 
 def check(
@@ -215,9 +348,10 @@ def check(
     the closest steps and their examples) or more than one, and an action, state, field or person the pathway or
     the step library does not know (with the closest it does)."""
     known = {parameter: sorted(set(values)) for parameter, values in names.items()}
-    known["who"] = sorted({w.lower() for w in who})
+    standard = sorted({w.lower() for w in who})
     problems: list[str] = []
     for path in paths:
+        known["who"] = standard
         for line in feature_lines(path):
             spoken = f"{line.keyword.capitalize()} {line.text}"
             hits = [(step, found) for step in catalogue if step.keyword == line.keyword
@@ -233,6 +367,9 @@ def check(
                                 + ", ".join(step.readable for step, _ in hits))
                 continue
             step, found = hits[0]
+            if step.module == "people" and line.table and "name" in (head := [c.lower() for c in line.table[0][1]]):
+                column = head.index("name")  # the people a scenario sets up act by name from here on
+                known["who"] = sorted({*known["who"], *(c[column].lower() for _, c in line.table[1:] if c)})
             named = [(line.where, parameter, value) for parameter, value in found.items()]
             if "with:" in step.pattern and line.table:
                 rows = line.table[1:] if line.table[0][1][:1] == ("field",) else line.table  # the header row

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from engine.deadlines import DEADLINES
 from engine.ticker import tick
 from tests.factories import JURISDICTION
-from tests.steps.world import World, role
+from tests.steps.world import World
 from tests.steps.world import when as resolve
 
 
@@ -95,7 +95,7 @@ def deadlines_processed(world: World) -> None:
 @then(parsers.parse("the worklist of {who} shows {name}"))
 def worklist_shows(world: World, who: str, name: str) -> None:
     """Then the worklist of the cps worker shows escalation:interim_services"""
-    items = world.api.get("/worklist?limit=200", role(who)).json()["items"]
+    items = world.api.get("/worklist?limit=200", world.role(who)).json()["items"]
     mine = [i["deadline"] for i in items if i["case"] == world.current()["id"]]
     assert name in mine, f"the worklist of {who} shows {mine or 'nothing'} for this case"
 
@@ -103,5 +103,5 @@ def worklist_shows(world: World, who: str, name: str) -> None:
 @then(parsers.parse("the worklist of {who} does not show {name}"))
 def worklist_hides(world: World, who: str, name: str) -> None:
     """Then the worklist of the treatment provider does not show interim_services"""
-    items = world.api.get("/worklist?limit=200", role(who)).json()["items"]
+    items = world.api.get("/worklist?limit=200", world.role(who)).json()["items"]
     assert name not in [i["deadline"] for i in items if i["case"] == world.current()["id"]]

@@ -6,14 +6,14 @@ from typing import Any
 
 from pytest_bdd import parsers, then, when
 
-from tests.steps.world import World, role
+from tests.steps.world import World
 from tests.steps.world import when as resolve
 
 
 @then(parsers.parse('{who} sees the case at tiers "{tiers}"'))
 def sees_tiers(world: World, who: str, tiers: str) -> None:
     """Then the hospital sees the case at tiers "status, plan" """
-    response = world.api.get(f"/cases/{world.current()['id']}", role(who))
+    response = world.api.get(f"/cases/{world.current()['id']}", world.role(who))
     assert response.status_code == 200, f"{who} cannot see the case ({response.status_code})"
     expected = [t.strip() for t in tiers.split(",")]
     assert response.json()["tiers"] == expected, f"{who} sees tiers {response.json()['tiers']}"
@@ -22,7 +22,7 @@ def sees_tiers(world: World, who: str, tiers: str) -> None:
 @then(parsers.re(r"(?P<who>.+) sees the case in (?P<what>state|phase) (?P<expected>[a-z_]+)$"))
 def sees_state(world: World, who: str, what: str, expected: str) -> None:
     """Then the hospital sees the case in phase prenatal   (or: in state plan_agreed, where the reader may see it)"""
-    response = world.api.get(f"/cases/{world.current()['id']}", role(who))
+    response = world.api.get(f"/cases/{world.current()['id']}", world.role(who))
     assert response.status_code == 200, f"{who} cannot see the case ({response.status_code})"
     shown = response.json()[what]
     assert shown == expected, f"{who} sees the case in {what} {shown or '(withheld)'}"
@@ -31,7 +31,7 @@ def sees_state(world: World, who: str, what: str, expected: str) -> None:
 @then(parsers.re(r"(?P<who>.+) does not see the case's state$"))
 def hides_state(world: World, who: str) -> None:
     """Then the hospital does not see the case's state   (minimum necessary: the phase only)"""
-    response = world.api.get(f"/cases/{world.current()['id']}", role(who))
+    response = world.api.get(f"/cases/{world.current()['id']}", world.role(who))
     assert response.status_code == 200, f"{who} cannot see the case ({response.status_code})"
     assert response.json()["state"] is None, f"{who} sees the case in state {response.json()['state']}"
 
@@ -39,21 +39,21 @@ def hides_state(world: World, who: str) -> None:
 @then(parsers.parse("{who} cannot see the case"))
 def cannot_see(world: World, who: str) -> None:
     """Then the peer mentor cannot see the case   (as if it did not exist)"""
-    response = world.api.get(f"/cases/{world.current()['id']}", role(who))
+    response = world.api.get(f"/cases/{world.current()['id']}", world.role(who))
     assert response.status_code == 404, f"{who} can see the case ({response.status_code})"
 
 
 @then(parsers.re(r"(?P<who>.+) sees the field (?P<field>[a-z_]+)$"))
 def sees_field(world: World, who: str, field: str) -> None:
     """Then the treatment provider sees the field substances"""
-    view = world.api.get(f"/cases/{world.current()['id']}", role(who)).json()
+    view = world.api.get(f"/cases/{world.current()['id']}", world.role(who)).json()
     assert field in view.get("data", {}), f"{who} does not see {field}; withheld: {view.get('withheld')}"
 
 
 @then(parsers.re(r"(?P<who>.+) does not see the field (?P<field>[a-z_]+)$"))
 def hides_field(world: World, who: str, field: str) -> None:
     """Then the hospital does not see the field substances"""
-    view = world.api.get(f"/cases/{world.current()['id']}", role(who)).json()
+    view = world.api.get(f"/cases/{world.current()['id']}", world.role(who)).json()
     assert field not in view.get("data", {}), f"{who} sees {field}"
     assert field in view.get("withheld", []), f"{field} is not listed as withheld for {who}"
 
@@ -61,7 +61,7 @@ def hides_field(world: World, who: str, field: str) -> None:
 @when(parsers.parse('{who} looks up "{last_name}" born {born}'))
 def looks_up(world: World, who: str, last_name: str, born: str) -> None:
     """When the hospital looks up "Rivera" born 1996-04-12"""
-    world.last = world.api.post("/lookup", role(who), {"last_name": last_name,
+    world.last = world.api.post("/lookup", world.role(who), {"last_name": last_name,
                                                         "date_of_birth": resolve(born, world).isoformat()})
     world.lookup = world.last.json().get("matches", []) if world.last.status_code == 200 else []
 
@@ -85,7 +85,7 @@ def lookup_nothing(world: World) -> None:
 def document_says(world: World, document: str, who: str, text: str) -> None:
     """Then the plan of safe care for the cps worker says "Services for the infant"   (or: the hospital summary)"""
     kinds = {"plan of safe care": "plan-of-safe-care", "hospital summary": "hospital-summary"}
-    response = world.api.get(f"/cases/{world.current()['id']}/documents/{kinds[document]}", role(who))
+    response = world.api.get(f"/cases/{world.current()['id']}/documents/{kinds[document]}", world.role(who))
     assert response.status_code == 200, f"{who} cannot have the {document}: {response.json().get('detail')}"
     assert text in response.text, f"the {document} does not say {text!r}"
 
@@ -94,7 +94,7 @@ def document_says(world: World, document: str, who: str, text: str) -> None:
 def document_does_not_say(world: World, document: str, who: str, text: str) -> None:
     """Then the hospital summary for the hospital does not say "buprenorphine" """
     kinds = {"plan of safe care": "plan-of-safe-care", "hospital summary": "hospital-summary"}
-    response = world.api.get(f"/cases/{world.current()['id']}/documents/{kinds[document]}", role(who))
+    response = world.api.get(f"/cases/{world.current()['id']}/documents/{kinds[document]}", world.role(who))
     assert response.status_code == 200, f"{who} cannot have the {document}: {response.json().get('detail')}"
     assert text not in response.text, f"the {document} says {text!r}"
 
@@ -102,7 +102,7 @@ def document_does_not_say(world: World, document: str, who: str, text: str) -> N
 @then(parsers.re(r"(?P<who>.+) does not see the field (?P<field>[a-z_]+) of (?P<action>[a-z_]+)$"))
 def hides_event_field(world: World, who: str, field: str, action: str) -> None:
     """Then the hospital does not see the field notes of record_follow_up"""
-    response = world.api.get(f"/cases/{world.current()['id']}/events", role(who))
+    response = world.api.get(f"/cases/{world.current()['id']}/events", world.role(who))
     history = world.api.client.app.state.services.cases.history(world.current()["id"])  # type: ignore[attr-defined]
     assert any(e.action == action for e in history), f"{action} was not taken on this case"
     # Minimum necessary may hide the whole event from this reader: then the field is hidden too.
@@ -115,7 +115,7 @@ def hides_event_field(world: World, who: str, field: str, action: str) -> None:
 @then(parsers.re(r"(?P<who>.+) sees the field (?P<field>[a-z_]+) of (?P<action>[a-z_]+)$"))
 def sees_event_field(world: World, who: str, field: str, action: str) -> None:
     """Then the treatment provider sees the field moud of admit_to_treatment"""
-    events = world.api.get(f"/cases/{world.current()['id']}/events", role(who)).json()
+    events = world.api.get(f"/cases/{world.current()['id']}/events", world.role(who)).json()
     assert any(field in e["data"] for e in events if e["action"] == action), f"{who} does not see {field} of {action}"
 
 
@@ -132,7 +132,7 @@ def _shown(value: Any) -> str:
 @then(parsers.re(r'(?P<who>.+) sees the field (?P<field>[a-z_]+) as "(?P<expected>[^"]*)"$'))
 def sees_field_as(world: World, who: str, field: str, expected: str) -> None:
     """Then the treatment provider sees the field substances as "opioids"   (any case; a list comma-separated)"""
-    view = world.api.get(f"/cases/{world.current()['id']}", role(who)).json()
+    view = world.api.get(f"/cases/{world.current()['id']}", world.role(who)).json()
     data = view.get("data", {})
     assert field in data, f"{who} does not see {field}; withheld: {view.get('withheld')}"
     assert _shown(data[field]).lower() == expected.strip().lower(), f"{who} sees {field} as {_shown(data[field])!r}"
@@ -141,17 +141,99 @@ def sees_field_as(world: World, who: str, field: str, expected: str) -> None:
 @then(parsers.re(r'(?P<who>.+) sees the field (?P<field>[a-z_]+) of (?P<action>[a-z_]+) as "(?P<expected>[^"]*)"$'))
 def sees_event_field_as(world: World, who: str, field: str, action: str, expected: str) -> None:
     """Then the hospital sees the field safety_concern of notify_cps as "no"   (the latest time it was taken)"""
-    events = world.api.get(f"/cases/{world.current()['id']}/events", role(who)).json()
+    events = world.api.get(f"/cases/{world.current()['id']}/events", world.role(who)).json()
     taken = [e for e in events if e["action"] == action and field in e["data"]]
     assert taken, f"{who} does not see {field} of {action}"
     shown = _shown(taken[-1]["data"][field])
     assert shown.lower() == expected.strip().lower(), f"{who} sees {field} of {action} as {shown!r}"
 
 
-@then(parsers.parse('the accounting of disclosures shows {who} reading "{what}"'))
+def _accounting(world: World) -> list[dict[str, Any]]:
+    """The case's accounting of disclosures, as its lead organisation (the cps worker) reads it."""
+    response = world.api.get(f"/cases/{world.current()['id']}/disclosures", "cps")
+    assert response.status_code == 200, f"the lead cannot read the accounting: {response.json().get('detail')}"
+    return list(response.json())
+
+
+def _organisation(world: World, who: str) -> str:
+    return str(world.api.get("/me", world.role(who)).json()["organisation"])
+
+
+def _entries(entries: list[dict[str, Any]]) -> list[str]:
+    return [f"{e['organisation']} {e['what']} ({', '.join(e['tiers']) or 'no tier'})" for e in entries]
+
+
+@then(parsers.re(r'the accounting of disclosures shows (?P<who>.+) reading "(?P<what>[^"]+)"$'))
 def disclosure_accounted(world: World, who: str, what: str) -> None:
     """Then the accounting of disclosures shows the hospital reading "view"   (view, events, document, lookup)"""
-    entries = world.api.get(f"/cases/{world.current()['id']}/disclosures", "cps").json()
-    me = world.api.get("/me", role(who)).json()
-    seen = [(e["organisation"], e["what"]) for e in entries]
-    assert (me["organisation"], what) in seen, f"the accounting shows {seen}"
+    entries, organisation = _accounting(world), _organisation(world, who)
+    assert any(e["organisation"] == organisation and e["what"] == what.lower() for e in entries), (
+        f"the accounting shows {_entries(entries)}")
+
+
+@then(parsers.re(r'the accounting of disclosures shows (?P<who>.+) reading "(?P<what>[^"]+)" at tiers '
+                 r'"(?P<tiers>[^"]*)"$'))
+def disclosure_accounted_at(world: World, who: str, what: str, tiers: str) -> None:
+    """Then the accounting of disclosures shows the hospital reading "view" at tiers "status, plan" """
+    entries, organisation = _accounting(world), _organisation(world, who)
+    wanted = [t.strip().lower() for t in tiers.split(",") if t.strip()]
+    assert any(e["organisation"] == organisation and e["what"] == what.lower() and e["tiers"] == wanted
+               for e in entries), f"the accounting shows {_entries(entries)}"
+
+
+@then(parsers.re(r"the accounting of disclosures shows:$"))
+def disclosures_table(world: World, datatable: list[list[str]]) -> None:
+    """Then the accounting of disclosures shows: | who | what | tiers | / | the hospital | view | status, plan |
+
+    Each row is a read the accounting holds (in any order; more may be there). Columns: who (a person) or
+    organisation (its id), what (view, events, document, lookup...), and optionally tiers (an empty cell: any)."""
+    entries = _accounting(world)
+    header = [h.strip().lower() for h in datatable[0]]
+    if "what" not in header or not {"who", "organisation"} & set(header):
+        raise AssertionError("the table's columns are who (or organisation) | what, and optionally tiers")
+    for row in datatable[1:]:
+        cells = {h: c.strip() for h, c in zip(header, row, strict=False)}
+        organisation = cells.get("organisation") or _organisation(world, cells["who"])
+        tiers = cells.get("tiers", "")
+        wanted = [t.strip().lower() for t in tiers.split(",") if t.strip()] if tiers else None  # empty: any tiers
+        assert any(e["organisation"] == organisation and e["what"] == cells["what"].lower()
+                   and (wanted is None or e["tiers"] == wanted) for e in entries), (
+            f"no entry {' | '.join(row)}; the accounting shows {_entries(entries)}")
+
+
+@then(parsers.re(r'the accounting of disclosures does not show (?P<who>.+?)(?: reading "(?P<what>[^"]+)")?$'))
+def disclosure_not_accounted(world: World, who: str, what: str | None) -> None:
+    """Then the accounting of disclosures does not show the peer mentor   (or: ... reading "document")"""
+    entries, organisation = _accounting(world), _organisation(world, who)
+    found = [e for e in entries if e["organisation"] == organisation and (what is None or e["what"] == what.lower())]
+    assert not found, f"the accounting shows {_entries(found)}"
+
+
+@then(parsers.re(r"(?P<who>.+) cannot see the accounting of disclosures$"))
+def accounting_hidden(world: World, who: str) -> None:
+    """Then the hospital cannot see the accounting of disclosures   (only the case's lead organisation may)"""
+    response = world.api.get(f"/cases/{world.current()['id']}/disclosures", world.role(who))
+    assert response.status_code in (403, 404), f"{who} can see the accounting ({response.status_code})"
+
+
+@then(parsers.re(r'the lookup gives the lead contact as "(?P<text>[^"]*)"$'))
+def lookup_contact(world: World, text: str) -> None:
+    """Then the lookup gives the lead contact as "County Child Protective Services"   (its name, id or phone line)"""
+    match = next((m for m in world.lookup if m["id"] == world.current()["id"]), None)
+    assert match is not None, f"the lookup found {[m['id'] for m in world.lookup] or 'nothing'}"
+    contact = match["lead_contact"] or {}
+    said = " / ".join(str(v) for v in contact.values() if v)
+    assert text.strip().lower() in said.lower(), f"the lookup gives the lead contact as {said or 'nobody'!r}"
+
+
+@then(parsers.re(r"the lookup finds (?P<count>\d+) cases?$"))
+def lookup_count(world: World, count: str) -> None:
+    """Then the lookup finds 2 cases   (a parent with an earlier case: each is a match)"""
+    assert len(world.lookup) == int(count), f"the lookup found {len(world.lookup)} case(s)"
+
+
+@then("the lookup is refused")
+def lookup_refused(world: World) -> None:
+    """Then the lookup is refused   (only hospital and CPS staff may look a parent up)"""
+    assert world.last is not None and world.last.status_code in (403, 422), (
+        f"the lookup was answered ({world.last.status_code})")

@@ -9,7 +9,7 @@ from pytest_bdd import given, parsers, then, when
 
 from tests.factories import ACTION_ROLE, action_data, identification
 from tests.pathway import ROUTES
-from tests.steps.world import REACHED, TAKEN, World, role, value
+from tests.steps.world import REACHED, TAKEN, World, value
 
 
 def _form_fields(world: World, form: str) -> dict[str, str]:
@@ -46,7 +46,7 @@ def _act(world: World, who: str, action: str, changes: dict[str, Any]) -> None:
     _known_form(world, action)  # an unknown action is a mistake in the feature, said plainly
     data = {**action_data(action, world.api.clock.now(), world.due_date()), **changes}
     world.history_before = len(_history(world))
-    world.last = world.api.post(f"/cases/{case['id']}/actions/{action}", role(who), {"data": data})
+    world.last = world.api.post(f"/cases/{case['id']}/actions/{action}", world.role(who), {"data": data})
     if world.last.status_code == 200:
         TAKEN.add(action)
         world.refresh()
@@ -77,7 +77,8 @@ def _known_form(world: World, action: str) -> str:
 @given(parsers.re(r"a case opened by (?P<who>[^:]+)$"))
 def case_opened(world: World, who: str) -> None:
     """Given a case opened by the prenatal clinic"""
-    response = world.api.post("/cases", role(who), {"workflow": "charm-posc", "data": identification(world.today())})
+    body = {"workflow": "charm-posc", "data": identification(world.today())}
+    response = world.api.post("/cases", world.role(who), body)
     assert response.status_code == 201, f"the case could not be opened: {response.json().get('detail')}"
     world.case = response.json()
     REACHED.add("identified")
@@ -87,7 +88,7 @@ def case_opened(world: World, who: str) -> None:
 def case_opened_with(world: World, who: str, datatable: list[list[str]]) -> None:
     """Given a case opened by the prenatal clinic with: | field | value | / | due_date | in 20 days |"""
     data = {**identification(world.today()), **_table(world, datatable, "identification")}
-    world.last = world.api.post("/cases", role(who), {"workflow": "charm-posc", "data": data})
+    world.last = world.api.post("/cases", world.role(who), {"workflow": "charm-posc", "data": data})
     if world.last.status_code == 201:
         world.case = world.last.json()
         REACHED.add("identified")
@@ -97,7 +98,7 @@ def case_opened_with(world: World, who: str, datatable: list[list[str]]) -> None
 def opens_for_the_same_parent(world: World, who: str, new: str | None) -> None:
     """When the prenatal clinic opens a case for the same parent   (or: ..., for a new pregnancy)"""
     body = {"workflow": "charm-posc", "data": identification(world.today()), "new_pregnancy": bool(new)}
-    world.last = world.api.post("/cases", role(who), body)
+    world.last = world.api.post("/cases", world.role(who), body)
     if world.last.status_code == 201:
         world.case = world.last.json()
 
@@ -113,7 +114,7 @@ def _at_delivery_body(world: World, changes: dict[str, Any], birth: dict[str, An
 @when(parsers.re(r"(?P<who>.+) opens a case at delivery(?P<new>, for a new pregnancy)?$"))
 def opens_at_delivery(world: World, who: str, new: str | None) -> None:
     """When the hospital opens a case at delivery   (identification at birth: the birth an hour ago, due in 5 days)"""
-    world.last = world.api.post("/cases", role(who), _at_delivery_body(world, {}, {}, bool(new)))
+    world.last = world.api.post("/cases", world.role(who), _at_delivery_body(world, {}, {}, bool(new)))
     if world.last.status_code == 201:
         world.case = world.last.json()
         REACHED.add(_recorded_state(world))
@@ -130,7 +131,7 @@ def opens_at_delivery_with(world: World, who: str, datatable: list[list[str]]) -
     body = _at_delivery_body(
         world, _table(world, others, "identification"), _table(world, births, "birth_event"), False
     )
-    world.last = world.api.post("/cases", role(who), body)
+    world.last = world.api.post("/cases", world.role(who), body)
     if world.last.status_code == 201:
         world.case = world.last.json()
         REACHED.add(_recorded_state(world))
@@ -238,7 +239,7 @@ def refused_as(world: World, kind: str) -> None:
 @then(parsers.re(r"(?P<who>.+) may take (?P<action>[a-z_]+)$"))
 def may_take(world: World, who: str, action: str) -> None:
     """Then the hospital may take record_birth"""
-    options = {o["action"]: o for o in world.api.get(f"/cases/{world.current()['id']}/actions", role(who)).json()}
+    options = {o["action"]: o for o in world.api.get(f"/cases/{world.current()['id']}/actions", world.role(who)).json()}
     assert action in options, f"{action} is not an action of the current state; actions: {', '.join(options)}"
     assert options[action]["allowed"], f"{who} may not take {action}: {options[action]['reasons']}"
 
@@ -247,12 +248,12 @@ def may_take(world: World, who: str, action: str) -> None:
 def may_not_take(world: World, who: str, action: str, reason: str) -> None:
     """Then the peer mentor may not take admit_to_treatment because "may not admit to treatment" """
     case_id = world.current()["id"]
-    options = {o["action"]: o for o in world.api.get(f"/cases/{case_id}/actions", role(who)).json()}
+    options = {o["action"]: o for o in world.api.get(f"/cases/{case_id}/actions", world.role(who)).json()}
     if action in options:
         assert not options[action]["allowed"], f"{who} may take {action}"
         reasons = options[action]["reasons"]
     else:  # another role's action is not offered at all: trying it says why (and changes nothing)
-        tried = world.api.post(f"/cases/{case_id}/actions/{action}", role(who), {"data": {}})
+        tried = world.api.post(f"/cases/{case_id}/actions/{action}", world.role(who), {"data": {}})
         assert tried.status_code in (403, 409), f"{action} is not offered to {who}; trying it gave {tried.status_code}"
         reasons = [*tried.json().get("reasons", []), tried.json().get("detail", "")]
     assert any(reason.lower() in r.lower() for r in reasons), f"reasons: {reasons}"

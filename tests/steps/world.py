@@ -44,6 +44,13 @@ class World:
     lookup: list[dict[str, Any]] = field(default_factory=list)
     #: How many events the case's history held before the last step acted on it.
     history_before: int | None = None
+    #: The people a scenario set up from a table (`Given these users:`), by their name in lower case.
+    people: dict[str, str] = field(default_factory=dict)
+
+    def role(self, who: str) -> str:
+        """Who acts, as the key of their user: a person the scenario set up, or one of `WHO`."""
+        key = who.strip().lower()
+        return f"person:{key}" if key in self.people else role(who)
 
     def current(self) -> dict[str, Any]:
         if self.case is None:

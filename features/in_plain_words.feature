@@ -1,0 +1,81 @@
+Feature: The pathway in plain words, with partners set up from a table
+  Analysts say what partners do the way partners say it: the hospital records the birth, the parent signs the
+  consent, the plan was agreed by the cps worker. Each sentence takes the same action as "takes record_birth", by the
+  person it names or, when it names nobody, by the person who usually does it. Partners beyond the standard ones (a
+  second CPS office, a named worker) are set up from a table and act by name.
+
+  Background:
+    Given today is 2026-11-02
+    And a case opened by the prenatal clinic
+
+  Scenario: From consent to an agreed plan, said as partners say it
+    Given the parent has signed the universal consent
+    And the prenatal clinic has referred the parent to treatment
+    And the parent was admitted to treatment by the treatment provider
+    When the cps worker schedules the planning meeting with:
+      | field        | value                       |
+      | meeting_date | 10 days before the due date |
+    And 10 days pass
+    And the planning meeting is recorded by the cps worker
+    Then the case is in state plan_agreed
+    And the plan has not been updated
+    And the parent has been admitted to treatment by the treatment provider
+    And the planning_meeting deadline is met
+
+  Scenario: A sentence that names nobody is taken by the person who usually does it
+    Given the consent has been recorded
+    When the parent is referred to treatment
+    Then the parent has been referred to treatment by the prenatal clinic
+
+  Scenario: The wrong person is refused, whatever the wording
+    Given the universal consent has been recorded by the prenatal clinic
+    When the parent is admitted to treatment by the peer mentor
+    Then the action is refused as not allowed
+    And nothing new is recorded in the case's history
+    And the parent has not been admitted to treatment
+
+  Scenario: A worker of a second CPS office sees nothing of another office's case
+    Given these organisations:
+      | id         | name              | kind |
+      | harbor-cps | Harbor County CPS | cps  |
+    And these users:
+      | name      | role | organisation |
+      | Dana Cruz | cps  | harbor-cps   |
+      | Lee Park  | cps  |              |
+    When the parent signs the universal consent
+    Then Dana Cruz cannot see the case
+    And Lee Park sees the case in phase prenatal
+    And the accounting of disclosures does not show Dana Cruz
+
+  Scenario: A named worker acts for the standard CPS office
+    Given these users:
+      | name     | role       |
+      | Lee Park | cps worker |
+    And the parent has signed the universal consent
+    When Lee Park records a safety concern
+    Then the action is refused because "not available in state identified"
+    When Lee Park schedules the planning meeting with:
+      | field        | value                       |
+      | meeting_date | 10 days before the due date |
+    Then the planning meeting has been scheduled by Lee Park
+
+  Scenario: The accounting of disclosures gives who read what, at which tiers
+    Given the parent has signed the universal consent
+    Then the hospital sees the case at tiers "status, plan"
+    When the hospital looks up "Rivera" born 1996-04-12
+    Then the accounting of disclosures shows the hospital reading "view" at tiers "status, plan"
+    And the accounting of disclosures shows:
+      | who          | what   | tiers        |
+      | the hospital | view   | status, plan |
+      | the hospital | lookup | status       |
+    And the accounting of disclosures does not show the peer mentor reading "document"
+    And the hospital cannot see the accounting of disclosures
+
+  Scenario: The lookup gives whom to call, and only hospital and CPS staff may look up
+    Given the case has reached plan_agreed
+    When the hospital looks up "Rivera" born 1996-04-12
+    Then the lookup finds 1 case
+    And the lookup finds the case with a plan in place: yes
+    And the lookup gives the lead contact as "County Child Protective Services"
+    When the treatment provider looks up "Rivera" born 1996-04-12
+    Then the lookup is refused

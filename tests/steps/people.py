@@ -1,0 +1,67 @@
+"""Steps that set up who takes part: more users and organisations, from a table, beside the standard ones."""
+
+from __future__ import annotations
+
+from pytest_bdd import given, parsers
+
+from engine import InvalidForm, ensure_organisation
+from engine.users import add_user
+from tests.factories import ROLE_ORGANISATION
+from tests.steps.world import WHO, World
+
+#: The roles a user may have, and the words for them a table may use instead (`cps worker`).
+ROLE_WORDS = {**{r: r for r in ("cps", "treatment", "peer", "prenatal", "hospital", "analyst", "admin")},
+              **{w: r for w, r in WHO.items() if r in ROLE_ORGANISATION or r in ("analyst", "admin")}}
+_STANDARD = {"analyst": "state-analytics", "admin": "posc-admin"}
+
+
+def _rows(datatable: list[list[str]], needed: set[str], allowed: set[str]) -> list[dict[str, str]]:
+    header = [h.strip().lower() for h in datatable[0]]
+    missing, unknown = needed - set(header), set(header) - needed - allowed
+    if missing or unknown:
+        raise AssertionError(f"the table's columns are {' | '.join(sorted(needed))} (and optionally "
+                             f"{' | '.join(sorted(allowed))}); " + (f"missing {', '.join(sorted(missing))}"
+                             if missing else f"unknown {', '.join(sorted(unknown))}"))
+    return [{h: c.strip() for h, c in zip(header, row, strict=False)} for row in datatable[1:]]
+
+
+@given(parsers.re(r"(?i)(?:these|the following) organisations:$"))
+def organisations(world: World, datatable: list[list[str]]) -> None:
+    """Given these organisations: | id | name | kind | / | harbor-cps | Harbor County CPS | cps |
+
+    Given the following organisations: | id | name | kind | contact | (kinds: cps, treatment, peer, prenatal,
+    hospital). A form field naming an organisation takes its id."""
+    services = world.api.client.app.state.services  # type: ignore[attr-defined]
+    for row in _rows(datatable, {"id", "name", "kind"}, {"contact"}):
+        try:
+            ensure_organisation(services.db, services.clock, row["id"], row["name"], row.get("contact") or None,
+                                kind=row["kind"].lower())
+        except InvalidForm as refused:
+            raise AssertionError(f"organisation {row['id']!r}: " + "; ".join(
+                f"{e.field} {e.message}" for e in refused.errors)) from None
+
+
+@given(parsers.re(r"(?i)(?:these|the following) (?:users|people|staff members|staff):$"))
+def users(world: World, datatable: list[list[str]]) -> None:
+    """Given these users: | name | role | organisation | / | Dana Cruz | cps | harbor-cps |
+
+    Given the following users: | name | role | (each acts by name: `When Dana Cruz takes ...`; without an
+    organisation, the role's standard one; a new organisation id is created, of the role's kind)"""
+    services = world.api.client.app.state.services  # type: ignore[attr-defined]
+    for row in _rows(datatable, {"name", "role"}, {"organisation", "organisation name"}):
+        name, said = row["name"], row["role"].lower()
+        if said not in ROLE_WORDS:
+            roles = ", ".join(sorted(set(ROLE_WORDS.values())))
+            raise AssertionError(f"{name}: unknown role {row['role']!r}; roles: {roles}")
+        if name.lower() in WHO:
+            raise AssertionError(f"{name!r} already names a standard person; give the user another name")
+        role = ROLE_WORDS[said]
+        organisation = row.get("organisation") or ROLE_ORGANISATION.get(role) or _STANDARD[role]
+        try:
+            _, key = add_user(services.db, services.clock, name=name, role=role, organisation=organisation,
+                              organisation_name=row.get("organisation name") or None)
+        except InvalidForm as refused:
+            raise AssertionError(f"user {name!r}: " + "; ".join(
+                f"{e.field} {e.message}" for e in refused.errors)) from None
+        world.people[name.lower()] = organisation
+        world.api.key[f"person:{name.lower()}"] = key
