@@ -145,13 +145,37 @@ DEED_FORMS: tuple[tuple[str, str, str], ...] = (
     ("then", "{obj} has been {participle} {rest}", "what_has_been_done"),
     ("then", "{obj} has not been {participle} {rest}", "what_has_not_been_done"),
 )
+#: The catalogue's example of each form, without and with a table (`features/in_plain_words.feature` uses each).
+DEED_EXAMPLES: tuple[tuple[str, str], ...] = (
+    ("When the treatment provider admits the parent to treatment",
+     "When the cps worker schedules the planning meeting with: | meeting_date | 10 days before the due date |"),
+    ("When the birth is recorded by the hospital",
+     "When the birth is recorded by the hospital with: | born_at | today at 06:40 |"),
+    ("When the parent is referred to treatment",
+     "When the planning meeting is scheduled with: | meeting_date | 12 days before the due date |"),
+    ("Given the prenatal clinic has referred the parent to treatment",
+     "Given the cps worker has scheduled the planning meeting with: | meeting_date | 20 days before the due date |"),
+    ("Given the hospital recorded the birth",
+     "Given the hospital recorded the birth with: | born_at | today at 00:40 |"),
+    ("Given the parent has been admitted to treatment by the treatment provider",
+     "Given the birth has been recorded by the hospital with: | gestational_weeks | 35 |"),
+    ("Given the parent was admitted to treatment by the treatment provider",
+     "Given the birth was recorded by the hospital with: | born_at | today at 02:15-05:00 |"),
+    ("Given the consent has been recorded",
+     "Given the identification has been corrected with: | last_name | Rivera-Diaz |"),
+    ("Given the birth was recorded",
+     "Given the planning meeting was scheduled with: | meeting_date | 15 days before the due date |"),
+    ("Then the parent has been admitted to treatment by the treatment provider", ""),
+    ("Then the birth has been recorded", ""),
+    ("Then the plan has not been updated", ""),
+)
 
 
 def deed_steps(deeds: list[Deed]) -> list[tuple[StepDoc, dict[str, Deed]]]:
     """The steps the deeds make, one per form and with or without a table (`... with:`), each with what its words
     mean: the lower-case deed to the action."""
     made = []
-    for keyword, form, name in DEED_FORMS:
+    for (keyword, form, name), examples in zip(DEED_FORMS, DEED_EXAMPLES, strict=True):
         active = form.startswith("{who}")
         words: dict[str, Deed] = {}
         for deed in deeds:
@@ -176,8 +200,9 @@ def deed_steps(deeds: list[Deed]) -> list[tuple[StepDoc, dict[str, Deed]]]:
             pattern += (f"|(?P<own>{own})" if own else "") + ")"
         else:
             pattern = f"(?P<deed>{alternatives})"
-        for table in ("", " with:") if keyword != "then" else ("",):
-            example = _deed_example(keyword, form, table)
+        for table, example in zip(("", " with:"), examples, strict=True):
+            if not example:
+                continue
             shown = re.sub(r"\{obj\}.*\{rest\}|\{present\}.*\{rest\}|\{participle\}.*\{rest\}",
                            "{" + name + "}", form) + table
             made.append((StepDoc(keyword, f"(?i){pattern}{re.escape(table)}", True, example, "deeds", shown), words))
@@ -193,13 +218,6 @@ _NOT_AUXILIARY = r"(?<! has)(?<! have)(?<! had)(?<! was)(?<! is)(?<! were)(?<! b
 def _escape(words: str) -> str:
     """Words as a regular expression that reads as them (re.escape would escape the spaces too)."""
     return re.escape(words).replace("\\ ", " ")
-
-
-def _deed_example(keyword: str, form: str, table: str) -> str:
-    example = Deed("record_birth", "records", "recorded", "the birth", "")
-    said = example.said(form) or ""
-    line = f"{keyword.capitalize()} {said.format(who='the hospital')}{table}"
-    return line + (" | born_at | today at 06:40 |" if table else "")
 
 
 def module_titles(folder: Path | None = None) -> dict[str, str]:

@@ -26,6 +26,8 @@ Feature: The pathway in plain words, with partners set up from a table
     Given the consent has been recorded
     When the parent is referred to treatment
     Then the parent has been referred to treatment by the prenatal clinic
+    When the treatment provider admits the parent to treatment
+    Then the case is in state in_treatment
 
   Scenario: The wrong person is refused, whatever the wording
     Given the universal consent has been recorded by the prenatal clinic
@@ -79,3 +81,69 @@ Feature: The pathway in plain words, with partners set up from a table
     And the lookup gives the lead contact as "County Child Protective Services"
     When the treatment provider looks up "Rivera" born 1996-04-12
     Then the lookup is refused
+
+  Scenario: The birth, said in each tense
+    Given the parent has signed the universal consent
+    And the parent has been admitted to treatment by the treatment provider
+    When the birth is recorded by the hospital
+    Then the birth has been recorded
+    And the case is in state born_without_plan
+    And the capta_notification deadline is open
+
+  Scenario: The time of birth, in the jurisdiction's time or with its offset
+    Given the hospital recorded the birth with:
+      | field   | value              |
+      | born_at | today at 00:40 |
+    Then the hospital sees the case in phase birth
+    And the capta_notification deadline is due in 2 days
+
+  Scenario: A birth recorded earlier, by whom and as what
+    Given the birth has been recorded by the hospital with:
+      | field             | value |
+      | gestational_weeks | 35    |
+    Then the cps worker sees the field gestational_weeks of record_birth as "35"
+    And the birth has been recorded by the hospital
+
+  Scenario: A birth recorded before the scenario starts, with or without who recorded it
+    Given the birth was recorded by the hospital with:
+      | field   | value                |
+      | born_at | today at 02:15-05:00 |
+    Then the cps worker sees the case in phase birth
+    When the birth is recorded by the hospital with:
+      | field   | value          |
+      | born_at | today at 06:40 |
+    Then the action is refused as not available
+
+  Scenario: Steps that name nobody are taken by the usual person
+    Given the birth was recorded
+    Then the birth has been recorded by the hospital
+    And the case is in state born_without_plan
+
+  Scenario: A birth the hospital recorded before the scenario starts
+    Given the hospital recorded the birth
+    Then the hospital may take notify_cps
+
+  Scenario: Scheduling the planning meeting, said three ways
+    Given the parent has signed the universal consent
+    And the cps worker has scheduled the planning meeting with:
+      | field        | value                       |
+      | meeting_date | 20 days before the due date |
+    Then the case is in state meeting_scheduled
+    When the planning meeting is scheduled with:
+      | field        | value                       |
+      | meeting_date | 12 days before the due date |
+    Then the action is refused as not available
+
+  Scenario: A meeting scheduled before the scenario starts
+    Given the parent has signed the universal consent
+    And the planning meeting was scheduled with:
+      | field        | value                       |
+      | meeting_date | 15 days before the due date |
+    Then the planning meeting has been scheduled by the cps worker
+    And the planning_meeting deadline is open
+
+  Scenario: A correction to the identification, said in the passive
+    Given the identification has been corrected with:
+      | field     | value       |
+      | last_name | Rivera-Diaz |
+    Then the cps worker sees the field last_name as "Rivera-Diaz"

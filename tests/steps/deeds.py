@@ -68,6 +68,10 @@ def _register(keyword: str, pattern: str, words: dict[str, Deed], negative: bool
             datatable: list[list[str]] | None = None) -> None:
         person, found = _who_acts(words, deed, who, own)
         _act(world, person, found.action, _table(world, datatable, _known_form(world, found.action)))
+        if keyword == "given":  # what a scenario starts from must have happened
+            assert world.last.status_code == 200, (
+                f"{found.action} by {person} was refused ({world.last.status_code}): "
+                + "; ".join([world.last.json().get("detail", ""), *world.last.json().get("reasons", [])]))
 
     def recorded(world: World, deed: str | None = None, who: str | None = None) -> None:
         found = words[(deed or "").lower()]
