@@ -40,8 +40,61 @@ class StepDoc:
             return self.shown
         if not self.regex:
             return self.pattern
-        text = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", self.pattern)
-        return text.removeprefix("^").removesuffix("$")
+        return _readable(self.pattern.removeprefix("(?i)").removeprefix("^").removesuffix("$"))
+
+
+def _readable(pattern: str) -> str:
+    """A regular expression as words: a named group is `{name}`, an optional group `[words]`, alternatives
+    `a / b`, lookarounds dropped (`(?:an escalation for {escalated} / {name})`)."""
+    out, i = [], 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            out.append(pattern[i + 1])
+            i += 2
+        elif char == "(":
+            j = _closing(pattern, i)
+            inner, optional = pattern[i + 1:j - 1], pattern[j:j + 1] == "?"
+            if inner.startswith("?P<"):
+                out.append("{" + inner[3:inner.index(">")] + "}")
+            elif inner.startswith(("?=", "?!", "?<=", "?<!")):
+                pass
+            else:
+                words = _readable(inner.removeprefix("?:"))
+                out.append(f"[{words}]" if optional else f"({words})" if "/" in words else words)
+            i = j + (1 if optional else 0)
+        elif char == "|":
+            out.append(" / ")
+            i += 1
+        elif char == "[":  # a class of characters: what it stands for is in the example
+            j = pattern.index("]", i + 2) + 1
+            out.append("…")
+            i = j + (1 if pattern[j:j + 1] in "+*?" and j < len(pattern) else 0)
+            i += 1 if pattern[i:i + 1] == "?" else 0
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+def _closing(pattern: str, start: int) -> int:
+    """The index just past the parenthesis that closes the one at `start` (escapes and [classes] skipped)."""
+    depth, j, in_class = 0, start, False
+    while j < len(pattern):
+        char = pattern[j]
+        if char == "\\":
+            j += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char in "()":
+            depth += 1 if char == "(" else -1
+            if depth == 0:
+                return j + 1
+        j += 1
+    return len(pattern)
 
 
 def steps_folder() -> Path:
@@ -53,13 +106,16 @@ def read_catalogue(folder: Path | None = None) -> list[StepDoc]:
     found: list[StepDoc] = []
     for path in sorted(folder.glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
+        constants = {t.id: n.value.value for n in tree.body if isinstance(n, ast.Assign)
+                     for t in n.targets if isinstance(t, ast.Name) and isinstance(n.value, ast.Constant)
+                     and isinstance(n.value.value, str)}
         for node in ast.walk(tree):
             if not isinstance(node, ast.FunctionDef):
                 continue
             lines = [line.strip() for line in (ast.get_docstring(node) or "").strip().splitlines()]
             examples = [line for line in lines if line.partition(" ")[0] in ("Given", "When", "Then")]
             for decorator in node.decorator_list:
-                step = _step(decorator)
+                step = _step(decorator, constants)
                 if step is not None:
                     keyword, pattern, regex = step
                     doc = StepDoc(keyword, pattern, regex, "", path.stem)
@@ -192,20 +248,27 @@ def deed_steps(deeds: list[Deed]) -> list[tuple[StepDoc, dict[str, Deed]]]:
         subjects = {w for w, d in words.items() if d.subject is not None and w.startswith(f"{d.subject.lower()} ")}
         alternatives = "|".join(_escape(w) for w in sorted(words, key=len, reverse=True))
         if "by {who}" in form:
-            pattern = f"(?P<deed>{alternatives}) by (?P<who>{_PERSON})"
+            pattern = f"(?P<deed>{alternatives}) by (?P<who>{_PERSON}?)"
         elif active:
             named = "|".join(_escape(w) for w in sorted(set(words) - subjects, key=len, reverse=True))
             own = "|".join(_escape(w) for w in sorted(subjects, key=len, reverse=True))
-            pattern = f"(?:(?P<who>{_PERSON}?){_NOT_AUXILIARY} (?P<deed>{named})"
-            pattern += (f"|(?P<own>{own})" if own else "") + ")"
+            # The parent signs the consent (at the prenatal clinic, or: recorded by the prenatal clinic): first, so
+            # that "the parent" is not read as a person who acts.
+            pattern = (f"(?:(?P<own>{own})(?:,? (?:at|recorded by) (?P<at>{_PERSON}?))?|" if own else "(?:")
+            pattern += f"(?P<who>{_PERSON}?){_NOT_AUXILIARY} (?P<deed>{named}))"
         else:
             pattern = f"(?P<deed>{alternatives})"
         for table, example in zip(("", " with:"), examples, strict=True):
             if not example:
                 continue
-            shown = re.sub(r"\{obj\}.*\{rest\}|\{present\}.*\{rest\}|\{participle\}.*\{rest\}",
-                           "{" + name + "}", form) + table
-            made.append((StepDoc(keyword, f"(?i){pattern}{re.escape(table)}", True, example, "deeds", shown), words))
+            if keyword == "when":  # a present tense also sets a scene: "Given the parent signs the consent"
+                made.append((StepDoc("given", f"(?i){pattern}(?: today| now)?{re.escape(table)}", True,
+                                     "Given " + example.removeprefix("When "), "deeds", form_shown(form, name, table)),
+                             words))
+            shown = form_shown(form, name, table)
+            when = "(?: today| now)?" if keyword != "then" else ""  # deeds happen now: "today" may say so
+            made.append((StepDoc(keyword, f"(?i){pattern}{when}{re.escape(table)}", True, example, "deeds", shown),
+                         words))
     return made
 
 
@@ -213,6 +276,11 @@ def deed_steps(deeds: list[Deed]) -> list[tuple[StepDoc, dict[str, Deed]]]:
 #: person of no deed ("has recorded the birth" is a form of its own).
 _PERSON = r"[^:]+"
 _NOT_AUXILIARY = r"(?<! has)(?<! have)(?<! had)(?<! was)(?<! is)(?<! were)(?<! been)"
+
+
+def form_shown(form: str, name: str, table: str) -> str:
+    """A deed form as the catalogue shows it: `{who} {does_what} with:`."""
+    return re.sub(r"\{obj\}.*\{rest\}|\{present\}.*\{rest\}|\{participle\}.*\{rest\}", "{" + name + "}", form) + table
 
 
 def _escape(words: str) -> str:
@@ -229,18 +297,30 @@ def module_titles(folder: Path | None = None) -> dict[str, str]:
     return titles
 
 
-def _step(decorator: ast.expr) -> tuple[str, str, bool] | None:
+def _step(decorator: ast.expr, constants: Mapping[str, str]) -> tuple[str, str, bool] | None:
     if not isinstance(decorator, ast.Call) or not isinstance(decorator.func, ast.Name):
         return None
     if decorator.func.id not in KEYWORDS or not decorator.args:
         return None
     argument = decorator.args[0]
-    if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
-        return decorator.func.id, argument.value, False
+    if (text := _text(argument, constants)) is not None:
+        return decorator.func.id, text, False
     if isinstance(argument, ast.Call) and isinstance(argument.func, ast.Attribute) and argument.args:
-        inner = argument.args[0]
-        if isinstance(inner, ast.Constant) and isinstance(inner.value, str):
-            return decorator.func.id, inner.value, argument.func.attr == "re"
+        inner = _text(argument.args[0], constants)
+        if inner is not None:
+            return decorator.func.id, inner, argument.func.attr == "re"
+    return None
+
+
+def _text(node: ast.expr, constants: Mapping[str, str]) -> str | None:
+    """A step's words as its source spells them: a string, a module's string constant, or a sum of them."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Name):
+        return constants.get(node.id)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _text(node.left, constants), _text(node.right, constants)
+        return None if left is None or right is None else left + right
     return None
 
 
@@ -280,8 +360,12 @@ def feature_lines(path: Path) -> list[StepLine]:
     """Every step line of a feature file, with the table under it."""
     found: list[StepLine] = []
     keyword = "given"
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    lines = path.read_text(encoding="utf-8").splitlines()
+    examples = _outline_examples(lines)
+    for number, raw in enumerate(lines, start=1):
         line = raw.strip()
+        for name, value in examples.get(number, {}).items():  # a Scenario Outline's line, with its first example
+            line = line.replace(f"<{name}>", value)
         if line.startswith("|") and found:
             cells = tuple(cell.strip() for cell in line.strip("|").split("|"))
             last = found[-1]
@@ -293,6 +377,23 @@ def feature_lines(path: Path) -> list[StepLine]:
         elif head not in ("And", "But", "*"):
             continue
         found.append(StepLine(f"{path.name}:{number}", keyword, rest.strip()))
+    return found
+
+
+def _outline_examples(lines: list[str]) -> dict[int, dict[str, str]]:
+    """For each line of a Scenario Outline, the values of its first example (`<days>` is the Examples' days)."""
+    found: dict[int, dict[str, str]] = {}
+    start: int | None = None
+    for number, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if line.startswith(("Scenario:", "Scenario Outline:", "Scenario Template:", "Feature:", "Background:")):
+            start = number if line.startswith(("Scenario Outline:", "Scenario Template:")) else None
+        elif start is not None and line.startswith(("Examples:", "Scenarios:")):
+            table = [r.strip() for r in lines[number:] if r.strip().startswith("|")][:2]
+            if len(table) == 2:
+                header, first = ([c.strip() for c in r.strip("|").split("|")] for r in table)
+                found.update({n: dict(zip(header, first, strict=False)) for n in range(start, number)})
+            start = None
     return found
 
 

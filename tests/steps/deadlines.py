@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pytest_bdd import parsers, then, when
+from pytest_bdd import given, parsers, then, when
 from sqlalchemy import select
 
 from engine.deadlines import DEADLINES
@@ -44,10 +44,17 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-@then(parsers.re(r"the (?P<name>[a-z0-9_:]+) deadline is (?P<status>open|waiting to open|met|missed|cancelled|overdue"
-                 r"|not open)$"))
+#: A deadline named after the word or before it: "the deadline treatment_admission", "the treatment_admission deadline".
+DEADLINE = r"the (?=deadline |[a-z0-9_:]+ deadline )(?:deadline )?(?P<name>[a-z0-9_:]+)(?: deadline)?"
+
+
+@then(parsers.re(DEADLINE + r" is (?:still )?(?P<status>open|waiting to open|met|missed|cancelled|overdue|not open)$"))
+@given(parsers.re(DEADLINE + r" is (?:still )?(?P<status>open|waiting to open|met|missed|cancelled|overdue|not open)$"))
 def deadline_is(world: World, name: str, status: str) -> None:
     """Then the treatment_admission deadline is met   (open, waiting to open, met, missed, cancelled, overdue, not open)
+
+    Then the deadline treatment_admission is still open   (the name before or after the word "deadline")
+    Given the early_intervention_referral deadline is open   (a check that the scene is as the scenario says)
 
     "not open": it has not opened for this case (yet); a name the workflow does not have is said to be unknown."""
     if status == "overdue":
@@ -60,7 +67,7 @@ def deadline_is(world: World, name: str, status: str) -> None:
     assert actual == status, f"the {name} deadline is {actual}, not {status}"
 
 
-@then(parsers.re(r"the (?P<name>[a-z0-9_:]+) deadline was met (?P<how>on target|late)$"))
+@then(parsers.re(DEADLINE + r" was met (?P<how>on target|late)$"))
 def deadline_met(world: World, name: str, how: str) -> None:
     """Then the treatment_admission deadline was met on target   (or: met late, after its target but in time)"""
     found = _row(world, name)
@@ -73,7 +80,7 @@ def deadline_met(world: World, name: str, how: str) -> None:
         assert target < closed, f"the {name} deadline was met on target ({closed:%Y-%m-%d %H:%M})"
 
 
-@then(parsers.re(r"the (?P<name>[a-z0-9_:]+) deadline is due (?P<day>.+)$"))
+@then(parsers.re(DEADLINE + r" is due (?P<day>.+)$"))
 def deadline_due(world: World, name: str, day: str) -> None:
     """Then the treatment_admission deadline is due in 7 days   (any date: 2027-01-10, the due date, on tomorrow...)
 
@@ -92,16 +99,35 @@ def deadlines_processed(world: World) -> None:
     tick(services.db, services.catalogue, services.clock.now())
 
 
-@then(parsers.parse("the worklist of {who} shows {name}"))
-def worklist_shows(world: World, who: str, name: str) -> None:
-    """Then the worklist of the cps worker shows escalation:interim_services"""
+#: What a worklist shows: a deadline, or an escalation of one ("escalation:interim_services").
+WORK = r"(?:an escalation (?:of|for) (?P<escalated>[a-z0-9_]+)|(?P<name>[a-z0-9_:]+))$"
+
+
+@then(parsers.re(r"the worklist of (?P<who>.+) shows " + WORK))
+@then(parsers.re(r"(?P<who>.+)'s worklist shows " + WORK))
+def worklist_shows(world: World, who: str, name: str | None = None, escalated: str | None = None) -> None:
+    """Then the worklist of the cps worker shows escalation:interim_services
+
+    Then the cps worker's worklist shows an escalation for interim_services"""
+    name = name or f"escalation:{escalated}"
     items = world.api.get("/worklist?limit=200", world.role(who)).json()["items"]
     mine = [i["deadline"] for i in items if i["case"] == world.current()["id"]]
     assert name in mine, f"the worklist of {who} shows {mine or 'nothing'} for this case"
 
 
-@then(parsers.parse("the worklist of {who} does not show {name}"))
+@then(parsers.re(r"the case is not on (?P<who>.+)'s worklist$"))
+def not_on_worklist(world: World, who: str) -> None:
+    """Then the case is not on the cps worker's worklist   (none of its deadlines)"""
+    items = world.api.get("/worklist?limit=200", world.role(who)).json()["items"]
+    mine = [i["deadline"] for i in items if i["case"] == world.current()["id"]]
+    assert not mine, f"{who}'s worklist shows {', '.join(mine)} for this case"
+
+
+@then(parsers.re(r"the worklist of (?P<who>.+) does not show (?P<name>[a-z0-9_:]+)$"))
+@then(parsers.re(r"(?P<who>.+)'s worklist does not show (?P<name>[a-z0-9_:]+)$"))
 def worklist_hides(world: World, who: str, name: str) -> None:
-    """Then the worklist of the treatment provider does not show interim_services"""
+    """Then the worklist of the treatment provider does not show interim_services
+
+    Then the hospital's worklist does not show capta_notification"""
     items = world.api.get("/worklist?limit=200", world.role(who)).json()["items"]
     assert name not in [i["deadline"] for i in items if i["case"] == world.current()["id"]]

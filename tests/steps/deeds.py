@@ -22,12 +22,14 @@ DEEDS = {
     "record_consent": ["records|recorded [the universal consent]", "records|recorded [the consent]",
                        "the parent: signs|signed [the universal consent]", "the parent: signs|signed [the consent]",
                        "the parent: signs|signed [the release]"],
-    "revoke_consent": ["records|recorded [the revocation of consent]", "the parent: revokes|revoked [the consent]",
+    "revoke_consent": ["records|recorded [the revocation of consent]",
+                       "records|recorded [a consent revocation]", "the parent: revokes|revoked [the consent]",
                        "the parent: revokes|revoked [consent]", "revokes|revoked [the consent]"],
     "amend_identification": ["corrects|corrected [the identification]", "amends|amended [the identification]"],
     "refer_to_treatment": ["refers|referred [the parent] to treatment", "refers|referred [her] to treatment"],
     "record_interim_services": ["records|recorded [interim services]", "provides|provided [interim services]"],
-    "admit_to_treatment": ["admits|admitted [the parent] to treatment", "admits|admitted [her] to treatment"],
+    "admit_to_treatment": ["admits|admitted [the parent] to treatment", "admits|admitted [her] to treatment",
+                           "admits|admitted [the parent]"],
     "record_treatment_progress": ["records|recorded [treatment progress]",
                                   "records|recorded [the treatment progress]"],
     "record_disengagement": ["records|recorded [a disengagement from treatment]",
@@ -36,7 +38,9 @@ DEEDS = {
     "record_declined": ["records|recorded that the parent declined", "the parent: declines|declined [services]"],
     "schedule_planning_meeting": ["schedules|scheduled [the planning meeting]"],
     "record_planning_meeting": ["records|recorded [the planning meeting]", "holds|held [the planning meeting]",
-                                "agrees|agreed [the plan]", "agrees|agreed [the plan of safe care]"],
+                                "agrees|agreed [the plan]", "agrees|agreed [the plan of safe care]",
+                                "agrees|agreed [the plan of safe care] at a planning meeting",
+                                "agrees|agreed [the plan] at the planning meeting"],
     "update_plan": ["updates|updated [the plan]", "updates|updated [the plan of safe care]"],
     "record_birth": ["records|recorded [the birth]", "records|recorded [the delivery]"],
     "notify_cps": ["notifies|notified [cps]", "sends|sent [the capta notification]",
@@ -57,16 +61,18 @@ DEEDS = {
 }
 
 
-def _who_acts(words: dict[str, Deed], deed: str | None, who: str | None, own: str | None) -> tuple[str, Deed]:
+def _who_acts(
+    words: dict[str, Deed], deed: str | None, who: str | None, own: str | None, at: str | None,
+) -> tuple[str, Deed]:
     """The person who acts (the action's usual actor when the line names nobody) and the deed the words say."""
     found = words[(deed or own or "").lower()]
-    return (who if who and deed else ACTION_ROLE[found.action]), found
+    return (who if who and deed else at or ACTION_ROLE[found.action]), found
 
 
 def _register(keyword: str, pattern: str, words: dict[str, Deed], negative: bool) -> None:
     def act(world: World, deed: str | None = None, who: str | None = None, own: str | None = None,
-            datatable: list[list[str]] | None = None) -> None:
-        person, found = _who_acts(words, deed, who, own)
+            at: str | None = None, datatable: list[list[str]] | None = None) -> None:
+        person, found = _who_acts(words, deed, who, own, at)
         _act(world, person, found.action, _table(world, datatable, _known_form(world, found.action)))
         if keyword == "given":  # what a scenario starts from must have happened
             assert world.last.status_code == 200, (

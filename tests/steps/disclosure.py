@@ -20,8 +20,11 @@ def sees_tiers(world: World, who: str, tiers: str) -> None:
 
 
 @then(parsers.re(r"(?P<who>.+) sees the case in (?P<what>state|phase) (?P<expected>[a-z_]+)$"))
+@then(parsers.re(r'(?P<who>.+) sees the (?P<what>state|phase) "?(?P<expected>[a-z_]+)"?$'))
 def sees_state(world: World, who: str, what: str, expected: str) -> None:
-    """Then the hospital sees the case in phase prenatal   (or: in state plan_agreed, where the reader may see it)"""
+    """Then the hospital sees the case in phase prenatal   (or: in state plan_agreed, where the reader may see it)
+
+    Then the hospital sees the phase "birth"   (the phase or state in quotes or not)"""
     response = world.api.get(f"/cases/{world.current()['id']}", world.role(who))
     assert response.status_code == 200, f"{who} cannot see the case ({response.status_code})"
     shown = response.json()[what]
@@ -29,11 +32,18 @@ def sees_state(world: World, who: str, what: str, expected: str) -> None:
 
 
 @then(parsers.re(r"(?P<who>.+) does not see the case's state$"))
-def hides_state(world: World, who: str) -> None:
-    """Then the hospital does not see the case's state   (minimum necessary: the phase only)"""
+@then(parsers.re(r"(?P<who>.+) does not see the state of the case$"))
+@then(parsers.re(r'(?P<who>.+) sees the phase "?(?P<phase>[a-z_]+)"? but not the state(?: [a-z_]+)?$'))
+def hides_state(world: World, who: str, phase: str | None = None) -> None:
+    """Then the hospital does not see the case's state   (minimum necessary: the phase only)
+
+    Then the hospital does not see the state of the case
+    Then the hospital sees the phase "birth" but not the state"""
     response = world.api.get(f"/cases/{world.current()['id']}", world.role(who))
     assert response.status_code == 200, f"{who} cannot see the case ({response.status_code})"
     assert response.json()["state"] is None, f"{who} sees the case in state {response.json()['state']}"
+    if phase is not None:
+        assert response.json()["phase"] == phase, f"{who} sees the case in phase {response.json()['phase']}"
 
 
 @then(parsers.parse("{who} cannot see the case"))
@@ -43,14 +53,14 @@ def cannot_see(world: World, who: str) -> None:
     assert response.status_code == 404, f"{who} can see the case ({response.status_code})"
 
 
-@then(parsers.re(r"(?P<who>.+) sees the field (?P<field>[a-z_]+)$"))
+@then(parsers.re(r"(?P<who>.+) (?:sees|can see) the field (?P<field>[a-z_]+)$"))
 def sees_field(world: World, who: str, field: str) -> None:
     """Then the treatment provider sees the field substances"""
     view = world.api.get(f"/cases/{world.current()['id']}", world.role(who)).json()
     assert field in view.get("data", {}), f"{who} does not see {field}; withheld: {view.get('withheld')}"
 
 
-@then(parsers.re(r"(?P<who>.+) does not see the field (?P<field>[a-z_]+)$"))
+@then(parsers.re(r"(?P<who>.+) (?:does not see|cannot see|can't see) the field (?P<field>[a-z_]+)$"))
 def hides_field(world: World, who: str, field: str) -> None:
     """Then the hospital does not see the field substances"""
     view = world.api.get(f"/cases/{world.current()['id']}", world.role(who)).json()
@@ -66,6 +76,55 @@ def looks_up(world: World, who: str, last_name: str, born: str) -> None:
     world.lookup = world.last.json().get("matches", []) if world.last.status_code == 200 else []
 
 
+@when(parsers.re(r"(?P<who>.+) looks up the parent(?: at delivery)?$"))
+def looks_up_the_parent(world: World, who: str) -> None:
+    """When the hospital looks up the parent   (by the case's last name and date of birth, as written at opening)"""
+    data = world.current()["data"]
+    if "last_name" not in data or "date_of_birth" not in data:  # the step library's reader may not see them
+        data = world.api.client.app.state.services.cases.get(world.current()["id"]).data  # type: ignore[attr-defined]
+    _look_up(world, who, data["last_name"], data["date_of_birth"])
+
+
+@when(parsers.re(r"(?P<who>.+) looks up the parent with:$"))
+def looks_up_with(world: World, who: str, datatable: list[list[str]]) -> None:
+    """When the hospital looks up the parent with: | field | value | / | last_name | Rivera |   (and date_of_birth)"""
+    given = {row[0].strip(): row[1].strip() for row in datatable[1:] if len(row) >= 2}
+    unknown = set(given) - {"last_name", "date_of_birth"}
+    if unknown or len(given) < 2:
+        raise AssertionError("a lookup takes two fields: last_name and date_of_birth" + (
+            f"; not {', '.join(sorted(unknown))}" if unknown else ""))
+    _look_up(world, who, given["last_name"], resolve(given["date_of_birth"], world).isoformat())
+
+
+def _look_up(world: World, who: str, last_name: str, born: str) -> None:
+    world.last = world.api.post("/lookup", world.role(who), {"last_name": last_name, "date_of_birth": born})
+    world.lookup = world.last.json().get("matches", []) if world.last.status_code == 200 else []
+
+
+@then(parsers.re(r"the lookup finds the case$"))
+def lookup_finds_case(world: World) -> None:
+    """Then the lookup finds the case   (whether or not a plan is in place)"""
+    assert any(m["id"] == world.current()["id"] for m in world.lookup), (
+        f"the lookup found {[m['id'] for m in world.lookup] or 'nothing'}")
+
+
+@then(parsers.re(r"the lookup(?: result)? shows that (?P<answer>a|no) plan is in place$"))
+def lookup_plan(world: World, answer: str) -> None:
+    """Then the lookup shows that a plan is in place   (or: that no plan is in place)"""
+    lookup_finds(world, "yes" if answer == "a" else "no")
+
+
+@then(parsers.re(r"the lookup(?: result)? shows nothing but .+$"))
+@then(parsers.re(r"the lookup(?: result)? discloses nothing (?:more|else)$"))
+def lookup_minimal(world: World) -> None:
+    """Then the lookup discloses nothing more   (the reference, whether a plan is in place and whom to call)
+
+    Then the lookup result shows nothing but the reference, whether a plan is in place and the lead contact"""
+    assert world.lookup, "the lookup found nothing"
+    for match in world.lookup:
+        assert set(match) == {"id", "plan_in_place", "lead_contact"}, f"the lookup disclosed {sorted(match)}"
+
+
 @then(parsers.parse("the lookup finds the case with a plan in place: {answer}"))
 def lookup_finds(world: World, answer: str) -> None:
     """Then the lookup finds the case with a plan in place: yes"""
@@ -75,9 +134,11 @@ def lookup_finds(world: World, answer: str) -> None:
     assert set(match) == {"id", "plan_in_place", "lead_contact"}, f"the lookup disclosed {sorted(match)}"
 
 
-@then("the lookup finds nothing")
+@then(parsers.re(r"the lookup finds (?:nothing|no case|no cases)$"))
 def lookup_nothing(world: World) -> None:
-    """Then the lookup finds nothing"""
+    """Then the lookup finds nothing
+
+    Then the lookup finds no case"""
     assert world.lookup == [], f"the lookup found {len(world.lookup)} case(s)"
 
 
@@ -99,7 +160,8 @@ def document_does_not_say(world: World, document: str, who: str, text: str) -> N
     assert text not in response.text, f"the {document} says {text!r}"
 
 
-@then(parsers.re(r"(?P<who>.+) does not see the field (?P<field>[a-z_]+) of (?P<action>[a-z_]+)$"))
+@then(parsers.re(r"(?P<who>.+) (?:does not see|cannot see|can't see) the field (?P<field>[a-z_]+) of "
+                 r"(?P<action>[a-z_]+)$"))
 def hides_event_field(world: World, who: str, field: str, action: str) -> None:
     """Then the hospital does not see the field notes of record_follow_up"""
     response = world.api.get(f"/cases/{world.current()['id']}/events", world.role(who))
@@ -112,7 +174,7 @@ def hides_event_field(world: World, who: str, field: str, action: str) -> None:
         assert field in event["withheld"], f"{field} of {action} is not listed as withheld for {who}"
 
 
-@then(parsers.re(r"(?P<who>.+) sees the field (?P<field>[a-z_]+) of (?P<action>[a-z_]+)$"))
+@then(parsers.re(r"(?P<who>.+) (?:sees|can see) the field (?P<field>[a-z_]+) of (?P<action>[a-z_]+)$"))
 def sees_event_field(world: World, who: str, field: str, action: str) -> None:
     """Then the treatment provider sees the field moud of admit_to_treatment"""
     events = world.api.get(f"/cases/{world.current()['id']}/events", world.role(who)).json()
@@ -129,7 +191,7 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-@then(parsers.re(r'(?P<who>.+) sees the field (?P<field>[a-z_]+) as "(?P<expected>[^"]*)"$'))
+@then(parsers.re(r'(?P<who>.+) (?:sees|can see) the field (?P<field>[a-z_]+) as "(?P<expected>[^"]*)"$'))
 def sees_field_as(world: World, who: str, field: str, expected: str) -> None:
     """Then the treatment provider sees the field substances as "opioids"   (any case; a list comma-separated)"""
     view = world.api.get(f"/cases/{world.current()['id']}", world.role(who)).json()
@@ -138,7 +200,8 @@ def sees_field_as(world: World, who: str, field: str, expected: str) -> None:
     assert _shown(data[field]).lower() == expected.strip().lower(), f"{who} sees {field} as {_shown(data[field])!r}"
 
 
-@then(parsers.re(r'(?P<who>.+) sees the field (?P<field>[a-z_]+) of (?P<action>[a-z_]+) as "(?P<expected>[^"]*)"$'))
+@then(parsers.re(r'(?P<who>.+) (?:sees|can see) the field (?P<field>[a-z_]+) of (?P<action>[a-z_]+) as '
+                 r'"(?P<expected>[^"]*)"$'))
 def sees_event_field_as(world: World, who: str, field: str, action: str, expected: str) -> None:
     """Then the hospital sees the field safety_concern of notify_cps as "no"   (the latest time it was taken)"""
     events = world.api.get(f"/cases/{world.current()['id']}/events", world.role(who)).json()
@@ -164,11 +227,39 @@ def _entries(entries: list[dict[str, Any]]) -> list[str]:
 
 
 @then(parsers.re(r'the accounting of disclosures shows (?P<who>.+) reading "(?P<what>[^"]+)"$'))
-def disclosure_accounted(world: World, who: str, what: str) -> None:
-    """Then the accounting of disclosures shows the hospital reading "view"   (view, events, document, lookup)"""
+@then(parsers.re(r"the accounting of disclosures shows that (?P<who>.+) (?P<what>looked up|viewed|read) the "
+                 r"(?P<thing>case|history|plan)(?: today)?$"))
+def disclosure_accounted(world: World, who: str, what: str, thing: str | None = None) -> None:
+    """Then the accounting of disclosures shows the hospital reading "view"   (view, events, document, lookup)
+
+    Then the accounting of disclosures shows that the hospital looked up the case   (viewed the case, read the
+    history, read the plan)"""
+    if thing is not None:
+        what = {"looked up": "lookup", "history": "events", "plan": "document"}.get(
+            what if what == "looked up" else thing, "view")
     entries, organisation = _accounting(world), _organisation(world, who)
     assert any(e["organisation"] == organisation and e["what"] == what.lower() for e in entries), (
         f"the accounting shows {_entries(entries)}")
+
+
+@then(parsers.re(r"(?P<who>.+) sees that (?P<answer>a|no) plan is in place$"))
+def sees_plan_in_place(world: World, who: str, answer: str) -> None:
+    """Then the hospital sees that a plan is in place   (or: that no plan is in place)"""
+    response = world.api.get(f"/cases/{world.current()['id']}", world.role(who))
+    assert response.status_code == 200, f"{who} cannot see the case ({response.status_code})"
+    assert response.json()["plan_in_place"] == (answer == "a"), f"plan in place: {response.json()['plan_in_place']}"
+
+
+@then(parsers.re(r"(?P<who>.+) (?P<negated>does not find|finds) the case in (?:the|its|their|her|his) case list$"))
+def case_listed(world: World, who: str, negated: str) -> None:
+    """Then the hospital finds the case in its case list   (or: does not find the case in the case list)"""
+    response = world.api.get("/cases?limit=200", world.role(who))
+    assert response.status_code == 200, f"{who} cannot list cases ({response.status_code})"
+    listed = [c["id"] for c in response.json()["items"]]
+    if negated == "finds":
+        assert world.current()["id"] in listed, f"{who}'s case list does not have the case"
+    else:
+        assert world.current()["id"] not in listed, f"{who}'s case list has the case"
 
 
 @then(parsers.re(r'the accounting of disclosures shows (?P<who>.+) reading "(?P<what>[^"]+)" at tiers '
@@ -209,7 +300,7 @@ def disclosure_not_accounted(world: World, who: str, what: str | None) -> None:
     assert not found, f"the accounting shows {_entries(found)}"
 
 
-@then(parsers.re(r"(?P<who>.+) cannot see the accounting of disclosures$"))
+@then(parsers.re(r"(?P<who>.+) cannot (?:see|list|read) the accounting of disclosures$"))
 def accounting_hidden(world: World, who: str) -> None:
     """Then the hospital cannot see the accounting of disclosures   (only the case's lead organisation may)"""
     response = world.api.get(f"/cases/{world.current()['id']}/disclosures", world.role(who))
@@ -217,8 +308,11 @@ def accounting_hidden(world: World, who: str) -> None:
 
 
 @then(parsers.re(r'the lookup gives the lead contact as "(?P<text>[^"]*)"$'))
+@then(parsers.re(r'(?i)the lookup(?: result)? (?:gives|shows) the lead (?:cps )?contact (?:as|of) (?P<text>[^"]+)$'))
 def lookup_contact(world: World, text: str) -> None:
-    """Then the lookup gives the lead contact as "County Child Protective Services"   (its name, id or phone line)"""
+    """Then the lookup gives the lead contact as "County Child Protective Services"   (its name, id or phone line)
+
+    Then the lookup result shows the lead CPS contact of county-cps"""
     match = next((m for m in world.lookup if m["id"] == world.current()["id"]), None)
     assert match is not None, f"the lookup found {[m['id'] for m in world.lookup] or 'nothing'}"
     contact = match["lead_contact"] or {}

@@ -184,15 +184,20 @@ def takes_with_list(world: World, who: str, action: str, field: str, datatable: 
     _act(world, who, action, {field: records})
 
 
-@then(parsers.parse("the case is in state {state}"))
-def case_in_state(world: World, state: str) -> None:
-    """Then the case is in state plan_agreed"""
+@then(parsers.re(r"the case is (?:still )?(?P<negated>not )?in state (?P<state>[a-z_]+)$"))
+def case_in_state(world: World, state: str, negated: str | None) -> None:
+    """Then the case is in state plan_agreed
+
+    Then the case is still not in state meeting_scheduled   (or: is still in state, is not in state)"""
     world.refresh()
     actual = _recorded_state(world)
-    assert actual == state, f"the case is in state {actual}, not {state}"
+    if negated:
+        assert actual != state, f"the case is in state {state}"
+    else:
+        assert actual == state, f"the case is in state {actual}, not {state}"
 
 
-@then("the action succeeds")
+@then(parsers.re(r"the (?:action|opening|step|request) succeeds$"))
 def action_succeeds(world: World) -> None:
     """Then the action succeeds"""
     assert world.last is not None and world.last.status_code in (200, 201), (
@@ -200,9 +205,11 @@ def action_succeeds(world: World) -> None:
     )
 
 
-@then(parsers.parse('the action is refused because "{reason}"'))
+@then(parsers.re(r'the (?:action|opening|step|request) is refused because "(?P<reason>[^"]+)"$'))
 def refused_because(world: World, reason: str) -> None:
-    """Then the action is refused because "outside the planning window 2027-01-30 to 2027-03-01" """
+    """Then the action is refused because "outside the planning window"
+
+    Then the opening is refused because "open case"   (any part of the reason, whatever its case)"""
     assert world.last is not None and world.last.status_code >= 400, "the action was not refused"
     body = world.last.json()
     errors = [f"{e['field']}: {e['message']}" for e in body.get("errors", [])]
@@ -225,7 +232,7 @@ def history_unchanged(world: World) -> None:
     )
 
 
-@then(parsers.parse("the action is refused as {kind}"))
+@then(parsers.re(r"the (?:action|opening|step|request) is refused as (?P<kind>.+)$"))
 def refused_as(world: World, kind: str) -> None:
     """Then the action is refused as not allowed   (kinds: not allowed, not available, invalid, unknown case)"""
     statuses = {"not allowed": 403, "not available": 409, "invalid": 422, "unknown case": 404, "stale": 412}

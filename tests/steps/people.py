@@ -41,6 +41,22 @@ def organisations(world: World, datatable: list[list[str]]) -> None:
                 f"{e.field} {e.message}" for e in refused.errors)) from None
 
 
+#: How a line names a kind of organisation ("a second CPS office", "another treatment organisation").
+_KIND = {"cps": "cps", "treatment": "treatment", "peer": "peer", "prenatal": "prenatal", "hospital": "hospital"}
+
+
+@given(parsers.re(r"(?i)(?:a second|another) (?P<kind>cps|treatment|peer|prenatal|hospital)(?: office| organisation"
+                  r"| organization| provider| clinic| network)?, (?P<name>[^(]+?) \((?P<org_id>[a-z0-9-]+)\)$"))
+def second_organisation(world: World, kind: str, name: str, org_id: str) -> None:
+    """Given a second CPS office, North County CPS (north-cps)   (or: another treatment organisation, ...)"""
+    services = world.api.client.app.state.services  # type: ignore[attr-defined]
+    try:
+        ensure_organisation(services.db, services.clock, org_id, name.strip(), kind=_KIND[kind.lower()])
+    except InvalidForm as refused:
+        raise AssertionError(f"organisation {org_id!r}: " + "; ".join(
+            f"{e.field} {e.message}" for e in refused.errors)) from None
+
+
 @given(parsers.re(r"(?i)(?:these|the following) (?:users|people|staff members|staff):$"))
 def users(world: World, datatable: list[list[str]]) -> None:
     """Given these users: | name | role | organisation | / | Dana Cruz | cps | harbor-cps |

@@ -19,21 +19,27 @@ def today_is(world: World, day: str) -> None:
 @when(parsers.parse("{count:d} day passes"))
 @given(parsers.parse("{count:d} days have passed"))
 @given(parsers.parse("{count:d} day has passed"))
+@given(parsers.parse("{count:d} days pass"))
 def days_pass(world: World, count: int) -> None:
     """When 8 days pass
 
     When 1 day passes
     Given 8 days have passed
-    Given 1 day has passed"""
+    Given 1 day has passed
+    Given 20 days pass"""
     world.api.clock.advance(timedelta(days=count))
 
 
 @when(parsers.parse("{count:d} hours pass"))
 @when(parsers.parse("{count:d} hour passes"))
+@given(parsers.parse("{count:d} hours have passed"))
+@given(parsers.parse("{count:d} hours pass"))
 def hours_pass(world: World, count: int) -> None:
     """When 49 hours pass
 
-    When 1 hour passes"""
+    When 1 hour passes
+    Given 36 hours have passed
+    Given 36 hours pass"""
     world.api.clock.advance(timedelta(hours=count))
 
 
