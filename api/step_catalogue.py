@@ -486,8 +486,9 @@ def check(
                                 + ", ".join(step.readable for step, _ in hits))
                 continue
             step, found = hits[0]
-            if step.module == "people" and line.table and "name" in (head := [c.lower() for c in line.table[0][1]]):
-                column = head.index("name")  # the people a scenario sets up act by name from here on
+            head = [c.lower() for c in line.table[0][1]] if line.table else []
+            if step.module == "people" and (columns := [h for h in head if h in ("name", "user", "person")]):
+                column = head.index(columns[0])  # the people a scenario sets up act by name from here on
                 known["who"] = sorted({*known["who"], *(c[column].lower() for _, c in line.table[1:] if c)})
             named = [(line.where, parameter, value) for parameter, value in found.items()]
             if "with:" in step.pattern and line.table:

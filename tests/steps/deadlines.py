@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,9 +20,7 @@ def _row(world: World, name: str) -> Any:
     """The case's latest deadline of that name (None if it never opened); an unknown name is a mistake in the
     feature, said plainly."""
     services = world.api.client.app.state.services  # type: ignore[attr-defined]
-    known = services.catalogue.workflow(world.current()["workflow"]).deadlines
-    if name.removeprefix("escalation:") not in known:
-        raise AssertionError(f"the workflow has no deadline {name!r}; its deadlines: {', '.join(known)}")
+    name = deadline_name(world, name)
     with services.db.read() as conn:
         return conn.execute(
             select(DEADLINES.c.status, DEADLINES.c.opened_at, DEADLINES.c.target_at, DEADLINES.c.due_at,
@@ -29,6 +28,21 @@ def _row(world: World, name: str) -> Any:
             .where(DEADLINES.c.case_id == world.current()["id"], DEADLINES.c.name == name)
             .order_by(DEADLINES.c.id.desc()).limit(1)
         ).first()
+
+
+def deadline_name(world: World, said: str) -> str:
+    """The deadline a line names: by its name (`newborn_visit`, `escalation:newborn_visit`) or in words, by its
+    name or title whatever their case (`the newborn visit`, `the 90-day follow-up`); an unknown one is a mistake in
+    the feature, said plainly."""
+    services = world.api.client.app.state.services  # type: ignore[attr-defined]
+    known = services.catalogue.workflow(world.current()["workflow"]).deadlines
+    prefix, _, rest = said.rpartition(":")
+    words = re.sub(r"[^a-z0-9]+", " ", rest.lower()).strip()
+    for name, deadline in known.items():
+        titles = {re.sub(r"[^a-z0-9]+", " ", text.lower()).strip() for text in (name, deadline.title)}
+        if words in titles or f"the {words}" in titles:
+            return f"{prefix}:{name}" if prefix else name
+    raise AssertionError(f"the workflow has no deadline {said!r}; its deadlines: {', '.join(known)}")
 
 
 def _status(world: World, name: str) -> str:
@@ -45,7 +59,8 @@ def _aware(moment: datetime) -> datetime:
 
 
 #: A deadline named after the word or before it: "the deadline treatment_admission", "the treatment_admission deadline".
-DEADLINE = r"the (?=deadline |[a-z0-9_:]+ deadline )(?:deadline )?(?P<name>[a-z0-9_:]+)(?: deadline)?"
+#: Or in words, by its title: "the newborn visit deadline", "the 90-day follow-up deadline".
+DEADLINE = r"the (?=deadline |[^\"]+? deadline )(?:deadline )?(?P<name>[A-Za-z0-9_:' -]+?)(?: deadline)?"
 
 
 @then(parsers.re(DEADLINE + r" is (?:still )?(?P<status>open|waiting to open|met|missed|cancelled|overdue|not open)$"))
@@ -57,6 +72,7 @@ def deadline_is(world: World, name: str, status: str) -> None:
     Given the early_intervention_referral deadline is open   (a check that the scene is as the scenario says)
 
     "not open": it has not opened for this case (yet); a name the workflow does not have is said to be unknown."""
+    name = deadline_name(world, name)
     if status == "overdue":
         view = world.refresh()
         found = next((d for d in view["deadlines"] if d["deadline"] == name), None)
@@ -67,13 +83,17 @@ def deadline_is(world: World, name: str, status: str) -> None:
     assert actual == status, f"the {name} deadline is {actual}, not {status}"
 
 
-@then(parsers.re(DEADLINE + r" was met (?P<how>on target|late)$"))
-def deadline_met(world: World, name: str, how: str) -> None:
-    """Then the treatment_admission deadline was met on target   (or: met late, after its target but in time)"""
+@then(parsers.re(DEADLINE + r" was met(?: (?P<how>on target|late))?$"))
+def deadline_met(world: World, name: str, how: str | None) -> None:
+    """Then the treatment_admission deadline was met on target   (or: met late, after its target but in time)
+
+    Then the newborn visit deadline was met   (on target or late)"""
     found = _row(world, name)
     assert found is not None and found.status == "met", (
         f"the {name} deadline is {'not open' if found is None else found.status}, not met")
     closed, target = _aware(found.closed_at), _aware(found.target_at)
+    if how is None:
+        return
     if how == "on target":
         assert closed <= target, f"the {name} deadline was met at {closed:%Y-%m-%d %H:%M}, after its target {target}"
     else:

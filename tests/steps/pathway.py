@@ -138,8 +138,11 @@ def opens_at_delivery_with(world: World, who: str, datatable: list[list[str]]) -
 
 
 @given(parsers.parse("the case has reached {state}"))
+@given(parsers.re(r"the case is in state (?P<state>[a-z_]+)$"))
 def case_reached(world: World, state: str) -> None:
-    """Given the case has reached plan_agreed   (takes the usual route there, an hour between actions)"""
+    """Given the case has reached plan_agreed   (takes the usual route there, an hour between actions)
+
+    Given the case is in state plan_agreed"""
     if state not in ROUTES:
         raise AssertionError(f"no usual route to {state!r}; states: {', '.join(ROUTES)}")
     for action in ROUTES[state]:
@@ -185,10 +188,12 @@ def takes_with_list(world: World, who: str, action: str, field: str, datatable: 
 
 
 @then(parsers.re(r"the case is (?:still )?(?P<negated>not )?in state (?P<state>[a-z_]+)$"))
+@then(parsers.re(r"the case (?:stays|remains|is still) in (?:state )?(?P<state>[a-z_]+)(?P<negated>)$"))
 def case_in_state(world: World, state: str, negated: str | None) -> None:
     """Then the case is in state plan_agreed
 
-    Then the case is still not in state meeting_scheduled   (or: is still in state, is not in state)"""
+    Then the case is still not in state meeting_scheduled   (or: is still in state, is not in state)
+    Then the case stays in follow_up   (or: remains in, is still in)"""
     world.refresh()
     actual = _recorded_state(world)
     if negated:
@@ -219,11 +224,13 @@ def refused_because(world: World, reason: str) -> None:
 
 @then("nothing new is recorded in the case's history")
 @then("the case's history is unchanged")
+@then(parsers.re(r"nothing new appears in the case(?:'s)? history$"))
 def history_unchanged(world: World) -> None:
     """Then nothing new is recorded in the case's history   (or: the case's history is unchanged)
 
     Compares the history with what it held before the last action was tried (after a refusal, say).
-    Then the case's history is unchanged"""
+    Then the case's history is unchanged
+    Then nothing new appears in the case history"""
     assert world.history_before is not None, "no action was taken on the case yet"
     events = _history(world)
     assert len(events) == world.history_before, (

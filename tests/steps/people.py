@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pytest_bdd import given, parsers
 
 from engine import InvalidForm, ensure_organisation
@@ -15,8 +17,18 @@ ROLE_WORDS = {**{r: r for r in ("cps", "treatment", "peer", "prenatal", "hospita
 _STANDARD = {"analyst": "state-analytics", "admin": "posc-admin"}
 
 
+#: Other words a table's header may use for a column.
+_COLUMNS = {"user": "name", "person": "name", "organization": "organisation", "org": "organisation",
+            "organisation id": "id", "org_id": "id"}
+
+
+def slug(name: str) -> str:
+    """An organisation's id from its name, when a table gives only the name (`St. Anne's`: `st-annes`)."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower().replace("'", "")).strip("-")[:64]
+
+
 def _rows(datatable: list[list[str]], needed: set[str], allowed: set[str]) -> list[dict[str, str]]:
-    header = [h.strip().lower() for h in datatable[0]]
+    header = [_COLUMNS.get(h.strip().lower(), h.strip().lower()) for h in datatable[0]]
     missing, unknown = needed - set(header), set(header) - needed - allowed
     if missing or unknown:
         raise AssertionError(f"the table's columns are {' | '.join(sorted(needed))} (and optionally "
@@ -25,19 +37,27 @@ def _rows(datatable: list[list[str]], needed: set[str], allowed: set[str]) -> li
     return [{h: c.strip() for h, c in zip(header, row, strict=False)} for row in datatable[1:]]
 
 
-@given(parsers.re(r"(?i)(?:these|the following) organisations:$"))
+@given(parsers.re(r"(?i)(?:these|the following) organi[sz]ations(?: take part(?: in the pathway)?"
+                  r"| join the network)?:$"))
+@given(parsers.re(r"(?i)(?:another|a second) (?:cps office|hospital|treatment provider|organi[sz]ation) joins the "
+                  r"network:$"))
 def organisations(world: World, datatable: list[list[str]]) -> None:
     """Given these organisations: | id | name | kind | / | harbor-cps | Harbor County CPS | cps |
 
-    Given the following organisations: | id | name | kind | contact | (kinds: cps, treatment, peer, prenatal,
-    hospital). A form field naming an organisation takes its id."""
+    Given the following organisations take part in the pathway: | organisation | kind | / | Riverside CPS | cps |
+
+    Given another hospital joins the network: | organisation | kind | / | Mercy General | hospital |
+    (kinds: cps, treatment, peer, prenatal, hospital, state, admin; without an id, one is made from the name:
+    `mercy-general`). A form field naming an organisation takes its id."""
     services = world.api.client.app.state.services  # type: ignore[attr-defined]
-    for row in _rows(datatable, {"id", "name", "kind"}, {"contact"}):
+    for row in _rows([[{"organisation": "name"}.get(h.strip().lower(), h) for h in datatable[0]], *datatable[1:]],
+                     {"name", "kind"}, {"contact", "id"}):
+        org_id = row.get("id") or slug(row["name"])
         try:
-            ensure_organisation(services.db, services.clock, row["id"], row["name"], row.get("contact") or None,
+            ensure_organisation(services.db, services.clock, org_id, row["name"], row.get("contact") or None,
                                 kind=row["kind"].lower())
         except InvalidForm as refused:
-            raise AssertionError(f"organisation {row['id']!r}: " + "; ".join(
+            raise AssertionError(f"organisation {org_id!r}: " + "; ".join(
                 f"{e.field} {e.message}" for e in refused.errors)) from None
 
 
@@ -57,14 +77,20 @@ def second_organisation(world: World, kind: str, name: str, org_id: str) -> None
             f"{e.field} {e.message}" for e in refused.errors)) from None
 
 
-@given(parsers.re(r"(?i)(?:these|the following) (?:users|people|staff members|staff):$"))
+@given(parsers.re(r"(?i)(?:these|the following|it has these) (?:users|people|staff members|staff)(?: use the system"
+                  r"| work here| take part)?:$"))
+@given(parsers.re(r"(?i)(?:these|the following) organi[sz]ations and (?:users|people|staff):$"))
 def users(world: World, datatable: list[list[str]]) -> None:
     """Given these users: | name | role | organisation | / | Dana Cruz | cps | harbor-cps |
 
     Given the following users: | name | role | (each acts by name: `When Dana Cruz takes ...`; without an
-    organisation, the role's standard one; a new organisation id is created, of the role's kind)"""
+    organisation, the role's standard one; a new organisation is created, of the role's kind)
+
+    Given these people use the system: | user | role | organisation | / | Carla | cps | Riverside CPS |
+    Given these organisations and users: | user | role | organisation | kind | (an organisation given by name
+    has an id made from it: `riverside-cps`)"""
     services = world.api.client.app.state.services  # type: ignore[attr-defined]
-    for row in _rows(datatable, {"name", "role"}, {"organisation", "organisation name"}):
+    for row in _rows(datatable, {"name", "role"}, {"organisation", "organisation name", "kind"}):
         name, said = row["name"], row["role"].lower()
         if said not in ROLE_WORDS:
             roles = ", ".join(sorted(set(ROLE_WORDS.values())))
@@ -73,9 +99,12 @@ def users(world: World, datatable: list[list[str]]) -> None:
             raise AssertionError(f"{name!r} already names a standard person; give the user another name")
         role = ROLE_WORDS[said]
         organisation = row.get("organisation") or ROLE_ORGANISATION.get(role) or _STANDARD[role]
+        named = row.get("organisation name") or None
+        if slug(organisation) != organisation:  # the organisation by its name: "Riverside CPS"
+            organisation, named = slug(organisation), named or organisation
         try:
             _, key = add_user(services.db, services.clock, name=name, role=role, organisation=organisation,
-                              organisation_name=row.get("organisation name") or None)
+                              organisation_name=named, organisation_kind=row.get("kind", "").lower() or None)
         except InvalidForm as refused:
             raise AssertionError(f"user {name!r}: " + "; ".join(
                 f"{e.field} {e.message}" for e in refused.errors)) from None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from pytest_bdd import given, parsers, when
 
@@ -43,9 +43,16 @@ def hours_pass(world: World, count: int) -> None:
     world.api.clock.advance(timedelta(hours=count))
 
 
-@when(parsers.parse("it is {when_text}"))
+@when(parsers.re(r"it is (?:now )?(?P<when_text>.+)$"))
+@given(parsers.re(r"it is (?:now )?(?P<when_text>.+)$"))
 def it_is(world: World, when_text: str) -> None:
-    """When it is 10 days before the due date   (09:00 that day)"""
+    """When it is 10 days before the due date   (09:00 that day)
+
+    Given it is now 2026-12-29T08:00-05:00   (or: 2026-12-29 at 08:00, tomorrow at 14:30-05:00)"""
+    from tests.steps.world import value
     from tests.steps.world import when as resolve
 
-    world.api.clock.set(morning(resolve(when_text, world)))
+    if ":" in when_text:  # a time of day: that very moment
+        world.api.clock.set(datetime.fromisoformat(value(when_text, world, "datetime")))
+    else:
+        world.api.clock.set(morning(resolve(when_text, world)))
