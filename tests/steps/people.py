@@ -37,10 +37,10 @@ def _rows(datatable: list[list[str]], needed: set[str], allowed: set[str]) -> li
     return [{h: c.strip() for h, c in zip(header, row, strict=False)} for row in datatable[1:]]
 
 
-@given(parsers.re(r"(?i)(?:these|the following) organi[sz]ations(?: take part(?: in the pathway)?"
+@given(parsers.re(r"(?i)(?:these|the following) (?:organisations|organizations)(?: take part(?: in the pathway)?"
                   r"| join the network)?:$"))
-@given(parsers.re(r"(?i)(?:another|a second) (?:cps office|hospital|treatment provider|organi[sz]ation) joins the "
-                  r"network:$"))
+@given(parsers.re(r"(?i)(?:another|a second) (?:cps office|hospital|treatment provider|organisation|organization)"
+                  r" joins the network:$"))
 def organisations(world: World, datatable: list[list[str]]) -> None:
     """Given these organisations: | id | name | kind | / | harbor-cps | Harbor County CPS | cps |
 
@@ -79,7 +79,7 @@ def second_organisation(world: World, kind: str, name: str, org_id: str) -> None
 
 @given(parsers.re(r"(?i)(?:these|the following|it has these) (?:users|people|staff members|staff)(?: use the system"
                   r"| work here| take part)?:$"))
-@given(parsers.re(r"(?i)(?:these|the following) organi[sz]ations and (?:users|people|staff):$"))
+@given(parsers.re(r"(?i)(?:these|the following) (?:organisations|organizations) and (?:users|people|staff):$"))
 def users(world: World, datatable: list[list[str]]) -> None:
     """Given these users: | name | role | organisation | / | Dana Cruz | cps | harbor-cps |
 
@@ -87,8 +87,8 @@ def users(world: World, datatable: list[list[str]]) -> None:
     organisation, the role's standard one; a new organisation is created, of the role's kind)
 
     Given these people use the system: | user | role | organisation | / | Carla | cps | Riverside CPS |
-    Given these organisations and users: | user | role | organisation | kind | (an organisation given by name
-    has an id made from it: `riverside-cps`)"""
+    Given these organisations and users: | user | role | organisation | kind |   (an organisation given by
+    name has an id made from it: `riverside-cps`)"""
     services = world.api.client.app.state.services  # type: ignore[attr-defined]
     for row in _rows(datatable, {"name", "role"}, {"organisation", "organisation name", "kind"}):
         name, said = row["name"], row["role"].lower()
