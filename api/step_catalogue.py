@@ -590,11 +590,22 @@ def _scenario(head: tuple[str, int], steps: list[StepLine], ran: list[tuple[str,
 
 
 def mentioned(docs: list[FeatureDoc], catalogue: Catalogue) -> dict[str, list[str]]:
-    """The pathway's actions, states and deadlines that no scenario names (by the steps that name them)."""
-    said = " ".join(f"{s.text} {' '.join(c for _, row in s.table for c in row)}"
-                    for doc in docs for s in (*doc.background, *(x for sc in doc.scenarios for x in sc.steps)))
+    """The pathway's actions, states and deadlines that no scenario names: by their names, an action said in words
+    (`the hospital records the birth`) and a deadline by its title (`the newborn visit deadline`)."""
+    lines = [s for doc in docs for s in (*doc.background, *(x for sc in doc.scenarios for x in sc.steps))]
+    said = " ".join(f"{s.text} {' '.join(c for _, row in s.table for c in row)}" for s in lines)
     words = set(re.findall(r"[a-z0-9_]+", said))
+    made = deed_steps(deeds()) if (steps_folder() / "deeds.py").is_file() else []
+    for line in lines:
+        for step, meaning in made:
+            found = re.fullmatch(step.pattern, line.text) if step.keyword == line.keyword else None
+            if found is not None:
+                words.add(meaning[(found["deed"] or found.groupdict().get("own") or "").lower()].action)
+                break
     workflow = catalogue.latest()[0]
+    text = re.sub(r"[^a-z0-9]+", " ", said.lower())
+    words |= {name for name, deadline in workflow.deadlines.items() for spoken in (name, deadline.title)
+              if f" {re.sub(r'[^a-z0-9]+', ' ', spoken.lower()).strip()} deadline" in f" {text}"}
     return {
         "actions": sorted(a for a in workflow.actions if a not in words),
         "states": sorted(s for s in workflow.states if s not in words),

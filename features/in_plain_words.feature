@@ -71,6 +71,7 @@ Feature: The pathway in plain words, with partners set up from a table
       | the hospital | view   | status, plan |
       | the hospital | lookup | status       |
     And the accounting of disclosures does not show the peer mentor reading "document"
+    And the accounting of disclosures does not show the peer mentor
     And the hospital cannot see the accounting of disclosures
 
   Scenario: The lookup gives whom to call, and only hospital and CPS staff may look up

@@ -3,6 +3,7 @@ any feature matches two steps (pytest-bdd would silently pick one of them)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import date
@@ -114,3 +115,38 @@ def test_every_example_is_a_use_of_its_own_step() -> None:
 
     wrong = [(s.keyword, s.readable, s.example) for s in read_catalogue() if not example_fits(s, s.example)]
     assert wrong == []
+
+
+def test_every_example_is_run_by_a_shipped_feature() -> None:
+    """An example is a real use of its step, not a sentence that only looks right: each one (without its comment,
+    and up to `with:` for a table) is a line of some feature in `features/`, so the suite runs it."""
+    from api.step_catalogue import feature_lines
+
+    said = {(line.keyword, line.text.lower()) for path in (REPO / "features").glob("*.feature")
+            for line in feature_lines(path)}
+    unused = []
+    for step in read_catalogue():
+        text = re.split(r"\s{3,}", step.example.partition(" ")[2])[0].strip()
+        if text.endswith("|") and ": |" in text:
+            text = text.split(": |")[0] + ":"
+        if (step.keyword, text.lower()) not in said:
+            unused.append(f"{step.keyword.capitalize()} {text}")
+    assert unused == []
+
+
+def test_an_action_said_in_words_and_a_deadline_by_its_title_count_as_named(tmp_path: Path) -> None:
+    """The Specifications page lists what no scenario names: a scenario that says "the hospital records the birth"
+    names record_birth, and "the newborn visit deadline" names newborn_visit."""
+    from api.step_catalogue import mentioned, read_features
+    from engine import load_catalogue
+
+    (tmp_path / "words.feature").write_text(
+        "Feature: words\n"
+        "  Scenario: said as partners say it\n"
+        "    Given a case opened by the prenatal clinic\n"
+        "    When the hospital records the birth\n"
+        "    Then the newborn visit deadline is open\n"
+    )
+    missing = mentioned(read_features(tmp_path), load_catalogue())
+    assert "record_birth" not in missing["actions"] and "admit_to_treatment" in missing["actions"]
+    assert "newborn_visit" not in missing["deadlines"] and "follow_up_90" in missing["deadlines"]

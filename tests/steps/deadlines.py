@@ -137,7 +137,7 @@ def worklist_shows(world: World, who: str, name: str | None = None, escalated: s
 
 @then(parsers.re(r"the case is not on (?P<who>.+)'s worklist$"))
 def not_on_worklist(world: World, who: str) -> None:
-    """Then the case is not on the cps worker's worklist   (none of its deadlines)"""
+    """Then the case is not on the peer mentor's worklist   (none of its deadlines)"""
     items = world.api.get("/worklist?limit=200", world.role(who)).json()["items"]
     mine = [i["deadline"] for i in items if i["case"] == world.current()["id"]]
     assert not mine, f"{who}'s worklist shows {', '.join(mine)} for this case"
@@ -148,6 +148,6 @@ def not_on_worklist(world: World, who: str) -> None:
 def worklist_hides(world: World, who: str, name: str) -> None:
     """Then the worklist of the treatment provider does not show interim_services
 
-    Then the hospital's worklist does not show capta_notification"""
+    Then the hospital's worklist does not show plan_before_discharge"""
     items = world.api.get("/worklist?limit=200", world.role(who)).json()["items"]
     assert name not in [i["deadline"] for i in items if i["case"] == world.current()["id"]]

@@ -24,7 +24,7 @@ def sees_tiers(world: World, who: str, tiers: str) -> None:
 def sees_state(world: World, who: str, what: str, expected: str) -> None:
     """Then the hospital sees the case in phase prenatal   (or: in state plan_agreed, where the reader may see it)
 
-    Then the hospital sees the phase "birth"   (the phase or state in quotes or not)"""
+    Then the hospital sees the phase "prenatal"   (the phase or state in quotes or not)"""
     response = world.api.get(f"/cases/{world.current()['id']}", world.role(who))
     assert response.status_code == 200, f"{who} cannot see the case ({response.status_code})"
     shown = response.json()[what]
@@ -38,7 +38,7 @@ def hides_state(world: World, who: str, phase: str | None = None) -> None:
     """Then the hospital does not see the case's state   (minimum necessary: the phase only)
 
     Then the hospital does not see the state of the case
-    Then the hospital sees the phase "birth" but not the state"""
+    Then the hospital sees the phase "prenatal" but not the state"""
     response = world.api.get(f"/cases/{world.current()['id']}", world.role(who))
     assert response.status_code == 200, f"{who} cannot see the case ({response.status_code})"
     assert response.json()["state"] is None, f"{who} sees the case in state {response.json()['state']}"

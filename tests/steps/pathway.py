@@ -193,7 +193,7 @@ def case_in_state(world: World, state: str, negated: str | None) -> None:
     """Then the case is in state plan_agreed
 
     Then the case is still not in state meeting_scheduled   (or: is still in state, is not in state)
-    Then the case stays in follow_up   (or: remains in, is still in)"""
+    Then the case stays in identified   (or: remains in, is still in)"""
     world.refresh()
     actual = _recorded_state(world)
     if negated:
@@ -212,7 +212,7 @@ def action_succeeds(world: World) -> None:
 
 @then(parsers.re(r'the (?:action|opening|step|request) is refused because "(?P<reason>[^"]+)"$'))
 def refused_because(world: World, reason: str) -> None:
-    """Then the action is refused because "outside the planning window"
+    """Then the action is refused because "is outside the planning window"
 
     Then the opening is refused because "open case"   (any part of the reason, whatever its case)"""
     assert world.last is not None and world.last.status_code >= 400, "the action was not refused"
