@@ -471,6 +471,7 @@ def check(
     problems: list[str] = []
     for path in paths:
         known["who"] = standard
+        problems += _gherkin_problems(path)
         for line in feature_lines(path):
             spoken = f"{line.keyword.capitalize()} {line.text}"
             hits = [(step, found) for step in catalogue if step.keyword == line.keyword
@@ -505,6 +506,30 @@ def check(
                     what = "person" if kind == "who" else kind
                     problems.append(f"{where}: unknown {what} {said!r} in {spoken!r}{hint}")
     return problems
+
+
+def _gherkin_problems(path: Path) -> list[str]:
+    """Lines that are not Gherkin at all (a step written `When, four days later, ...`): the run could not even read
+    the file, so every scenario in it would be lost."""
+    from gherkin.errors import CompositeParserException, ParserException
+    from gherkin.parser import Parser
+
+    try:
+        Parser().parse(path.read_text(encoding="utf-8"))
+    except CompositeParserException as failed:
+        errors = list(failed.errors)
+    except ParserException as failed:
+        errors = [failed]
+    else:
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    found = []
+    for error in errors:
+        number = int((getattr(error, "location", None) or {}).get("line") or 0)
+        said = lines[number - 1].strip() if 0 < number <= len(lines) else ""
+        found.append(f"{path.name}:{number}: not Gherkin, so no scenario of this file can run: {said!r} (a step "
+                     "line starts with Given, When, Then, And or But and a space; a table row with |)")
+    return found
 
 
 @dataclass(frozen=True)

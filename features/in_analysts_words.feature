@@ -90,6 +90,8 @@ Feature: Specifications in analysts' own words
     Then the early intervention referral deadline is still open
 
   Scenario: Time set to the minute, with its offset from UTC
+    Given today is 2026-11-03 at 14:30
+    Then the consent deadline is open
     Given it is now 2026-12-29T08:00-05:00
     Then the case is not in state plan_agreed
     Given 8 days have passed

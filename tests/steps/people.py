@@ -88,8 +88,11 @@ def users(world: World, datatable: list[list[str]]) -> None:
 
     Given these people use the system: | user | role | organisation | / | Carla | cps | Riverside CPS |
     Given these organisations and users: | user | role | organisation | kind |   (an organisation given by
-    name has an id made from it: `riverside-cps`)"""
+    name has an id made from it: `riverside-cps`; without a role, a user has the role of the kind: `hospital`)"""
     services = world.api.client.app.state.services  # type: ignore[attr-defined]
+    header = [_COLUMNS.get(h.strip().lower(), h.strip().lower()) for h in datatable[0]]
+    if "role" not in header and "kind" in header:  # | name | organisation | kind |: the role is the kind's own
+        datatable = [[*datatable[0], "role"], *[[*row, row[header.index("kind")]] for row in datatable[1:]]]
     for row in _rows(datatable, {"name", "role"}, {"organisation", "organisation name", "kind"}):
         name, said = row["name"], row["role"].lower()
         if said not in ROLE_WORDS:

@@ -9,10 +9,17 @@ from pytest_bdd import given, parsers, when
 from tests.steps.world import World, morning
 
 
-@given(parsers.parse("today is {day}"))
-def today_is(world: World, day: str) -> None:
-    """Given today is 2026-11-02   (09:00 in the jurisdiction)"""
-    world.api.clock.set(morning(date.fromisoformat(day)))
+@given(parsers.re(r"today is (?P<day>\d{4}-\d{2}-\d{2})(?:(?: at |T)(?P<clock>\d{1,2}:\d{2}\S*))?$"))
+def today_is(world: World, day: str, clock: str | None) -> None:
+    """Given today is 2026-11-02   (09:00 in the jurisdiction)
+
+    Given today is 2026-11-03 at 14:30   (or 2026-11-03T14:30-05:00; without an offset, the jurisdiction's time)"""
+    from tests.steps.world import value
+
+    if clock is None:
+        world.api.clock.set(morning(date.fromisoformat(day)))
+    else:
+        world.api.clock.set(datetime.fromisoformat(value(f"{day} at {clock}", world, "datetime")))
 
 
 @when(parsers.parse("{count:d} days pass"))
