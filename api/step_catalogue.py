@@ -181,8 +181,17 @@ class Deed:
         if form.startswith("{obj}") and not self.obj:  # the passive makes the object its subject
             return None
         text = form.format(who="{who}", present=self.present, participle=self.participle, obj=self.obj,
-                           rest=self.rest)
+                           rest=self.rest, infinitive=self.infinitive)
         return re.sub(r"\s+", " ", text).strip()
+
+    @property
+    def infinitive(self) -> str:
+        """The verb without its -s (`notifies`: `notify`, `discharges`: `discharge`), for `tries to` and `may`."""
+        if self.present.endswith("ies"):
+            return self.present[:-3] + "y"
+        if self.present.endswith(("sses", "shes", "ches", "xes")):
+            return self.present[:-2]
+        return self.present.removesuffix("s")
 
 
 #: The grammatical forms of a deed: keyword, the words (`{who}` the person, if the form names one), and how the
@@ -200,6 +209,9 @@ DEED_FORMS: tuple[tuple[str, str, str], ...] = (
     ("then", "{obj} has been {participle} {rest} by {who}", "what_has_been_done"),
     ("then", "{obj} has been {participle} {rest}", "what_has_been_done"),
     ("then", "{obj} has not been {participle} {rest}", "what_has_not_been_done"),
+    ("when", "{who} tries to {infinitive} {obj} {rest}", "tries_to_do_what"),
+    ("then", "{who} may {infinitive} {obj} {rest}", "may_do_what"),
+    ("then", "{who} may not {infinitive} {obj} {rest}", "may_not_do_what"),
 )
 #: The catalogue's example of each form, without and with a table (`features/in_plain_words.feature` uses each).
 DEED_EXAMPLES: tuple[tuple[str, str], ...] = (
@@ -224,6 +236,10 @@ DEED_EXAMPLES: tuple[tuple[str, str], ...] = (
     ("Then the parent has been admitted to treatment by the treatment provider", ""),
     ("Then the birth has been recorded", ""),
     ("Then the plan has not been updated", ""),
+    ("When the hospital tries to discharge the infant",
+     "When the peer mentor tries to record a follow-up contact with: | contact_type | home_visit |"),
+    ("Then the hospital may notify cps", ""),
+    ("Then the peer mentor may not admit the parent to treatment", ""),
 )
 
 
@@ -261,7 +277,8 @@ def deed_steps(deeds: list[Deed]) -> list[tuple[StepDoc, dict[str, Deed]]]:
         for table, example in zip(("", " with:"), examples, strict=True):
             if not example:
                 continue
-            if keyword == "when":  # a present tense also sets a scene: "Given the parent signs the consent"
+            if keyword == "when" and name != "tries_to_do_what":  # a present tense also sets a scene: "Given the
+                # parent signs the consent"
                 made.append((StepDoc("given", f"(?i){pattern}(?: today| now)?{re.escape(table)}", True,
                                      "Given " + example.removeprefix("When "), "deeds", form_shown(form, name, table)),
                              words))

@@ -148,3 +148,17 @@ Feature: The pathway in plain words, with partners set up from a table
       | field     | value       |
       | last_name | Rivera-Diaz |
     Then the cps worker sees the field last_name as "Rivera-Diaz"
+
+  Scenario: What each partner may do now, and a step someone tries anyway
+    Given the parent has signed the universal consent
+    And the birth is recorded by the hospital
+    Then the hospital may notify cps
+    And the peer mentor may not admit the parent to treatment
+    When the hospital tries to discharge the infant
+    Then the action is refused as not available
+    And the infant has not been discharged
+    When the peer mentor tries to record a follow-up contact with:
+      | field        | value      |
+      | contact_type | home_visit |
+    Then the action is refused as not available
+    And nothing new is recorded in the case's history

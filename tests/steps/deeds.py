@@ -8,11 +8,9 @@ actor takes it. Each form is the same HTTP call as `{who} takes {action}`."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from pytest_bdd import given, parsers, then, when
 
-from api.step_catalogue import Deed, deed_steps, read_deeds
+from api.step_catalogue import Deed, StepDoc, deed_steps, read_deeds
 from tests.factories import ACTION_ROLE
 from tests.steps.pathway import _act, _known_form, _table
 from tests.steps.world import World
@@ -69,12 +67,12 @@ def _who_acts(
     return (who if who and deed else at or ACTION_ROLE[found.action]), found
 
 
-def _register(keyword: str, pattern: str, words: dict[str, Deed], negative: bool) -> None:
+def _register(step: StepDoc, words: dict[str, Deed]) -> None:
     def act(world: World, deed: str | None = None, who: str | None = None, own: str | None = None,
             at: str | None = None, datatable: list[list[str]] | None = None) -> None:
         person, found = _who_acts(words, deed, who, own, at)
         _act(world, person, found.action, _table(world, datatable, _known_form(world, found.action)))
-        if keyword == "given":  # what a scenario starts from must have happened
+        if step.keyword == "given":  # what a scenario starts from must have happened
             assert world.last.status_code == 200, (
                 f"{found.action} by {person} was refused ({world.last.status_code}): "
                 + "; ".join([world.last.json().get("detail", ""), *world.last.json().get("reasons", [])]))
@@ -84,7 +82,7 @@ def _register(keyword: str, pattern: str, words: dict[str, Deed], negative: bool
         # The history as recorded: minimum necessary hides a treatment event even from the lead.
         events = world.api.client.app.state.services.cases.history(world.current()["id"])  # type: ignore[attr-defined]
         taken = [e for e in events if e.action == found.action]
-        if negative:
+        if "not_been" in step.shown:
             assert not taken, f"{found.action} is in the case's history ({len(taken)} time(s))"
             return
         assert taken, f"{found.action} is not in the case's history: {', '.join(e.action for e in events)}"
@@ -94,18 +92,23 @@ def _register(keyword: str, pattern: str, words: dict[str, Deed], negative: bool
             assert any(e.actor_id == me["id"] for e in taken), (
                 f"{found.action} was taken by {', '.join(takers)}, not by {who} ({me['role']} of {me['organisation']})")
 
-    decorate = {"given": given, "when": when, "then": then}[keyword]
-    decorate(parsers.re(pattern), stacklevel=2)(recorded if keyword == "then" else act)
+    def may(world: World, deed: str | None = None, who: str | None = None) -> None:
+        """Whether the person may take the action now, as the case's list of actions says to them."""
+        found = words[(deed or "").lower()]
+        answer = world.api.get(f"/cases/{world.current()['id']}/actions", world.role(who or ""))
+        options = {o["action"]: o for o in answer.json()} if answer.status_code == 200 else {}
+        offered = options.get(found.action)
+        if "may_not" in step.shown:
+            assert offered is None or not offered["allowed"], f"{who} may {found.action}"
+        else:
+            assert offered is not None, f"{found.action} is not an action of the current state; actions: " + (
+                ", ".join(options) or f"none ({who} gets {answer.status_code})")
+            assert offered["allowed"], f"{who} may not take {found.action}: {'; '.join(offered['reasons'])}"
+
+    decorate = {"given": given, "when": when, "then": then}[step.keyword]
+    chosen = act if step.keyword != "then" else may if "may" in step.shown else recorded
+    decorate(parsers.re(step.pattern), stacklevel=2)(chosen)
 
 
 for _step, _words in deed_steps(read_deeds(DEEDS)):
-    _register(_step.keyword, _step.pattern, _words, "not_been" in _step.shown)
-
-
-def said(action: str) -> list[str]:
-    """The phrases of an action, for the guide and the tests."""
-    return [d.said("{who} {present} {obj} {rest}") or "" for d in read_deeds({action: DEEDS[action]})]
-
-
-__all__ = ["said"]
-_ = Any
+    _register(_step, _words)
