@@ -136,3 +136,9 @@ Feature: Specifications in analysts' own words
       | field        | value                       |
       | meeting_date | 10 days before the due date |
     Then the case is in state meeting_scheduled
+
+  Scenario: The hospital may not close a case in follow-up
+    Given a case in state follow_up
+    When the hospital tries to close the case
+    Then it is refused as not allowed
+    And the case stays in follow_up

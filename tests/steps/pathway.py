@@ -137,6 +137,14 @@ def opens_at_delivery_with(world: World, who: str, datatable: list[list[str]]) -
         REACHED.add(_recorded_state(world))
 
 
+@given(parsers.re(r"a case in state (?P<state>[a-z_]+)$"))
+def a_case_in_state(world: World, state: str) -> None:
+    """Given a case in state follow_up   (the scenario's case, or one the prenatal clinic opens; the usual route)"""
+    if world.case is None:
+        case_opened(world, "the prenatal clinic")
+    case_reached(world, state)
+
+
 @given(parsers.parse("the case has reached {state}"))
 @given(parsers.re(r"the case is in state (?P<state>[a-z_]+)$"))
 def case_reached(world: World, state: str) -> None:
@@ -210,7 +218,7 @@ def action_succeeds(world: World) -> None:
     )
 
 
-@then(parsers.re(r'the (?:action|opening|step|request) is refused because "(?P<reason>[^"]+)"$'))
+@then(parsers.re(r'(?:the (?:action|opening|step|request)|it) is refused because "(?P<reason>[^"]+)"$'))
 def refused_because(world: World, reason: str) -> None:
     """Then the action is refused because "is outside the planning window"
 
@@ -239,7 +247,7 @@ def history_unchanged(world: World) -> None:
     )
 
 
-@then(parsers.re(r"the (?:action|opening|step|request) is refused as (?P<kind>.+)$"))
+@then(parsers.re(r"(?:the (?:action|opening|step|request)|it) is refused as (?P<kind>.+)$"))
 def refused_as(world: World, kind: str) -> None:
     """Then the action is refused as not allowed   (kinds: not allowed, not available, invalid, unknown case)"""
     statuses = {"not allowed": 403, "not available": 409, "invalid": 422, "unknown case": 404, "stale": 412}
