@@ -379,8 +379,14 @@ def feature_lines(path: Path) -> list[StepLine]:
     keyword = "given"
     lines = path.read_text(encoding="utf-8").splitlines()
     examples = _outline_examples(lines)
+    steps_begun = False  # a feature's description may start a line with "When": it is not a step
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
+        if line.startswith(("Background:", "Scenario:", "Scenario Outline:", "Scenario Template:", "Example:",
+                            "Rule:")):
+            steps_begun = True
+        if not steps_begun:
+            continue
         for name, value in examples.get(number, {}).items():  # a Scenario Outline's line, with its first example
             line = line.replace(f"<{name}>", value)
         if line.startswith("|") and found:

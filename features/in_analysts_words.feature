@@ -142,3 +142,22 @@ Feature: Specifications in analysts' own words
     When the hospital tries to close the case
     Then it is refused as not allowed
     And the case stays in follow_up
+
+  Scenario: A deadline's target and due time, to the minute
+    Then the consent deadline is due on 2026-11-16T00:00-05:00
+    When the parent signs the universal consent
+    Then the treatment_admission deadline has its target in 3 days
+
+  Scenario: A case led by a CPS office the scenario sets up
+    Given these users:
+      | name  | role | organisation  |
+      | Carla | cps  | Riverside CPS |
+    And a case opened by the prenatal clinic with:
+      | field        | value         |
+      | last_name    | Okafor        |
+      | lead_cps_org | riverside-cps |
+    And the parent has signed the universal consent
+    When the treatment provider admits the parent to treatment
+    Then the case is in state in_treatment
+    And Carla sees the case in phase prenatal
+    And the accounting of disclosures shows Carla reading "view"

@@ -143,8 +143,9 @@ Feature: Planning meeting
 
   Scenario: A parent identified late is already in the planning window
     Given a case opened by the prenatal clinic with:
-      | field    | value      |
-      | due_date | in 20 days |
+      | field     | value      |
+      | last_name | Okafor     |
+      | due_date  | in 20 days |
     Then the worklist of the cps worker shows planning_meeting
     And the planning_meeting deadline is open
 

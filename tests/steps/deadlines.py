@@ -12,7 +12,7 @@ from sqlalchemy import select
 from engine.deadlines import DEADLINES
 from engine.ticker import tick
 from tests.factories import JURISDICTION
-from tests.steps.world import World
+from tests.steps.world import World, value
 from tests.steps.world import when as resolve
 
 
@@ -104,12 +104,30 @@ def deadline_met(world: World, name: str, how: str | None) -> None:
 def deadline_due(world: World, name: str, day: str) -> None:
     """Then the treatment_admission deadline is due in 7 days   (any date: 2027-01-10, the due date, on tomorrow...)
 
-    The day it is due in the jurisdiction."""
+    Then the consent deadline is due on 2026-11-16T00:00-05:00   (a time: that very moment)"""
     found = _row(world, name)
     assert found is not None, f"the {name} deadline has not opened"
-    expected = resolve(day.removeprefix("on "), world)
-    actual = _aware(found.due_at).astimezone(JURISDICTION).date()
-    assert actual == expected, f"the {name} deadline is due {actual}, not {expected}"
+    _same_moment(world, f"the {name} deadline is due", _aware(found.due_at), day)
+
+
+@then(parsers.re(DEADLINE + r" has its target (?P<day>.+)$"))
+def deadline_target(world: World, name: str, day: str) -> None:
+    """Then the treatment_admission deadline has its target in 3 days   (or: on 2026-11-05, at 2026-11-05T09:00)"""
+    found = _row(world, name)
+    assert found is not None, f"the {name} deadline has not opened"
+    _same_moment(world, f"the {name} deadline has its target", _aware(found.target_at), day)
+
+
+def _same_moment(world: World, what: str, actual: datetime, said: str) -> None:
+    """A deadline's moment against what a line says: a day (in the jurisdiction), or a time to the minute."""
+    said = re.sub(r"^(?:on|at) ", "", said.strip())
+    if ":" in said:
+        expected = datetime.fromisoformat(value(said, world, "datetime"))
+        assert actual == expected, f"{what} at {actual.astimezone(JURISDICTION):%Y-%m-%d %H:%M%z}, not {said}"
+        return
+    day = resolve(said, world)
+    local = actual.astimezone(JURISDICTION).date()
+    assert local == day, f"{what} on {local}, not {day}"
 
 
 @when("the deadlines are processed")

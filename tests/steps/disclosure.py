@@ -212,8 +212,8 @@ def sees_event_field_as(world: World, who: str, field: str, action: str, expecte
 
 
 def _accounting(world: World) -> list[dict[str, Any]]:
-    """The case's accounting of disclosures, as its lead organisation (the cps worker) reads it."""
-    response = world.api.get(f"/cases/{world.current()['id']}/disclosures", "cps")
+    """The case's accounting of disclosures, as its lead organisation reads it."""
+    response = world.api.get(f"/cases/{world.current()['id']}/disclosures", world.lead())
     assert response.status_code == 200, f"the lead cannot read the accounting: {response.json().get('detail')}"
     return list(response.json())
 
