@@ -161,3 +161,24 @@ Feature: Specifications in analysts' own words
     Then the case is in state in_treatment
     And Carla sees the case in phase prenatal
     And the accounting of disclosures shows Carla reading "view"
+
+  Scenario: Who read the case is accounted for, without who the parent is
+    Given the parent has signed the universal consent
+    When the hospital views the case
+    Then the action succeeds
+    And the accounting of disclosures shows that the hospital viewed the case
+    And the accounting of disclosures holds no personal details
+    And the analyst can read the outcome figures
+    And the hospital cannot read the CAPTA figures
+
+  Scenario: Invitees written in one cell, as the case view shows them
+    Given the parent has signed the universal consent
+    When the cps worker schedules the planning meeting with:
+      | field        | value                                             |
+      | meeting_date | 10 days before the due date                       |
+      | invitees     | cps county-cps, treatment recovery-clinic, parent |
+    Then the cps worker sees the field invitees of schedule_planning_meeting as "cps county-cps, treatment recovery-clinic, parent"
+
+  Scenario: A closed case has nothing left to do
+    Given a case in state closed
+    Then the case has no open deadlines

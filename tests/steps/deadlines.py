@@ -130,6 +130,16 @@ def _same_moment(world: World, what: str, actual: datetime, said: str) -> None:
     assert local == day, f"{what} on {local}, not {day}"
 
 
+@then(parsers.re(r"the case has no open deadlines?$"))
+def no_open_deadlines(world: World) -> None:
+    """Then the case has no open deadlines   (every one met, missed or cancelled)"""
+    services = world.api.client.app.state.services  # type: ignore[attr-defined]
+    with services.db.read() as conn:
+        still = conn.execute(select(DEADLINES.c.name).where(
+            DEADLINES.c.case_id == world.current()["id"], DEADLINES.c.status == "open")).scalars().all()
+    assert not still, f"open: {', '.join(still)}"
+
+
 @when("the deadlines are processed")
 def deadlines_processed(world: World) -> None:
     """When the deadlines are processed   (what `posc tick` and the server do every minute)"""

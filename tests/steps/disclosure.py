@@ -300,6 +300,38 @@ def disclosure_not_accounted(world: World, who: str, what: str | None) -> None:
     assert not found, f"the accounting shows {_entries(found)}"
 
 
+@when(parsers.re(r"(?P<who>.+) (?:views|opens|reads) (?P<what>the case|the case's history|the plan of safe care)$"))
+def reads(world: World, who: str, what: str) -> None:
+    """When the hospital views the case   (or: opens the case, reads the case's history, reads the plan of safe care)
+
+    What they read is in `world.last` for the next line (`Then the action is refused as not allowed`), and in the
+    accounting of disclosures."""
+    path = {"the case": "", "the case's history": "/events", "the plan of safe care": "/documents/plan-of-safe-care"}
+    world.last = world.api.get(f"/cases/{world.current()['id']}{path[what]}", world.role(who))
+
+
+@then(parsers.re(r"the accounting of disclosures holds no personal details$"))
+def accounting_without_identity(world: World) -> None:
+    """Then the accounting of disclosures holds no personal details   (no name, date of birth or other data of the
+    case: who read which tier, when)"""
+    data = world.api.client.app.state.services.cases.get(world.current()["id"]).data  # type: ignore[attr-defined]
+    text = str(_accounting(world)).lower()
+    found = [f"{k} {v!r}" for k, v in data.items() if isinstance(v, str) and len(v) > 3 and v.lower() in text
+             and k in ("first_name", "last_name", "date_of_birth", "phone", "address", "notes")]
+    assert not found, f"the accounting shows {', '.join(found)}"
+
+
+@then(parsers.re(r"(?P<who>.+) (?P<can>can|cannot) read the (?:de-identified )?(?:CAPTA |outcome )?figures$"))
+def reads_figures(world: World, who: str, can: str) -> None:
+    """Then the analyst can read the outcome figures   (or: cannot read the CAPTA figures; this year's, by month)"""
+    year = world.today().year
+    response = world.api.get(f"/reports/capta?from={year}-01-01&to={year}-12-31", world.role(who))
+    if can == "can":
+        assert response.status_code == 200, f"{who} cannot read the figures ({response.status_code})"
+    else:
+        assert response.status_code in (403, 404), f"{who} can read the figures ({response.status_code})"
+
+
 @then(parsers.re(r"(?P<who>.+) cannot (?:see|list|read) the accounting of disclosures$"))
 def accounting_hidden(world: World, who: str) -> None:
     """Then the hospital cannot see the accounting of disclosures   (only the case's lead organisation may)"""

@@ -12,6 +12,22 @@ from tests.pathway import ROUTES
 from tests.steps.world import REACHED, TAKEN, World, value
 
 
+def _record_fields(world: World, form: str, field: str) -> list[str]:
+    """The fields of each record of a list of records, in the form's order (`invitees`: role, organisation)."""
+    prop = world.api.get(f"/forms/{form}", "cps").json()["properties"][field]
+    items = prop.get("items") or next((o.get("items") for o in prop.get("anyOf", []) if o.get("items")), {})
+    if "$ref" in items:
+        items = world.api.get(f"/forms/{form}", "cps").json()["$defs"][items["$ref"].rsplit("/", 1)[1]]
+    return list(items.get("properties", {}))
+
+
+def _records(world: World, form: str, field: str, cell: str) -> list[dict[str, str]]:
+    """A list of records written in one cell, as features show them: `cps county-cps, parent` is two records, each
+    its values in the form's order of fields."""
+    names = _record_fields(world, form, field)
+    return [dict(zip(names, item.split(), strict=False)) for item in cell.split(",") if item.strip()]
+
+
 def _form_fields(world: World, form: str) -> dict[str, str]:
     """Each field's kind, for reading table cells: lists of organisations count as lists."""
     schema = world.api.get(f"/forms/{form}", "cps").json()
@@ -33,7 +49,8 @@ def _table(world: World, datatable: list[list[str]] | None, form: str) -> dict[s
     for name, cell in ((r[0].strip(), r[1]) for r in rows):
         if name not in types:
             raise AssertionError(f"form {form} has no field {name!r}; its fields: {', '.join(types)}")
-        given = value(cell, world, types[name])
+        given = (_records(world, form, name, cell) if types[name] == "records" and cell.strip().lower() != "none"
+                 else value(cell, world, types[name]))
         if name in changes and isinstance(changes[name], list) and isinstance(given, list):
             changes[name] = [*changes[name], *given]  # a list field given row by row
         else:
