@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -297,7 +298,36 @@ _NOT_AUXILIARY = r"(?<! has)(?<! have)(?<! had)(?<! was)(?<! is)(?<! were)(?<! b
 
 def form_shown(form: str, name: str, table: str) -> str:
     """A deed form as the catalogue shows it: `{who} {does_what} with:`."""
-    return re.sub(r"\{obj\}.*\{rest\}|\{present\}.*\{rest\}|\{participle\}.*\{rest\}", "{" + name + "}", form) + table
+    return re.sub(r"\{(?:obj|present|participle|infinitive)\}.*\{rest\}", "{" + name + "}", form, count=1) + table
+
+
+def suggest_deed(keyword: str, text: str, made: list[tuple[StepDoc, dict[str, Deed]]] | None = None) -> str | None:
+    """The line an action said in words was most likely meant to be, a letter or two out (`the hospital recrds the
+    birth`: `the hospital records the birth`), or None when no deed is that close."""
+    made = made if made is not None else (deed_steps(deeds()) if (steps_folder() / "deeds.py").is_file() else [])
+    said = text.strip()
+    best: tuple[float, str] | None = None
+    for step, words in made:
+        if step.keyword != keyword or step.pattern.endswith(re.escape(" with:")) != said.endswith(" with:"):
+            continue
+        line, parts = said.removesuffix(" with:"), said.removesuffix(" with:").split()
+        by_size: dict[int, list[str]] = {}
+        for phrase in words:
+            by_size.setdefault(len(phrase.split()), []).append(phrase)
+        for size, phrases in by_size.items():
+            if "(?P<who>" in step.pattern and step.pattern.index("(?P<who>") < step.pattern.index("(?P<deed>"):
+                near, rest = " ".join(parts[-size:]), parts[:-size]
+            elif "(?P<who>" in step.pattern:
+                near, rest = " ".join(parts[:size]), parts[size:]
+            else:
+                near, rest = line, []
+            for phrase in difflib.get_close_matches(near.lower(), phrases, n=1, cutoff=0.85):
+                ratio = difflib.SequenceMatcher(None, near.lower(), phrase).ratio()
+                before = "(?P<who>" in step.pattern and step.pattern.index("(?P<who>") < step.pattern.index("(?P<deed>")
+                candidate = " ".join([*rest, phrase] if before else [phrase, *rest])
+                if (best is None or ratio > best[0]) and candidate.lower() != line.lower():
+                    best = (ratio, candidate + (" with:" if said.endswith(" with:") else ""))
+    return None if best is None else f"{keyword.capitalize()} {best[1]}"
 
 
 def _escape(words: str) -> str:
@@ -430,18 +460,16 @@ def search(
     if not terms:
         return []
     named = {parameter for parameter, values in (names or {}).items() if any(_names(v, terms) for v in values)}
+    vocabularies = [(step, _vocabulary(step)) for step in catalogue]
+    every = frozenset().union(*(v for _, v in vocabularies))
+    near = {term: _near(term, every) for term in terms}  # the words each term is a letter or two from, once
     scored = []
-    for step in catalogue:
-        # A step made from a table of phrases (the deeds) is found by any of them.
-        said = step.pattern.replace("\\", "") if step.shown else ""
-        text = f"{step.keyword} {step.readable} {step.example} {said}".lower()
-        vocabulary = set(re.findall(r"[a-z0-9_]+", text))
-        vocabulary |= {part for word in vocabulary if "_" in word for part in word.split("_") if part}
+    for step, vocabulary in vocabularies:
         score = 0.0
         for term in terms:
             if term in vocabulary:
                 score += 2
-            elif _near(term, vocabulary):
+            elif near[term] & vocabulary:
                 score += 1
         score += 3 * len(named & set(step.parameters))
         if score:
@@ -457,11 +485,19 @@ def _names(value: str, terms: list[str]) -> bool:
     return value.lower() in terms or (bool(parts) and all(part in terms for part in parts))
 
 
-def _near(term: str, vocabulary: set[str]) -> bool:
-    """A word that starts the term or that it starts (`birth` and `births`), or one a letter or two away."""
-    if any(word.startswith(term) or term.startswith(word) for word in vocabulary if len(word) > 3):
-        return True
-    return bool(difflib.get_close_matches(term, vocabulary, n=1, cutoff=0.8))
+@lru_cache(maxsize=1024)
+def _vocabulary(step: StepDoc) -> frozenset[str]:
+    """The words a step is found by: its pattern as read, its example, and for a step made from a table of phrases
+    (the deeds) every phrase; a name's parts too (`record_birth`: record, birth)."""
+    said = step.pattern.replace("\\", "") if step.shown else ""
+    words = set(re.findall(r"[a-z0-9_]+", f"{step.keyword} {step.readable} {step.example} {said}".lower()))
+    return frozenset(words | {part for word in words if "_" in word for part in word.split("_") if part})
+
+
+def _near(term: str, vocabulary: frozenset[str]) -> set[str]:
+    """The words that start the term or that it starts (`birth` and `births`), and those a letter or two away."""
+    found = {word for word in vocabulary if len(word) > 3 and (word.startswith(term) or term.startswith(word))}
+    return found | set(difflib.get_close_matches(term, vocabulary, n=20, cutoff=0.8))
 
 
 _LITTLE_WORDS = frozenset({"a", "an", "the", "is", "are", "of", "to", "and", "or", "in", "on", "by", "with", "it"})
@@ -492,6 +528,7 @@ def check(
     known = {parameter: sorted(set(values)) for parameter, values in names.items()}
     standard = sorted({w.lower() for w in who})
     problems: list[str] = []
+    made = deed_steps(deeds()) if (steps_folder() / "deeds.py").is_file() else []
     for path in paths:
         known["who"] = standard
         problems += _gherkin_problems(path)
@@ -500,6 +537,10 @@ def check(
             hits = [(step, found) for step in catalogue if step.keyword == line.keyword
                     and (found := matches(step, line.text)) is not None]
             if not hits:
+                meant = suggest_deed(line.keyword, line.text, made)
+                if meant is not None:
+                    problems.append(f"{line.where}: no step matches {spoken!r}; did you mean {meant!r}?")
+                    continue
                 closest = search(catalogue, line.text, names, limit=3)
                 advice = "; closest: " + " | ".join(f"{s.readable} (e.g. {s.example.split('   ')[0]})"
                                                      for s in closest) if closest else ""

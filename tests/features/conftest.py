@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from api.step_catalogue import pathway_names, read_catalogue, search
+from api.step_catalogue import pathway_names, read_catalogue, search, suggest_deed
 from engine import load_catalogue
 from tests.api.conftest import api  # noqa: F401  (the HTTP fixture the steps drive)
 from tests.steps.world import REACHED, TAKEN, World
@@ -64,8 +64,10 @@ def pytest_bdd_step_func_lookup_error(
     request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any, exception: Exception,
 ) -> None:
     """A line no step matches: the report names it and the closest steps of the catalogue, with their examples."""
+    meant = suggest_deed(getattr(step, "type", step.keyword.lower()), step.name)
     closest = search(read_catalogue(), step.name, pathway_names(load_catalogue()), limit=3)
     advice = "; ".join(f"{s.keyword.capitalize()} {s.readable} (e.g. {s.example.split('   ')[0]})" for s in closest)
+    advice = f"did you mean {meant!r}? Or: {advice}" if meant else advice
     request.node.stash[_FAILED_STEP] = (f"{feature.filename.rsplit('/', 1)[-1]}:{step.line_number}",
                                         f"{step.keyword} {step.name}", scenario.name)
     request.node.stash[_NO_STEP] = "no step matches this line" + (f"; closest: {advice}" if advice else

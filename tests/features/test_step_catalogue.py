@@ -150,3 +150,41 @@ def test_an_action_said_in_words_and_a_deadline_by_its_title_count_as_named(tmp_
     missing = mentioned(read_features(tmp_path), load_catalogue())
     assert "record_birth" not in missing["actions"] and "admit_to_treatment" in missing["actions"]
     assert "newborn_visit" not in missing["deadlines"] and "follow_up_90" in missing["deadlines"]
+
+
+def test_an_action_said_in_words_a_letter_out_is_corrected_in_full(tmp_path: Path) -> None:
+    """A misspelt action in plain words gets the whole line it was meant to be, not a list of patterns."""
+    draft = tmp_path / "draft.feature"
+    draft.write_text(
+        "Feature: a draft\n"
+        "  This description says When things happen: it is not a step.\n"
+        "  Scenario: typos in plain words\n"
+        "    Given a case opened by the prenatal clinic\n"
+        "    When the hospital recrds the birth\n"
+        "    And the parent is admited to treatment by the treatment provider\n"
+        "    Then the brith has been recorded\n"
+    )
+    printed = posc("features", "check", str(draft))
+    assert printed.returncode == 1
+    assert printed.stdout.splitlines() == [
+        "draft.feature:5: no step matches 'When the hospital recrds the birth'; "
+        "did you mean 'When the hospital records the birth'?",
+        "draft.feature:6: no step matches 'When the parent is admited to treatment by the treatment provider'; "
+        "did you mean 'When the parent is admitted to treatment by the treatment provider'?",
+        "draft.feature:7: no step matches 'Then the brith has been recorded'; "
+        "did you mean 'Then the birth has been recorded'?",
+    ]
+
+
+def test_a_file_that_is_not_gherkin_is_named_with_its_line(tmp_path: Path) -> None:
+    draft = tmp_path / "prose.feature"
+    draft.write_text(
+        "Feature: prose\n"
+        "  Scenario: four days later\n"
+        "    Given a case opened by the prenatal clinic\n"
+        "    When, four days later, the hospital records the birth\n"
+    )
+    printed = posc("features", "check", str(draft))
+    assert printed.returncode == 1
+    assert printed.stdout.startswith("prose.feature:4: not Gherkin, so no scenario of this file can run: "
+                                     "'When, four days later, the hospital records the birth'")
