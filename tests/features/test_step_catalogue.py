@@ -188,3 +188,14 @@ def test_a_file_that_is_not_gherkin_is_named_with_its_line(tmp_path: Path) -> No
     assert printed.returncode == 1
     assert printed.stdout.startswith("prose.feature:4: not Gherkin, so no scenario of this file can run: "
                                      "'When, four days later, the hospital records the birth'")
+
+
+def test_every_action_of_the_pathway_can_be_said_in_words() -> None:
+    """An action added to the workflow needs its phrases in `DEEDS` (tests/steps/deeds.py), or analysts could only
+    say `takes <action>` for it."""
+    from api.step_catalogue import deeds
+    from engine import load_catalogue
+
+    said = {deed.action for deed in deeds()}
+    assert set(load_catalogue().workflow("charm-posc").actions) - said == set()
+    assert said - set(load_catalogue().workflow("charm-posc").actions) == set()
