@@ -314,17 +314,18 @@ def suggest_deed(keyword: str, text: str, made: list[tuple[StepDoc, dict[str, De
         by_size: dict[int, list[str]] = {}
         for phrase in words:
             by_size.setdefault(len(phrase.split()), []).append(phrase)
+        named = "(?P<who>" in step.pattern
+        who_first = named and step.pattern.index("(?P<who>") < step.pattern.index("(?P<deed>")
         for size, phrases in by_size.items():
-            if "(?P<who>" in step.pattern and step.pattern.index("(?P<who>") < step.pattern.index("(?P<deed>"):
+            if who_first:
                 near, rest = " ".join(parts[-size:]), parts[:-size]
-            elif "(?P<who>" in step.pattern:
+            elif named:
                 near, rest = " ".join(parts[:size]), parts[size:]
             else:
                 near, rest = line, []
             for phrase in difflib.get_close_matches(near.lower(), phrases, n=1, cutoff=0.85):
                 ratio = difflib.SequenceMatcher(None, near.lower(), phrase).ratio()
-                before = "(?P<who>" in step.pattern and step.pattern.index("(?P<who>") < step.pattern.index("(?P<deed>")
-                candidate = " ".join([*rest, phrase] if before else [phrase, *rest])
+                candidate = " ".join([*rest, phrase] if who_first else [phrase, *rest])
                 if (best is None or ratio > best[0]) and candidate.lower() != line.lower():
                     best = (ratio, candidate + (" with:" if said.endswith(" with:") else ""))
     return None if best is None else f"{keyword.capitalize()} {best[1]}"
