@@ -522,8 +522,10 @@ class Cases:
         )
         # New party rows were written whole; the others follow a new state or phase, a change of open work or of
         # who owns it, and a new lead.
-        if moved or (folded.state, folded.phase) != (before.state, before.phase) or folded.parties != before.parties:
-            scope.refresh(conn, case_id, state=folded.state, phase=folded.phase, lead=lead)
+        scope.refresh(
+            conn, case_id, state=folded.state, phase=folded.phase, lead=lead, state_moved=folded.state != before.state,
+            phase_moved=folded.phase != before.phase, deadlines_moved=moved or folded.parties != before.parties,
+        )
         return record_from(case_id, workflow, row["data"], folded, row["opened_at"], now)
 
     def access(

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Update, bindparam, case, exists, func, insert, select, update
+from sqlalchemy import Connection, Update, bindparam, case, exists, func, insert, or_, select, update
 
 from engine.definitions.compiled import CompiledDeadline, CompiledWorkflow, matches
 from engine.definitions.vocabulary import OPEN_EVENT
@@ -55,16 +55,62 @@ def _close(conn: Connection, common: Mapping[str, Any], met: list[str], cancelle
     return _ran(conn, _close_statement(len(names)), params)
 
 
-#: Meets one deadline when the work was really done (`at`), never before the deadline opened.
-_DONE = bindparam("b_done", type_=DEADLINES.c.closed_at.type)
-_MEET_AT = (
-    update(DEADLINES)
-    .where(*_OPEN_ROWS, DEADLINES.c.name == bindparam("b_name"))
-    .values(
-        status=MET, closed_seq=bindparam("b_seq"),
-        closed_at=case((DEADLINES.c.opened_at > _DONE, DEADLINES.c.opened_at), else_=_DONE),
-    )
-)
+@cache
+def _settle_statement(at: int, closing: int, roles: int) -> Update:
+    """One statement for what an event does to the case's open deadlines: meets `at` of them at the time the work
+    was done (`b_at_<i>`, `b_done_<i>`; never before the deadline opened), meets or cancels `closing` others now
+    (`b_name_<i>`, `b_status_<i>`), and hands the open items of `roles` reassigned parties to their new
+    organisations (`b_role_<i>`, `b_org_<i>`; items closed by the same event keep their owner). Built once per
+    shape."""
+    at_names: list[Any] = [bindparam(f"b_at_{i}") for i in range(at)]
+    done: list[Any] = [bindparam(f"b_done_{i}", type_=DEADLINES.c.closed_at.type) for i in range(at)]
+    names: list[Any] = [bindparam(f"b_name_{i}") for i in range(closing)]
+    role_names: list[Any] = [bindparam(f"b_role_{i}") for i in range(roles)]
+    name, opened = DEADLINES.c.name, DEADLINES.c.opened_at
+    closed = [*at_names, *names]
+    touched = [name.in_(closed)] if closed else []
+    if role_names:
+        touched.append(DEADLINES.c.owner_role.in_(role_names))
+    values: dict[str, Any] = {}
+    if closed:
+        values["status"] = case(
+            *((name == at_names[i], MET) for i in range(at)),
+            *((name == names[i], bindparam(f"b_status_{i}")) for i in range(closing)),
+            else_=DEADLINES.c.status,
+        )
+        values["closed_at"] = case(
+            *((name == at_names[i], case((opened > done[i], opened), else_=done[i])) for i in range(at)),
+            *([(name.in_(names), bindparam("b_now"))] if names else []),
+            else_=DEADLINES.c.closed_at,
+        )
+        values["closed_seq"] = case((name.in_(closed), bindparam("b_seq")), else_=DEADLINES.c.closed_seq)
+    if role_names:
+        owners: list[tuple[Any, Any]] = [
+            (DEADLINES.c.owner_role == role_names[i], bindparam(f"b_org_{i}")) for i in range(roles)
+        ]
+        values["owner_org"] = case(*([(name.in_(closed), DEADLINES.c.owner_org)] if closed else []), *owners,
+                                   else_=DEADLINES.c.owner_org)
+    return update(DEADLINES).where(*_OPEN_ROWS, or_(*touched)).values(**values)
+
+
+def _settle(
+    conn: Connection, common: Mapping[str, Any], met_at: Mapping[str, datetime], met: list[str],
+    cancelled: list[str], reowned: Mapping[str, str],
+) -> bool:
+    """Runs `_settle_statement` for this event; True if it changed a row."""
+    names = [*met, *(n for n in cancelled if n not in met)]
+    if not (met_at or names or reowned):
+        return False
+    params = {**common}
+    for i, (name, done) in enumerate(met_at.items()):
+        params[f"b_at_{i}"], params[f"b_done_{i}"] = name, done
+    for i, name in enumerate(names):
+        params[f"b_name_{i}"], params[f"b_status_{i}"] = name, MET if name in met else CANCELLED
+    for i, (role, organisation) in enumerate(reowned.items()):
+        params[f"b_role_{i}"], params[f"b_org_{i}"] = role, organisation
+    return _ran(conn, _settle_statement(len(met_at), len(names), len(reowned)), params)
+
+
 #: Moves the clock of an open deadline whose anchor was corrected.
 _REANCHOR = (
     update(DEADLINES)
@@ -96,14 +142,6 @@ _MEET_LATE = (
     update(DEADLINES)
     .where(*_OPEN_ROWS, DEADLINES.c.name == bindparam("b_name"), DEADLINES.c.opened_at <= bindparam("b_earliest"))
     .values(status=MET, closed_at=bindparam("b_now"), closed_seq=bindparam("b_seq"))
-)
-_REOWN = (
-    update(DEADLINES)
-    .where(*_OPEN_ROWS, DEADLINES.c.owner_role.in_([bindparam(f"b_role_{i}") for i in range(4)]))
-    .values(owner_org=case(
-        *((DEADLINES.c.owner_role == bindparam(f"b_role_{i}"), bindparam(f"b_org_{i}")) for i in range(4)),
-        else_=DEADLINES.c.owner_org,
-    ))
 )
 _INSERT = insert(DEADLINES)
 _CLOSE_ALL = (
@@ -151,15 +189,14 @@ def record_event(
     # Only deadlines that apply in the state the case is leaving can be open now.
     possibly_open = [d for d in workflow.deadlines.values() if from_state in d.applies_in]
     met: list[str] = []
-    met_at: list[str] = []  # met by a statement of their own, at the time the work was done
+    met_at: dict[str, datetime] = {}  # met at the time the work was done
     for deadline in possibly_open:
         for rule in deadline.met_by:
             if rule.action != event or not matches(rule.when, data):
                 continue
             done = workflow.moment(data.get(rule.at)) if rule.at is not None else None
             if done is not None and rule.not_before is None:
-                changed |= _ran(conn, _MEET_AT, {**common, "b_name": deadline.name, "b_done": min(done, now)})
-                met_at.append(deadline.name)
+                met_at[deadline.name] = min(done, now)
             elif rule.not_before is None:
                 met.append(deadline.name)
             else:
@@ -172,18 +209,15 @@ def record_event(
     # Doing the work of a missed deadline, late, settles its escalation.
     met += [f"{ESCALATION_PREFIX}{d.name}" for d in workflow.deadlines.values()
             if any(r.action == event and matches(r.when, data) for r in d.met_by)]
-    if met or cancelled:
-        changed |= _close(conn, common, met, cancelled)
+    # Every open item a party owned moves with it (a new lead CPS office takes over its escalations too).
+    reowned = {r: parties[r] for r in parties if previous_parties and parties.get(r) != previous_parties.get(r)}
+    # Met, cancelled and re-owned in one statement.
+    changed |= _settle(conn, common, met_at, met, cancelled, reowned)
     if from_state is not None and workflow.is_terminal(to_state):
         changed |= _ran(conn, _CLOSE_ALL, common)  # a closed case leaves nothing open, escalations included
     if previous_values is not None:
-        changed |= _reanchor(conn, workflow, possibly_open, met + met_at + cancelled, values, previous_values, common)
-    # Every open item a party owned moves with it (a new lead CPS office takes over its escalations too).
-    reowned = [r for r in parties if previous_parties and parties.get(r) != previous_parties.get(r)][:4]
-    if reowned:
-        slots = {f"b_role_{i}": reowned[i] if i < len(reowned) else "" for i in range(4)}
-        slots.update({f"b_org_{i}": parties[reowned[i]] if i < len(reowned) else "" for i in range(4)})
-        changed |= _ran(conn, _REOWN, {**common, **slots})
+        changed |= _reanchor(conn, workflow, possibly_open, [*met, *met_at, *cancelled], values, previous_values,
+                             common)
     rows = []
     for deadline in workflow.deadlines.values():
         opened = opening_time(workflow, deadline, event, to_state, data, values, now)

@@ -10,9 +10,10 @@ every filter of `GET /cases` is a range of an index (`CaseParty`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, bindparam, func, or_, select, update
+from sqlalchemy import Boolean, Connection, Update, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.deadlines import DEADLINES, OPEN
@@ -31,11 +32,26 @@ def _overdue_from(organisation: Any, sees_all: Any) -> Any:
     )
 
 
-# Built once (building them costs more than running them on SQLite).
-_REFRESH = update(PARTIES).where(PARTIES.c.case_id == bindparam("b_case")).values(
-    state=bindparam("b_state"), phase=bindparam("b_phase"),
-    overdue_from=_overdue_from(PARTIES.c.organisation, PARTIES.c.organisation == bindparam("b_lead")),
-)
+@cache
+def _refresh(state: bool, phase: bool, overdue: bool) -> Update:
+    """Brings the case's party rows up to date in what may have changed: the `state`, the `phase`, the `overdue`
+    time. Only those columns are set, and only on rows where one differs: every column set rewrites its indexes,
+    and a case has a row per party and per organisation its consent covers (about ten), so writing what did not
+    change was most of a state change's cost on SQLite. Each combination is built once (building costs more than
+    running on SQLite)."""
+    due = _overdue_from(PARTIES.c.organisation, PARTIES.c.organisation == bindparam("b_lead"))
+    values: dict[str, Any] = {}
+    differs = []
+    if state:
+        values["state"] = bindparam("b_state")
+        differs.append(PARTIES.c.state != bindparam("b_state"))
+    if phase:
+        values["phase"] = bindparam("b_phase")
+        differs.append(PARTIES.c.phase != bindparam("b_phase"))
+    if overdue:
+        values["overdue_from"] = due
+        differs.append(PARTIES.c.overdue_from.is_distinct_from(due))
+    return update(PARTIES).where(PARTIES.c.case_id == bindparam("b_case"), or_(*differs)).values(**values)
 
 
 def _upsert(dialect: Any) -> Any:
@@ -69,7 +85,13 @@ def write_parties(
         conn.execute(_UPSERT[conn.dialect.name == "postgresql"], changed)
 
 
-def refresh(conn: Connection, case_id: str, *, state: str, phase: str, lead: str | None) -> None:
-    """Brings every party row of the case up to date: after a change of state or phase, of the open deadlines, their
-    due times or owners, or of the lead."""
-    conn.execute(_REFRESH, {"b_case": case_id, "b_state": state, "b_phase": phase, "b_lead": lead})
+def refresh(
+    conn: Connection, case_id: str, *, state: str, phase: str, lead: str | None, state_moved: bool = True,
+    phase_moved: bool = True, deadlines_moved: bool = True,
+) -> None:
+    """Brings every party row of the case up to date after a change of state (`state_moved`) or phase
+    (`phase_moved`), or of the open deadlines, their due times or owners, or of the lead (`deadlines_moved`): rows
+    already right are not written."""
+    if state_moved or phase_moved or deadlines_moved:
+        conn.execute(_refresh(state_moved, phase_moved, deadlines_moved),
+                     {"b_case": case_id, "b_state": state, "b_phase": phase, "b_lead": lead})

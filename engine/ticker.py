@@ -88,7 +88,7 @@ def tick(db: Database, catalogue: Catalogue, now: datetime, *, batch: int = 200)
                 # Late work another organisation owned is now the lead's (its escalation): their rows follow, once.
                 if any(row["owner_org"] != m.escalated_to for row, m in zip(rows, missed, strict=True)):
                     scope.refresh(conn, case_id, state=case["state"], phase=case["phase"],
-                                  lead=missed[0].escalated_to)
+                                  lead=missed[0].escalated_to, state_moved=False, phase_moved=False)
                 done.extend(missed)
                 marked += len(missed)
         if len(due) < batch or not marked:

@@ -22,8 +22,8 @@ ONE_STATEMENT_APPEND = {"a state change (admission to treatment)", "a same-state
 BUDGET = {
     "open a case": 10,
     # A state change copies the new state to the case's party rows, where the case list's filters find it.
-    "a state change (admission to treatment)": 11,
-    "a same-state action (a consent renewed)": 9,
+    "a state change (admission to treatment)": 9,
+    "a same-state action (a consent renewed)": 8,
     "the case view": 5,
     "the case view for an API key (the key checked in the same transaction)": 6,
     "the case page": 6,
