@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api import logs, metrics, openapi, problems, web
+from api import fhir, logs, metrics, openapi, problems, web
 from api.caching import NoStore
 from api.limits import BodySizeLimit
 from api.routes import cases, desk, meta
@@ -60,6 +60,7 @@ def create_app(
     openapi.install(app)
     for router in (meta.router, cases.router, desk.router):
         app.include_router(router)
+    fhir.install(app)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(HeadAsGet)
     app.add_middleware(metrics.Requests)

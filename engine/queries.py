@@ -26,6 +26,7 @@ from engine.guards import ConsentView
 from engine.readmodels import (
     CaseList,
     CasePage,
+    CaseRecordRead,
     CaseSummary,
     CaseView,
     DisclosureView,
@@ -42,6 +43,7 @@ from engine.store.tables import AccessLog, Deadline
 from engine.users import UserRecord, authenticate_in
 from engine.views import (
     case_page,
+    case_record,
     case_view,
     deadline_fields,
     event_views,
@@ -127,6 +129,15 @@ class CaseQueries:
         self._log(actor, case_id, "page", access)
         return page
 
+    def record(self, actor: Actor, case_id: str, what: str = "fhir") -> CaseRecordRead:
+        """The case and its history as the caller may see them, read in one transaction and recorded as one
+        disclosure (`what`: the FHIR interface records `fhir`)."""
+        with self.db.read() as conn:
+            row, access = self._open(conn, actor, case_id)
+            read = case_record(conn, access, row, self.cases.clock.now())
+        self._log(actor, case_id, what, access)
+        return read
+
     def workflow_of(self, actor: Actor, case_id: str) -> CompiledWorkflow:
         """The workflow version a case runs on, for a caller who may know the case (404 otherwise). It discloses
         nothing of the case, so it is not an audited read."""
@@ -182,7 +193,7 @@ class CaseQueries:
 
     def list_cases(
         self, actor: Actor, *, state: str | None = None, phase: str | None = None, overdue: bool = False,
-        limit: int = 50, cursor: str | None = None,
+        limit: int = 50, cursor: str | None = None, updated_since: datetime | None = None,
     ) -> CaseList:
         """The cases the caller's organisation may see, in reference order, without identifying data. A filter on the
         state matches only where the caller may see the state; `overdue`, where the caller may see the overdue work
@@ -203,6 +214,8 @@ class CaseQueries:
             mine = mine.where(PARTIES.c.phase == phase)
         if overdue:
             mine = mine.where(PARTIES.c.overdue_from < now)
+        if updated_since is not None:  # partners' systems polling for what changed (walks the organisation's cases)
+            mine = mine.join(CASES, CASES.c.id == PARTIES.c.case_id).where(CASES.c.updated_at >= updated_since)
 
         def fetch(conn: Connection, position: Any) -> Sequence[RowMapping]:
             ids = mine.where(PARTIES.c.case_id > position) if position is not None else mine

@@ -130,6 +130,16 @@ class CasePage(ReadModel):
     actions: list[ActionOption]
 
 
+class CaseRecordRead(ReadModel):
+    """A case with its history as one reader may see it, read in one transaction and recorded as one disclosure:
+    what the FHIR interface builds its resources from."""
+
+    case: CaseView
+    events: list[EventView]
+    plans: list[EventView] = Field(description="The plan's versions (plan events), version 1 first; empty for a "
+                                   "reader without the plan tier")
+
+
 class CaseSummary(ReadModel):
     id: str
     workflow: str

@@ -18,6 +18,7 @@ from engine.guards import as_date
 from engine.readmodels import (
     ActionOption,
     CasePage,
+    CaseRecordRead,
     CaseView,
     Contact,
     DeadlineRecord,
@@ -198,13 +199,25 @@ def case_page(
     """What a case's page shows: the case, its history, every deadline it has had, the plan's versions (at the plan
     tier), and the actions of its state for this reader (`actions`, from `Cases.options`)."""
     events = event_views(access, conn.execute(_EVENTS, {"b_case": row["id"]}).mappings().all())
-    plan_actions = access.workflow.plan_actions
-    plan_versions = [
-        PlanVersion(version=number, at=e.occurred_at, action=e.action)
-        for number, e in enumerate((e for e in events if e.action in plan_actions), start=1)
-    ] if PLAN in access.tiers else []
     history = conn.execute(_ALL_DEADLINES, {"b_case": row["id"]}).mappings().all()
     return CasePage(
         case=case_view(conn, access, row, now, history), events=events,
-        deadlines=deadline_history(access, history, now), plan_versions=plan_versions, actions=actions,
+        deadlines=deadline_history(access, history, now), plan_versions=plan_versions(access, events),
+        actions=actions,
     )
+
+
+def plan_versions(access: Access, events: Sequence[EventView]) -> list[PlanVersion]:
+    """The plan's versions, one per plan event, numbered from 1; only for a reader at the plan tier."""
+    plan_actions = access.workflow.plan_actions
+    return [
+        PlanVersion(version=number, at=e.occurred_at, action=e.action)
+        for number, e in enumerate((e for e in events if e.action in plan_actions), start=1)
+    ] if PLAN in access.tiers else []
+
+
+def case_record(conn: Connection, access: Access, row: Mapping[Any, Any], now: datetime) -> CaseRecordRead:
+    """The case and its history as this reader may see them (the FHIR interface's source)."""
+    events = event_views(access, conn.execute(_EVENTS, {"b_case": row["id"]}).mappings().all())
+    plans = [e for e in events if e.action in access.workflow.plan_actions] if PLAN in access.tiers else []
+    return CaseRecordRead(case=case_view(conn, access, row, now), events=events, plans=plans)
