@@ -50,6 +50,7 @@ _EXPORTS = {
     "ORGANISATION_KINDS": "engine.organisations",
     "OrganisationRecord": "engine.organisations",
     "CaseQueries": "engine.queries",
+    "MAX_PAGE": "engine.queries",
     "ActionOption": "engine.readmodels",
     "CaseList": "engine.readmodels",
     "CasePage": "engine.readmodels",
@@ -99,6 +100,7 @@ __all__ = [
     "FIGURES_CSV_COLUMNS",
     "FUTURE_TOLERANCE",
     "LESS_THAN",
+    "MAX_PAGE",
     "MISSED_EVENT",
     "OPEN_EVENT",
     "ORGANISATION_KINDS",
@@ -219,7 +221,7 @@ if TYPE_CHECKING:
     )
     from engine.limits import count_call
     from engine.organisations import ORGANISATION_KINDS, OrganisationRecord, ensure_organisation, list_organisations
-    from engine.queries import CaseQueries
+    from engine.queries import MAX_PAGE, CaseQueries
     from engine.readmodels import (
         ActionOption,
         CaseList,

@@ -25,8 +25,7 @@ from api.fhir.servicerequest import referrals, service_request
 from api.fhir.task import task
 from api.problems import TABLE
 from api.services import Services
-from engine import Actor, CaseRecordRead, InvalidForm, PoscError, UserRecord, authenticate
-from engine.queries import MAX_PAGE
+from engine import MAX_PAGE, Actor, CaseRecordRead, InvalidForm, PoscError, UserRecord, authenticate
 
 router = APIRouter(prefix="/fhir", include_in_schema=False)
 T = TypeVar("T")
