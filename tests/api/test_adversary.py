@@ -134,6 +134,12 @@ CASE_ENDPOINTS = (
     ("", "view"), ("/events", "events"), ("/actions", "actions"), ("/disclosures", "disclosures"),
     ("/documents/plan-of-safe-care", "document"), ("/documents/hospital-summary", "document"),
 )
+#: The FHIR reads of one case: (path, whether it is a search).
+FHIR_READS = (
+    ("/fhir/Patient/{case}", False), ("/fhir/CarePlan/{case}", False), ("/fhir/CarePlan/{case}/_history", False),
+    ("/fhir/Consent?patient=Patient/{case}", True), ("/fhir/ServiceRequest?patient=Patient/{case}", True),
+    ("/fhir/Task?patient=Patient/{case}", True),
+)
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 PHASES = tuple(dict.fromkeys(PHASE.values()))
 
@@ -262,6 +268,8 @@ class Adversary(RuleBasedStateMachine):
         self.seen_entries: dict[str, int] = {}
         self.unknown: dict[tuple[str, str], Answer] = {}
         self.page_turn = 0
+        self.fhir_turn = 0
+        self.fhir_checked: set[Any] = set()
         self.list_turn = 0
         self.pdfs_left = PDFS
         self.birth_concern: dict[str, bool] = {}
@@ -926,6 +934,7 @@ class Adversary(RuleBasedStateMachine):
         for case in {c.parent: c for c in swept}.values():  # each parent once
             self.look_up(case)
         self.read_pages(swept)
+        self.read_fhir(swept)
         self.read_accounting()
         self.read_figures(self.users[self.list_turn % len(self.users)])
         self.touched.clear()
@@ -1094,6 +1103,74 @@ class Adversary(RuleBasedStateMachine):
                 for _ in self.check.lookup(user, where, answer.json(), other):
                     self.expect_read(user, other, "lookup", where, tiers=False)
         self.refused_roles_checked = True
+
+    def read_fhir(self, swept: list[CaseModel]) -> None:
+        """The FHIR interface, three users a step in turn: the parent, the plan and its history, the consents, the
+        referrals and their tasks, each read and search held like the JSON view (values at the reader's tiers, a case
+        it may not know as one never issued: 404 for a read, an empty searchset for a search), every read in the
+        accounting; and the delivery check over FHIR, like POST /lookup."""
+        for case in swept:
+            for _ in range(3):
+                user = self.users[self.fhir_turn % len(self.users)]
+                self.fhir_turn += 1
+                holding = self.holding(user, case)
+                for path, search in FHIR_READS:
+                    path = path.format(case=case.id)
+                    where = f"GET {path} (FHIR)"
+                    answer = self.get(user, path)
+                    self.check.common(user, where, answer)
+                    if not holding:
+                        if search:
+                            if answer.status != 200 or answer.json().get("entry"):
+                                self.check.problem(user, where, f"answered {answer.status}: {answer.text[:200]}",
+                                                   "a search for a case the reader may not know finds nothing",
+                                                   case)
+                        else:
+                            unknown = self.get(user, path.replace(case.id, UNKNOWN_CASE))
+                            if (answer.status, answer.text.replace(case.id, UNKNOWN_CASE)) != (404, unknown.text):
+                                self.check.problem(user, where, f"answered {answer.status}: {answer.text[:200]}, "
+                                                   f"not as for a case never issued: {unknown.text[:200]}",
+                                                   "a hidden case must answer exactly as an unknown one", case)
+                        continue
+                    if answer.status != 200:
+                        self.check.problem(user, where, f"answered {answer.status}: {answer.text[:200]}",
+                                           f"{user.org.id} {holding}", case)
+                        continue
+                    self.expect_read(user, case, "fhir", where)
+            if case.parent not in self.fhir_checked:  # each parent once a run: the lookup is rate-limited
+                self.fhir_checked.add(case.parent)
+                self.fhir_look_up(case)
+
+    def fhir_look_up(self, case: CaseModel) -> None:
+        body = {"family": case.last_name, "birthdate": case.date_of_birth}
+        same = [c for c in self.model.values() if c.parent == case.parent]
+        where = "POST /fhir/Patient/_search (the parent's family name and birth date)"
+        for user in self.users:
+            if user.role not in ("hospital", "cps"):
+                continue
+            answer = self.client.post("/fhir/Patient/_search", data=body,
+                                      headers={"Authorization": f"Bearer {user.key}"})
+            if answer.status_code == 429:
+                continue
+            found = answer_of(answer, "POST /fhir/Patient/_search")
+            self.check.common(user, where, found, values=False, ids=False)
+            if answer.status_code != 200:
+                self.check.problem(user, where, f"answered {answer.status_code}: {answer.text[:200]}", "", case)
+                continue
+            entries = answer.json().get("entry") or []
+            matched = {e["resource"]["id"] for e in entries}
+            for other in same:
+                findable = self.oracle.findable(user.org, other, self.today())
+                if (other.id in matched) != findable:
+                    self.check.problem(user, where, f"the delivery check {'finds' if other.id in matched else 'misses'}"
+                                       f" case {other.id}", "it answers as POST /lookup does", other)
+                elif findable:
+                    self.expect_read(user, other, "lookup", where, tiers=False)
+            for entry in entries:
+                if set(entry["resource"]) - {"resourceType", "id", "identifier", "meta", "status", "intent",
+                                             "category", "title", "subject", "contained", "author"}:
+                    self.check.problem(user, where, f"the delivery check answers {sorted(entry['resource'])}",
+                                       "only the reference, whether a plan is in place and the lead contact", case)
 
     def read_pages(self, swept: list[CaseModel]) -> None:
         """The web pages, three users a step in turn (a page costs several JSON reads)."""
