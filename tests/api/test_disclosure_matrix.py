@@ -9,6 +9,7 @@ in a response it could turn up.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -388,12 +389,49 @@ def check_role(found: Findings, story: Story, role: str, cell: Cell, situation: 
         found.no_leaks(listing.json(), listing.text, tiers or [], f"{at} GET /cases")
         found.check(not [n for n in PARENT_NAMES if n in listing.text], f"{at} GET /cases", "lists carry names")
 
+    check_fhir(found, story, role, cell, at)
+
     before = story.api.get(story.path(), "cps").json()["version"]
     probe = api.post(story.path("/actions/record_birth"), role, {"data": {}})
     if (problem := found.refusal(probe, cell.act, f"{at} POST record_birth {{}}")) and tiers is None:
         check_hidden_like_unknown_post(found, api, story, role, problem, f"{at} POST record_birth {{}}")
     after = story.api.get(story.path(), "cps").json()["version"]
     found.check(before == after, f"{at} POST record_birth {{}}", "a refused action changed the case")
+
+
+#: The FHIR reads of one case (docs/fhir.md): each follows the same decision as `GET /cases/{id}`.
+FHIR_READS = ("CarePlan/{id}", "CarePlan/{id}/_history", "Patient/{id}")
+FHIR_SEARCHES = {"Consent": "record_consent", "ServiceRequest": "refer_to_treatment", "Task": "refer_to_treatment"}
+
+
+def check_fhir(found: Findings, story: Story, role: str, cell: Cell, at: str) -> None:
+    """`/fhir` shows a role what `GET /cases/{id}` shows it and nothing more: a read is 200 exactly where the case view
+    is, a hidden case is answered as an unknown one, a search finds one resource per event the role may see, and no
+    value of a tier the role lacks is anywhere in a resource."""
+    api, tiers = story.api, cell.tiers
+    for template in FHIR_READS:
+        path, where = "/fhir/" + template.format(id=story.id), f"{at} FHIR {template}"
+        response = api.get(path, role)
+        if not found.status(response, 200 if cell.view == 200 else 404, where):
+            continue
+        found.check(response.headers["content-type"].startswith("application/fhir+json"), where, "not FHIR JSON")
+        if response.status_code == 200:
+            found.no_leaks({}, response.text, tiers or [], where)
+        else:
+            unknown = api.get("/fhir/" + template.format(id="PC-ZZZZ-ZZZZ"), role).json()
+            same = response.text.replace(story.id, "PC-ZZZZ-ZZZZ")  # the caller's own reference is echoed back
+            found.check(json.loads(same) == unknown, where,
+                        f"a hidden case answers {response.json()}, an unknown one {unknown}")
+            found.check(not [n for n in PARENT_NAMES if n in response.text], where, "a refusal names the parent")
+    for resource, action in FHIR_SEARCHES.items():
+        where = f"{at} FHIR {resource}?patient="
+        response = api.get(f"/fhir/{resource}", role, params={"patient": f"Patient/{story.id}"})
+        if not found.status(response, 200, where):
+            continue
+        entries = response.json().get("entry", [])
+        seen = [a for a, _ in story.submitted if a == action and tiers is not None and sees_event(a, role, tiers)]
+        found.check(len(entries) == len(seen), where, f"{len(entries)} resources, expected {len(seen)}")
+        found.no_leaks({}, response.text, tiers or [], where)
 
 
 def check_hidden_like_unknown_post(found: Findings, api: Api, story: Story, role: str, body: dict[str, Any],
@@ -493,6 +531,11 @@ def test_callers_with_the_tier_receive_the_fields(api: Api) -> None:
         assert events["record_planning_meeting"]["data"]["safety_considerations"] == "SENTINEL-P-safety-considerations"
         document = api.get(story.path(f"/{DOCUMENT}"), role)
         assert document.status_code == 200 and WITHHELD_NOTICE not in document.text
+        referrals = api.get("/fhir/ServiceRequest", role, params={"patient": story.id}).json()
+        assert [e["resource"]["status"] for e in referrals["entry"]] == ["completed"]  # admitted after the referral
+        plan = api.get(f"/fhir/CarePlan/{story.id}", role)
+        assert "SENTINEL-P-safety-considerations" in plan.text and "SUBSETTED" not in plan.text
+        assert "tag" not in api.get(f"/fhir/Patient/{story.id}", role).json()["meta"]
     for role in ("cps", "prenatal", "hospital"):
         events = {e["action"]: e for e in api.get(story.path("/events"), role).json()}
         assert events["record_planning_meeting"]["data"]["safety_considerations"] == "SENTINEL-P-safety-considerations"
@@ -501,6 +544,10 @@ def test_callers_with_the_tier_receive_the_fields(api: Api) -> None:
         assert events["record_follow_up"]["withheld"] == ["notes"]
         document = api.get(story.path(f"/{DOCUMENT}"), role)
         assert "SENTINEL-P-safety-considerations" in document.text and WITHHELD_NOTICE in document.text
+        plan = api.get(f"/fhir/CarePlan/{story.id}", role)
+        assert "SENTINEL-P-safety-considerations" in plan.text  # the plan is theirs to read, whole
+        parent = api.get(f"/fhir/Patient/{story.id}", role).json()  # but not the substances on the identification
+        assert [t["code"] for t in parent["meta"]["tag"]] == ["SUBSETTED"]
 
 
 # --- the accounting of disclosures -------------------------------------------------------------------------------
