@@ -121,12 +121,18 @@ def read_patient(case_id: str, user: User, svc: Svc) -> Response:
     return answer(patient(_record(svc, user.actor, case_id)))
 
 
+def _nothing_personal_in_the_url(request: Request) -> None:
+    """A name and a date of birth never go in a URL (they would reach proxies' and servers' logs)."""
+    for name in ("family", "birthdate"):
+        if name in request.query_params:
+            raise FhirProblem(400, "security", "the delivery check sends the family name and the date of birth in "
+                              "the body of POST /fhir/Patient/_search, never in a URL", name)
+
+
 @router.get("/Patient")
 def search_patients(request: Request, user: User, svc: Svc) -> Response:
+    _nothing_personal_in_the_url(request)
     params = _params(request, "Patient")
-    if "family" in params or "birthdate" in params:
-        raise FhirProblem(400, "security", "the delivery check sends the family name and the date of birth in the "
-                          "body of POST /fhir/Patient/_search, never in a URL", "family")
     return _by_reference(request, user, svc, "Patient", params.get("_id"), patient)
 
 
@@ -135,6 +141,7 @@ async def delivery_check_search(request: Request, user: User, svc: Svc) -> Respo
     """The delivery check: exact family name and date of birth (form-encoded, or a JSON object), answered as
     `POST /lookup` is, with the same audit and rate limit: each match a Patient with its reference only, and its
     CarePlan (status: whether a plan is in place; author: the lead CPS office and its contact)."""
+    _nothing_personal_in_the_url(request)
     form = await _form(request)
     params = _params(request, "Patient", form)
     if "_id" in params:
@@ -342,6 +349,9 @@ def unsupported(rest: str, request: Request) -> Response:
     kind = rest.split("/")[0][:40]
     if request.method != "GET" and kind in SEARCHES:
         return outcome(405, "not-supported", f"posc's FHIR interface is read-only: {request.method} is not supported")
+    if kind in SEARCHES:
+        return outcome(404, "not-found", f"no such {kind} request: read {kind}/<id> or search {kind}?...; "
+                       "GET /fhir/metadata lists what posc serves")
     return outcome(404, "not-supported", f"posc does not serve {kind!r} over FHIR; GET /fhir/metadata lists what "
                    "it does")
 

@@ -99,6 +99,10 @@ def test_the_delivery_check_keeps_personal_data_out_of_urls(api: Api, fhir: dict
     bad = delivery_check(api, "hospital", "Fhirtest", "02/03/1994")
     assert bad.status_code == 400 and "birthdate: is not a date" in bad.json()["issue"][0]["diagnostics"]
     assert delivery_check(api, "peer", "Fhirtest", "1996-04-12").status_code == 403
+    # a POST with the name in its query string is refused too, and looks nobody up
+    in_url = api.client.post("/fhir/Patient/_search?family=Fhirtest", data={"birthdate": "1996-04-12"},
+                             headers=api.headers("hospital"))
+    assert in_url.status_code == 400 and in_url.json()["issue"][0]["code"] == "security"
 
 
 def test_a_treatment_provider_reads_the_plan_and_its_history(api: Api, fhir: dict[str, SyncFHIRClient]) -> None:
@@ -181,6 +185,8 @@ def test_the_interface_is_read_only_and_says_what_it_serves(api: Api) -> None:
     assert write.status_code == 405 and write.json()["resourceType"] == "OperationOutcome"
     other = api.get("/fhir/Observation/1", "cps")
     assert other.status_code == 404 and "metadata" in other.json()["issue"][0]["diagnostics"]
+    slash = api.get("/fhir/CarePlan/", "cps")
+    assert slash.status_code == 404 and "search CarePlan?" in slash.json()["issue"][0]["diagnostics"]
     unknown = api.get("/fhir/CarePlan?colour=blue", "cps")
     assert unknown.status_code == 400 and unknown.json()["issue"][0]["expression"] == ["colour"]
     assert api.client.get("/fhir/CarePlan/PC-ZZZZ-ZZZZ").status_code == 401
