@@ -12,6 +12,8 @@ Measured, each on the same tables and database, medians over `--repeat` rounds o
 - bare write, raw driver (sqlite3 / psycopg): the same two statements and commit;
 - engine, opening: `open` for n parents (validate the identification, guards, the one-open-case check, the first
   event, three deadlines); and opening at delivery (the same, then the birth recorded in the same transaction).
+And on SQLite, the pages each operation writes to the write-ahead log (most of what its commit and its share of
+checkpoints cost), on a database of its own with the checkpoints left until measured.
 PostgreSQL uses POSC_BENCH_DATABASE_URL (default: the local test database, in its own schema). Both start from a
 database in use (100 cases opened and consented), and PostgreSQL's statistics are refreshed before each round, as
 autovacuum keeps them on a live database.
@@ -34,6 +36,7 @@ from sqlalchemy import create_engine, insert, text, update
 from engine import Cases, Database, FixedClock, ensure_organisation, load_catalogue
 from engine.cases import CASES, EVENTS
 from tests.factories import ACTORS, KINDS, ORGANISATIONS, action_data, identification, local_date
+from tests.sqlcount import pages_written, without_checkpoints
 
 PG_URL = os.environ.get("POSC_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SCHEMA = "posc_bench"
@@ -47,8 +50,10 @@ def rate(n: int, run: Callable[[], None]) -> float:
     return n / (time.perf_counter() - started)
 
 
-def prepare(url: str) -> tuple[Cases, FixedClock]:
+def prepare(url: str, *, checkpoints: bool = True) -> tuple[Cases, FixedClock]:
     database = Database(url)
+    if not checkpoints:
+        without_checkpoints(database)
     database.ensure_schema()
     clock = FixedClock(datetime(2026, 11, 2, 15, tzinfo=UTC))
     for org_id, name in ORGANISATIONS.items():
@@ -220,6 +225,34 @@ def sqlite_run(n: int, repeat: int) -> dict[str, float]:
         return measure(f"sqlite:///{path}", connect, n, repeat)
 
 
+def sqlite_pages(n: int) -> dict[str, float]:
+    """Pages written to SQLite's write-ahead log per operation (what a commit and its share of checkpoints cost),
+    on a database in use: a state change, a same-state action and the Core bare write, n of each."""
+    with TemporaryDirectory() as folder:
+        cases, clock = prepare(f"sqlite:///{Path(folder) / 'pages.db'}", checkpoints=False)
+        warm_up(cases, clock)
+        today = local_date(clock.now())
+        consent = action_data("record_consent", clock.now(), today + timedelta(days=120))
+        admission = action_data("admit_to_treatment", clock.now(), today + timedelta(days=120))
+        fresh = [cases.open(ACTORS["prenatal"], "charm-posc", identification(today), new_pregnancy=True).case.id
+                 for _ in range(n)]
+        for case_id in fresh:
+            cases.act(ACTORS["prenatal"], case_id, "record_consent", consent)
+        target = cases.open(ACTORS["prenatal"], "charm-posc", identification(today), new_pregnancy=True).case.id
+        work: dict[str, Callable[[], object]] = {
+            "state change": lambda: [cases.act(ACTORS["treatment"], c, "admit_to_treatment", admission) for c in fresh],
+            "same-state": lambda: [cases.act(ACTORS["prenatal"], c, "record_consent", consent) for c in fresh],
+            "Core bare write": lambda: core_write(cases, clock, target, n, consent),
+        }
+        found = {}
+        for what, run in work.items():
+            with pages_written(cases.db) as pages:
+                run()
+                found[what] = pages() / n
+        cases.db.dispose()
+        return found
+
+
 @contextmanager
 def postgres_schema() -> Iterator[str]:
     """A URL for a fresh schema of its own in the bench database, dropped afterwards."""
@@ -272,6 +305,9 @@ def main() -> None:
         busy = figures["engine_same_state_busy"]
         print(f"{'':<11}flat cost: same-state on a case with {BUSY_HISTORY}+ earlier events and consents {busy:.0f}/s, "
               f"{busy / same:.2f} of a case with 2")
+        if backend == "sqlite":
+            pages = sqlite_pages(args.n)
+            print(f"{'':<11}pages written per operation: " + ", ".join(f"{k} {v:.1f}" for k, v in pages.items()))
 
 
 if __name__ == "__main__":
