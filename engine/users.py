@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
@@ -96,16 +98,30 @@ def authenticate(db: Database, api_key: str) -> UserRecord | None:
 
 def authenticate_in(conn: Connection, api_key: str) -> UserRecord | None:
     """`authenticate` inside a transaction that is already open (a read that checks the key and answers in one)."""
+    parts = key_parts(api_key)
+    if parts is None:
+        return None
+    row = conn.execute(_BY_KEY_ID, {"b_key_id": parts[0]}).mappings().first()
+    return key_holder(row, parts[1])
+
+
+def key_parts(api_key: str) -> tuple[str, str] | None:
+    """A key's id (which finds its user by index) and its secret; None for a string that is not a posc key."""
     parts = api_key.split("_", 2)
     if len(parts) != 3 or parts[0] != "posc" or not parts[1] or not parts[2]:
         return None
-    row = conn.execute(_BY_KEY_ID, {"b_key_id": parts[1]}).mappings().first()
+    return parts[1], parts[2]
+
+
+def key_holder(row: Mapping[Any, Any] | None, secret: str, prefix: str = "") -> UserRecord | None:
+    """The user whose row was found by the key's id (`row`, its columns named `prefix` + column; None: no such id)
+    if `secret` is theirs and the key is not revoked. The same work for an unknown id as for a wrong secret."""
     if row is None:
-        hmac.compare_digest(_digest(parts[2]), "0" * 64)  # same work for unknown ids as for wrong secrets
+        hmac.compare_digest(_digest(secret), "0" * 64)
         return None
-    if not hmac.compare_digest(_digest(parts[2]), row["key_hash"]) or row["revoked_at"] is not None:
+    if not hmac.compare_digest(_digest(secret), row[f"{prefix}key_hash"]) or row[f"{prefix}revoked_at"] is not None:
         return None
-    return UserRecord(row["id"], row["name"], row["role"], row["organisation"])
+    return UserRecord(row[f"{prefix}id"], row[f"{prefix}name"], row[f"{prefix}role"], row[f"{prefix}organisation"])
 
 
 def revoke_key(db: Database, clock: Clock, user_id: str) -> None:

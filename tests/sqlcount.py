@@ -21,8 +21,9 @@ def statements(db: Database) -> Iterator[list[str]]:
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         seen.append(statement)
 
-    def begin(_conn: Any) -> None:
-        if db.engine.dialect.name == "postgresql":  # SQLite's BEGIN is a statement of its own already
+    def begin(conn: Any) -> None:
+        # SQLite's BEGIN is a statement of its own already; a PostgreSQL connection in autocommit sends none.
+        if db.engine.dialect.name == "postgresql" and not conn.connection.driver_connection.autocommit:
             seen.append("BEGIN")
 
     event.listen(db.engine, "before_cursor_execute", record)

@@ -19,6 +19,8 @@ from engine.errors import PoscError
 from engine.settings import Settings
 
 _WRITE = "posc_write"
+#: A connection for one statement with no transaction around it (SQLite; `Database.statement`).
+_ONE_STATEMENT = "posc_one_statement"
 #: The PostgreSQL advisory lock key that serialises schema set-up and upgrades across processes.
 _SCHEMA_LOCK = 0x706F7363  # "posc"
 
@@ -57,6 +59,18 @@ class Database:
         with self.engine.connect() as conn, conn.begin() as tx:
             yield conn
             tx.rollback()
+
+    @contextmanager
+    def statement(self) -> Iterator[Connection]:
+        """A read that is one statement, run outside any transaction: a statement reads a consistent snapshot on
+        its own, so it needs no `BEGIN` and no rollback (on PostgreSQL two round trips fewer). Only for reads
+        whose consistency rests on a single statement (lookups of what never changes may follow it)."""
+        with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn.execution_options(isolation_level="AUTOCOMMIT")  # restored when the connection is returned
+            else:
+                conn.execution_options(**{_ONE_STATEMENT: True})
+            yield conn
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -159,6 +173,8 @@ def _create_engine(url: str, busy_timeout: float, echo: bool, pool_size: int, ma
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+        options = conn.get_execution_options()
+        if not options.get(_ONE_STATEMENT):  # the connection is in autocommit mode: no transaction
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE) else "BEGIN")
 
     return engine
