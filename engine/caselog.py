@@ -35,16 +35,22 @@ _LOCK_CASE = _SELECT_CASE.with_for_update()
 #: Columns a read with `lead` adds to the row: the lead organisation's id, name and contact line.
 LEAD_ORG, LEAD_NAME, LEAD_CONTACT = "lead_org", "lead_name", "lead_contact"
 _LEAD = PARTIES.alias("lead")
-#: The case with its lead organisation's contact (the party `b_lead`) in one statement: every answer shows it.
-_SELECT_WITH_LEAD = (
-    select(CASES, _LEAD.c.organisation.label(LEAD_ORG), ORGANISATIONS.c.name.label(LEAD_NAME),
-           ORGANISATIONS.c.contact.label(LEAD_CONTACT))
-    .select_from(
-        CASES.outerjoin(_LEAD, and_(_LEAD.c.case_id == CASES.c.id, _LEAD.c.party == bindparam("b_lead")))
+#: The lead organisation's id, name and contact line, from `with_lead`'s joins.
+LEAD_COLUMNS = (_LEAD.c.organisation.label(LEAD_ORG), ORGANISATIONS.c.name.label(LEAD_NAME),
+                ORGANISATIONS.c.contact.label(LEAD_CONTACT))
+
+
+def with_lead(source: Any) -> Any:
+    """`source` (which holds the case row) joined to the case's lead party (the party `b_lead`) and its
+    organisation, for `LEAD_COLUMNS`: every answer shows the lead's contact."""
+    return (
+        source.outerjoin(_LEAD, and_(_LEAD.c.case_id == CASES.c.id, _LEAD.c.party == bindparam("b_lead")))
         .outerjoin(ORGANISATIONS, ORGANISATIONS.c.id == _LEAD.c.organisation)
     )
-    .where(CASES.c.id == bindparam("b_id"))
-)
+
+
+#: The case with its lead organisation's contact in one statement.
+_SELECT_WITH_LEAD = select(CASES, *LEAD_COLUMNS).select_from(with_lead(CASES)).where(CASES.c.id == bindparam("b_id"))
 _LOCK_WITH_LEAD = _SELECT_WITH_LEAD.with_for_update(of=CASES)
 _UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("b_id"), CASES.c.version == bindparam("b_version"))
 _INSERT_CASE = insert(CASES)

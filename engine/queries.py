@@ -6,16 +6,16 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, bindparam, func, select, tuple_
+from sqlalchemy import Connection, RowMapping, bindparam, select, tuple_
 
 from engine import caselog
 from engine.access import STATUS, Access, findable
 from engine.access_log import AccessLogWriter, access_row
 from engine.actor import Actor
-from engine.caselog import CASES, EVENTS, LEAD_CONTACT, LEAD_NAME, LEAD_ORG, ORGANISATIONS
+from engine.caselog import CASES, EVENTS
 from engine.cases import PARTIES, Cases, lookup_key
 from engine.definitions.catalogue import Catalogue
 from engine.definitions.compiled import CompiledWorkflow
@@ -47,15 +47,15 @@ from engine.views import (
     case_view,
     deadline_fields,
     event_views,
+    open_deadline_rows,
     organisation_contact,
+    packed_open_deadlines,
 )
 
 ACCESS_LOG = AccessLog.__table__  # type: ignore[attr-defined]
 DEADLINES = Deadline.__table__  # type: ignore[attr-defined]
 _EVENTS = select(EVENTS).where(EVENTS.c.case_id == bindparam("b_case")).order_by(EVENTS.c.seq)
 MAX_PAGE = 200
-#: The columns of a case's open deadlines that a view shows, in the order `_key_and_case` packs them.
-_OPEN_COLUMNS = ("name", "opened_at", "target_at", "due_at", "owner_org")
 #: The prefix of the key holder's columns in `_key_and_case`.
 _USER = "user_"
 
@@ -65,45 +65,17 @@ def _key_and_case(dialect: str) -> Any:
     organisation's contact (the party `b_lead`), and the case's open deadlines packed as a JSON array. One
     statement reads one consistent snapshot, so it runs with no transaction around it (`Database.statement`). No
     key: no row. No such case: the case's columns are null."""
-    lead = PARTIES.alias("lead")
-    columns = [DEADLINES.c[name] for name in _OPEN_COLUMNS]
-    pack = func.json_agg(func.json_build_array(*columns)) if dialect == "postgresql" else func.json_group_array(
-        func.json_array(*columns))
-    open_deadlines = (
-        select(pack).where(DEADLINES.c.case_id == CASES.c.id, DEADLINES.c.status == "open").scalar_subquery()
-    )
+    holder = (USERS.c[c].label(f"{_USER}{c}") for c in ("id", "name", "role", "organisation", "key_hash", "revoked_at"))
     return (
-        select(*(USERS.c[c].label(f"{_USER}{c}") for c in ("id", "name", "role", "organisation", "key_hash",
-                                                           "revoked_at")),
-               CASES, lead.c.organisation.label(LEAD_ORG), ORGANISATIONS.c.name.label(LEAD_NAME),
-               ORGANISATIONS.c.contact.label(LEAD_CONTACT), open_deadlines.label("open_deadlines"))
-        .select_from(
-            USERS.outerjoin(CASES, CASES.c.id == bindparam("b_id"))
-            .outerjoin(lead, and_(lead.c.case_id == CASES.c.id, lead.c.party == bindparam("b_lead")))
-            .outerjoin(ORGANISATIONS, ORGANISATIONS.c.id == lead.c.organisation)
-        )
+        select(*holder, CASES, *caselog.LEAD_COLUMNS,
+               packed_open_deadlines(CASES.c.id, dialect).label("open_deadlines"))
+        .select_from(caselog.with_lead(USERS.outerjoin(CASES, CASES.c.id == bindparam("b_id"))))
         .where(USERS.c.key_id == bindparam("b_key_id"))
     )
 
 
 #: `_key_and_case` per dialect: [SQLite, PostgreSQL].
 _KEY_AND_CASE = (_key_and_case("sqlite"), _key_and_case("postgresql"))
-
-
-def _open_deadlines(packed: Any) -> list[dict[str, Any]]:
-    """The open deadlines `_key_and_case` packed (JSON text on SQLite, decoded already on PostgreSQL), as rows."""
-    found = json.loads(packed) if isinstance(packed, str) else packed or []
-    return [
-        {"name": name, "opened_at": _utc(opened), "target_at": _utc(target), "due_at": _utc(due), "owner_org": owner,
-         "status": "open"}
-        for name, opened, target, due, owner in found if name is not None
-    ]
-
-
-def _utc(value: str) -> datetime:
-    """A stored time as JSON gives it back (SQLite: UTC with no offset; PostgreSQL: with an offset), aware."""
-    moment = datetime.fromisoformat(value)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def encode_cursor(values: list[Any]) -> str:
@@ -158,8 +130,9 @@ class CaseQueries:
         return view
 
     def view_with_key(self, api_key: str, case_id: str) -> tuple[UserRecord, CaseView]:
-        """`view` for the holder of an API key, the key checked in the same read transaction (one transaction
-        instead of two for the most frequent read). `NotAuthenticated` for a malformed, unknown or revoked key."""
+        """`view` for the holder of an API key, the most frequent read: the key, the case, its lead's contact and
+        its open deadlines in one statement (`_key_and_case`), then the same access decision and view as `view`.
+        `NotAuthenticated` for a malformed, unknown or revoked key, before anything about the case."""
         parts = key_parts(api_key)
         if parts is None:
             raise NotAuthenticated("the API key is unknown or revoked")
@@ -175,7 +148,7 @@ class CaseQueries:
             access = self.cases.access(conn, user.actor, row)
             if not access:
                 raise NotFound(f"no case {case_id!r}")
-            view = case_view(conn, access, row, self.cases.clock.now(), _open_deadlines(row["open_deadlines"]))
+            view = case_view(conn, access, row, self.cases.clock.now(), open_deadline_rows(row["open_deadlines"]))
         self._log(user.actor, case_id, "view", access)
         return user, view
 

@@ -3,11 +3,12 @@ the answers to actions."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, select
+from sqlalchemy import Connection, RowMapping, bindparam, func, select
 
 from engine.access import PLAN, Access
 from engine.caselog import EVENTS, LEAD_CONTACT, LEAD_NAME, LEAD_ORG
@@ -32,11 +33,37 @@ from engine.store.tables import Deadline, Organisation
 
 DEADLINES = Deadline.__table__  # type: ignore[attr-defined]
 ORGANISATIONS = Organisation.__table__  # type: ignore[attr-defined]
+#: What a view shows of each open deadline.
+_OPEN_COLUMNS = ("name", "opened_at", "target_at", "due_at", "owner_org")
 _OPEN_DEADLINES = (
-    select(DEADLINES.c.name, DEADLINES.c.opened_at, DEADLINES.c.target_at, DEADLINES.c.due_at, DEADLINES.c.owner_org)
+    select(*(DEADLINES.c[c] for c in _OPEN_COLUMNS))
     .where(DEADLINES.c.case_id == bindparam("b_case"), DEADLINES.c.status == "open")
     .order_by(DEADLINES.c.due_at)
 )
+
+
+def packed_open_deadlines(case_id: Any, dialect: str) -> Any:
+    """The open deadlines of the case `case_id` (a column of the enclosing query) as one JSON array of arrays, so a
+    read of the case can carry them in the same statement; `open_deadline_rows` unpacks it."""
+    columns = [DEADLINES.c[c] for c in _OPEN_COLUMNS]
+    pack = (func.json_agg(func.json_build_array(*columns)) if dialect == "postgresql"
+            else func.json_group_array(func.json_array(*columns)))
+    return select(pack).where(DEADLINES.c.case_id == case_id, DEADLINES.c.status == "open").scalar_subquery()
+
+
+def open_deadline_rows(packed: Any) -> list[dict[str, Any]]:
+    """`packed_open_deadlines`' value (JSON text on SQLite, decoded already on PostgreSQL) as deadline rows, for
+    `case_view(..., history=...)`. Times come back as JSON gives them (SQLite: UTC with no offset; PostgreSQL: with
+    an offset) and leave aware, in UTC, as the column type gives them."""
+    found = json.loads(packed) if isinstance(packed, str) else packed or []
+    rows = []
+    for values in found:
+        row: dict[str, Any] = dict(zip(_OPEN_COLUMNS, values, strict=True))
+        for time in ("opened_at", "target_at", "due_at"):
+            moment = datetime.fromisoformat(row[time])
+            row[time] = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        rows.append({**row, "status": "open"})
+    return rows
 _ALL_DEADLINES = (
     select(DEADLINES).where(DEADLINES.c.case_id == bindparam("b_case")).order_by(DEADLINES.c.opened_at, DEADLINES.c.id)
 )
