@@ -135,13 +135,37 @@ def start(
     return folded
 
 
-def append(
-    conn: Connection, workflow: CompiledWorkflow, row: Mapping[Any, Any], *, action: str, form: str | None,
-    to_state: str, actor: Actor, now: datetime, data: Mapping[str, Any],
-    rekey: Callable[[Mapping[str, Any]], str | None] | None = None,
-) -> Appended:
-    """Appends one event to the case `row` (read for update in this transaction) and folds it into the row. With
-    `rekey`, the case's lookup digest is recomputed from its values after the event (a corrected name)."""
+@dataclass(frozen=True)
+class Appending:
+    """An event about to be appended (`prepare`): what it is, the case before and after it, and the case row's
+    new values with its compare-and-set (`b_id`, `b_version`)."""
+
+    event: dict[str, Any]
+    before: Folded
+    after: Folded
+    changes: dict[str, Any]
+
+    @property
+    def seq(self) -> int:
+        return int(self.event["seq"])
+
+
+@dataclass(frozen=True)
+class Also:
+    """PostgreSQL: more writes to make in the statement that moves the case (`write`): data-modifying CTEs, built
+    once per shape by the caller (the tuple is part of the statement's cache key), and their parameters."""
+
+    ctes: tuple[Any, ...]
+    params: Mapping[str, Any]
+
+
+def prepare(
+    workflow: CompiledWorkflow, row: Mapping[Any, Any], *, action: str, form: str | None, to_state: str, actor: Actor,
+    now: datetime, data: Mapping[str, Any], rekey: Callable[[Mapping[str, Any]], str | None] | None = None,
+) -> Appending:
+    """The next event of the case `row` (read for update in this transaction), hashed onto its chain, and the case
+    folded with it; nothing is written. With `rekey`, the case's lookup digest is recomputed from its values after
+    the event (a corrected name)."""
     seq = row["version"] + 1
     content = _content(row["id"], seq, action, form, row["state"], to_state, actor, now, data)
     event = {**content, "prev_hash": row["last_hash"], "hash": event_hash(row["last_hash"], content)}
@@ -154,16 +178,41 @@ def append(
     }
     if rekey is not None:
         changes["lookup_key"] = rekey(case_values(row["data"], after.facts))
+    return Appending(event, before, after, changes)
+
+
+def write(conn: Connection, appending: Appending, also: Also | None = None) -> Appended:
+    """Writes a prepared event: compares-and-sets the case row on its version (`StaleVersion` if another writer
+    moved it) and inserts the event. On PostgreSQL this is one statement, which makes the writes `also` too (they
+    roll back with the transaction when the version moved)."""
+    changes, event = appending.changes, appending.event
+    rekeyed = "lookup_key" in changes
     if conn.dialect.name == "postgresql":  # one round trip: the event is inserted only if the row moved
-        params = {**changes, **{f"e_{k}": v for k, v in event.items()}}
-        moved = conn.execute(_move_and_insert(rekey is not None), params)
+        # Parameters never named after a column: SQLAlchemy would add such a key to every UPDATE's SET clause.
+        params = {**{k if k.startswith("b_") else f"m_{k}": v for k, v in changes.items()},
+                  **{f"e_{k}": v for k, v in event.items()}, **(also.params if also else {})}
+        moved = conn.execute(_move_and_insert(rekeyed, also.ctes if also else ()), params)
     else:
+        if also is not None:
+            raise ValueError("only PostgreSQL makes other writes in the statement that moves the case")
         moved = conn.execute(_UPDATE_CASE, changes)
         if moved.rowcount == 1:
             conn.execute(_INSERT_EVENT, event)
     if moved.rowcount != 1:
-        raise StaleVersion(f"case {row['id']} changed while this action was being taken")
-    return Appended(seq, before, after)
+        raise StaleVersion(f"case {changes['b_id']} changed while this action was being taken")
+    return Appended(appending.seq, appending.before, appending.after)
+
+
+def append(
+    conn: Connection, workflow: CompiledWorkflow, row: Mapping[Any, Any], *, action: str, form: str | None,
+    to_state: str, actor: Actor, now: datetime, data: Mapping[str, Any],
+    rekey: Callable[[Mapping[str, Any]], str | None] | None = None,
+) -> Appended:
+    """Appends one event to the case `row` (read for update in this transaction) and folds it into the row
+    (`prepare`, then `write`)."""
+    return write(conn, prepare(
+        workflow, row, action=action, form=form, to_state=to_state, actor=actor, now=now, data=data, rekey=rekey,
+    ))
 
 
 _CASE_CHANGES = ("state", "phase", "version", "facts", "parties", "last_hash", "updated_at")
@@ -171,20 +220,22 @@ _EVENT_COLUMNS = [c.name for c in EVENTS.c if c.name != "id"]
 
 
 @cache
-def _move_and_insert(rekeyed: bool) -> Any:
-    """PostgreSQL: compare-and-set the case row and insert the event in one statement (a data-modifying CTE). The
-    insert selects from the updated row, so it inserts nothing, and reports no row, when the version moved on."""
+def _move_and_insert(rekeyed: bool, also: tuple[Any, ...] = ()) -> Any:
+    """PostgreSQL: compare-and-set the case row and insert the event in one statement (a data-modifying CTE), with
+    the data-modifying CTEs `also`. The insert selects from the updated row, so it inserts nothing, and reports no
+    row, when the version moved on."""
     columns = [*_CASE_CHANGES, "lookup_key"] if rekeyed else list(_CASE_CHANGES)
     moved = (
         update(CASES)
         .where(CASES.c.id == bindparam("b_id"), CASES.c.version == bindparam("b_version"))
-        .values({c: bindparam(c, type_=CASES.c[c].type) for c in columns})
+        .values({c: bindparam(f"m_{c}", type_=CASES.c[c].type) for c in columns})
         .returning(CASES.c.id)
         .cte("moved")
     )
     values = select(*(bindparam(f"e_{c}", type_=EVENTS.c[c].type) for c in _EVENT_COLUMNS)).select_from(moved)
     # An INSERT's row count is kept only on request (SQLAlchemy reports it reliably for UPDATE and DELETE).
-    return insert(EVENTS).from_select(_EVENT_COLUMNS, values).execution_options(preserve_rowcount=True)
+    statement = insert(EVENTS).from_select(_EVENT_COLUMNS, values).execution_options(preserve_rowcount=True)
+    return statement.add_cte(*also) if also else statement
 
 
 def case_record(row: Mapping[Any, Any]) -> CaseRecord:

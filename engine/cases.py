@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, RowMapping, bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from engine import caselog, deadlines, scope
+from engine import caselog, deadlines, onewrite, scope
 from engine.access import Access, decide, findable
 from engine.access_log import access_row, record_in
 from engine.actor import Actor
@@ -53,13 +53,13 @@ from engine.errors import (
     StaleVersion,
 )
 from engine.fold import CONSENTS as CONSENTS_FACT
-from engine.fold import Folded, active_consents, case_values, replay
+from engine.fold import active_consents, case_values, replay
 from engine.guards import ConsentView, GuardContext, as_date
 from engine.organisations import kinds_of
 from engine.readmodels import ActionOption, CasePage, CaseView, Outcome
 from engine.store.database import Database
 from engine.store.tables import CaseParty, Consent, Deadline, IdempotencyRecord, Organisation
-from engine.views import case_page, case_view
+from engine.views import case_page, case_view, logged_open_deadlines
 
 CONSENTS = Consent.__table__  # type: ignore[attr-defined]
 PARTIES = CaseParty.__table__  # type: ignore[attr-defined]
@@ -245,8 +245,11 @@ class Cases:
         if not access and what == "replay":
             raise NotFound(f"no case {case_id!r}")
         now = self.clock.now()
-        record_in(conn, [access_row(actor, case_id, what, access.tiers, now)])
-        return case_view(conn, access, row, now)
+        log = access_row(actor, case_id, what, access.tiers, now)
+        if not access:  # nothing shown but the reference: nothing more to read
+            record_in(conn, [log])
+            return case_view(conn, access, row, now)
+        return case_view(conn, access, row, now, open_rows=logged_open_deadlines(conn, case_id, log))
 
     def _open_case(
         self, conn: Connection, actor: Actor, workflow_id: str, data: Any, new_pregnancy: bool = False,
@@ -272,14 +275,14 @@ class Cases:
             conn, workflow, case_id, action=OPEN_EVENT, form=opening.form.id, actor=actor, now=now, data=clean,
             lookup_key=lookup_key(workflow, clean),
         )
-        deadlines.record_event(
-            conn, workflow, case_id=case_id, seq=1, event=OPEN_EVENT, from_state=None,
+        deadlines.run(conn, deadlines.plan(
+            workflow, case_id=case_id, seq=1, event=OPEN_EVENT, from_state=None,
             to_state=settles_in, data=clean, values=case_values(clean, folded.facts),
             parties=folded.parties, previous_parties={}, now=now,
-        )
+        ))
         lead = folded.parties.get(workflow.spec.escalate_to)
         scope.write_parties(
-            conn, case_id, {}, folded.parties, state=folded.state, phase=folded.phase, lead=lead
+            conn, case_id, folded.parties, state=folded.state, phase=folded.phase, lead=lead
         )  # after the deadlines: the rows carry them
         if way is not None and then_data is not None:  # checked above, on the case as the opening left it
             row = caselog.load(conn, case_id, for_update=True)
@@ -500,31 +503,52 @@ class Cases:
         clean: Mapping[str, Any], to_state: str, now: datetime,
     ) -> CaseRecord:
         """Writes an action already checked (role, state, form, guards, target) on the case `row`, read for update:
-        the event, its effects, the parties and the deadlines."""
+        the event, its effects, the parties and the deadlines. On PostgreSQL the usual action is one statement
+        (`engine.onewrite`); the rare ones, and every action on SQLite, write one thing after another."""
         case_id, state = row["id"], row["state"]
         renames = bool(set(compiled.record) & set(workflow.spec.lookup))  # a corrected name: the lookup follows
-        appended = caselog.append(
-            conn, workflow, row, action=compiled.name, form=compiled.form.id, to_state=to_state, actor=actor,
+        appending = caselog.prepare(
+            workflow, row, action=compiled.name, form=compiled.form.id, to_state=to_state, actor=actor,
             now=now, data=clean, rekey=partial(lookup_key, workflow) if renames else None,
         )
-        seq, before, folded = appended.seq, appended.before, appended.after
+        seq, before, folded = appending.seq, appending.before, appending.after
         values = case_values(row["data"], folded.facts)
         lead = folded.parties.get(workflow.spec.escalate_to)
-        _apply_effects(conn, compiled, case_id, seq, clean, row["facts"], folded, lead)
-        if folded.parties != before.parties:
-            scope.write_parties(
-                conn, case_id, before.parties, folded.parties, state=folded.state, phase=folded.phase, lead=lead
-            )
-        moved = deadlines.record_event(
-            conn, workflow, case_id=case_id, seq=seq, event=compiled.name, from_state=state, to_state=to_state,
+        work = deadlines.plan(
+            workflow, case_id=case_id, seq=seq, event=compiled.name, from_state=state, to_state=to_state,
             data=clean, values=values, parties=folded.parties, previous_parties=before.parties, now=now,
             previous_values=case_values(row["data"], row["facts"]) if compiled.record else None,
         )
+        consent = _consent_row(case_id, seq, clean) if RECORD_CONSENT in compiled.effects else None
+        # Parties added or reassigned, and the organisations a new consent covers, are written whole.
+        whole = {**scope.changed_parties(before.parties, folded.parties),
+                 **(_consent_parties(row["facts"], clean) if consent is not None else {})}
+        state_moved, phase_moved = folded.state != before.state, folded.phase != before.phase
+        if conn.dialect.name == "postgresql" and work.simple and REVOKE_CONSENT not in compiled.effects:
+            # One statement (`engine.onewrite`); the party rows' overdue times are refreshed whenever the deadlines
+            # or the parties may have changed (only rows that differ are written).
+            may_move = work.settles or bool(work.rows) or folded.parties != before.parties
+            refresh = (state_moved, phase_moved, may_move) if state_moved or phase_moved or may_move else None
+            caselog.write(conn, appending, onewrite.also(
+                work, consent=consent, parties=whole, lead=lead, state=folded.state, phase=folded.phase,
+                refresh=refresh,
+            ))
+            return record_from(case_id, workflow, row["data"], folded, row["opened_at"], now)
+        caselog.write(conn, appending)
+        if consent is not None:
+            conn.execute(_INSERT_CONSENT, consent)
+        if REVOKE_CONSENT in compiled.effects:
+            # Revocation takes effect at once (the next request), whatever date the parent's letter carries.
+            conn.execute(_REVOKE_CONSENTS, {"b_case": case_id, "b_on": as_date(clean["revoked_on"]), "b_seq": seq})
+            conn.execute(_FORGET_CONSENTED, {"b_case": case_id, "b_prefix": f"{CONSENT_PARTY}%"})
+        if whole:
+            scope.write_parties(conn, case_id, whole, state=folded.state, phase=folded.phase, lead=lead)
+        moved = deadlines.run(conn, work)
         # New party rows were written whole; the others follow a new state or phase, a change of open work or of
         # who owns it, and a new lead.
         scope.refresh(
-            conn, case_id, state=folded.state, phase=folded.phase, lead=lead, state_moved=folded.state != before.state,
-            phase_moved=folded.phase != before.phase, deadlines_moved=moved or folded.parties != before.parties,
+            conn, case_id, state=folded.state, phase=folded.phase, lead=lead, state_moved=state_moved,
+            phase_moved=phase_moved, deadlines_moved=moved or folded.parties != before.parties,
         )
         return record_from(case_id, workflow, row["data"], folded, row["opened_at"], now)
 
@@ -703,26 +727,23 @@ def _refuse_on_guards(action: CompiledAction, ctx: GuardContext, state: str) -> 
         raise GuardFailed(f"{action.name} refused: {'; '.join(reasons)}", reasons)
 
 
-def _apply_effects(
-    conn: Connection, action: CompiledAction, case_id: str, seq: int, clean: Mapping[str, Any],
-    facts_before: Mapping[str, Any], folded: Folded, lead: str | None,
-) -> None:
-    if RECORD_CONSENT in action.effects:
-        # Consented organisations can find the case in their lists: a party row each, from the first consent naming
-        # them until a revocation (the organisations of the case's consents fact have theirs already).
-        consents = facts_before.get(CONSENTS_FACT) or ()
-        known = {f"{CONSENT_PARTY}{org}": org for entry in consents for org in entry["organisations"]}
-        covered = {f"{CONSENT_PARTY}{org}": org for org in clean.get("organisations", [])}
-        scope.write_parties(conn, case_id, known, covered, state=folded.state, phase=folded.phase, lead=lead)
-        conn.execute(_INSERT_CONSENT, {
-            "case_id": case_id, "event_seq": seq, "signed_on": as_date(clean["signed_on"]),
-            "expires_on": as_date(clean["expires_on"]), "organisations": list(clean.get("organisations", [])),
-            "categories": list(clean.get("categories", [])),
-        })
-    if REVOKE_CONSENT in action.effects:
-        # Revocation takes effect at once (the next request), whatever date the parent's letter carries.
-        conn.execute(_REVOKE_CONSENTS, {"b_case": case_id, "b_on": as_date(clean["revoked_on"]), "b_seq": seq})
-        conn.execute(_FORGET_CONSENTED, {"b_case": case_id, "b_prefix": f"{CONSENT_PARTY}%"})
+def _consent_row(case_id: str, seq: int, clean: Mapping[str, Any]) -> dict[str, Any]:
+    """The consent row a recorded consent writes."""
+    return {
+        "case_id": case_id, "event_seq": seq, "signed_on": as_date(clean["signed_on"]),
+        "expires_on": as_date(clean["expires_on"]), "organisations": list(clean.get("organisations", [])),
+        "categories": list(clean.get("categories", [])),
+    }
+
+
+def _consent_parties(facts_before: Mapping[str, Any], clean: Mapping[str, Any]) -> dict[str, str]:
+    """Consented organisations can find the case in their lists: a party row each, from the first consent naming
+    them until a revocation. The party rows a recorded consent adds (the organisations of the case's consents fact
+    have theirs already)."""
+    consents = facts_before.get(CONSENTS_FACT) or ()
+    known = {f"{CONSENT_PARTY}{org}": org for entry in consents for org in entry["organisations"]}
+    covered = {f"{CONSENT_PARTY}{org}": org for org in clean.get("organisations", [])}
+    return scope.changed_parties(known, covered)
 
 
 #: How long an `Idempotency-Key` is remembered: a repeat within it is answered with the first result; after it the

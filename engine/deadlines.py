@@ -9,6 +9,7 @@ with prebuilt set-based statements and no read first, so taking an action stays 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
 from typing import Any
@@ -56,7 +57,7 @@ def _close(conn: Connection, common: Mapping[str, Any], met: list[str], cancelle
 
 
 @cache
-def _settle_statement(at: int, closing: int, roles: int) -> Update:
+def settle_statement(at: int, closing: int, roles: int) -> Update:
     """One statement for what an event does to the case's open deadlines: meets `at` of them at the time the work
     was done (`b_at_<i>`, `b_done_<i>`; never before the deadline opened), meets or cancels `closing` others now
     (`b_name_<i>`, `b_status_<i>`), and hands the open items of `roles` reassigned parties to their new
@@ -91,24 +92,6 @@ def _settle_statement(at: int, closing: int, roles: int) -> Update:
         values["owner_org"] = case(*([(name.in_(closed), DEADLINES.c.owner_org)] if closed else []), *owners,
                                    else_=DEADLINES.c.owner_org)
     return update(DEADLINES).where(*_OPEN_ROWS, or_(*touched)).values(**values)
-
-
-def _settle(
-    conn: Connection, common: Mapping[str, Any], met_at: Mapping[str, datetime], met: list[str],
-    cancelled: list[str], reowned: Mapping[str, str],
-) -> bool:
-    """Runs `_settle_statement` for this event; True if it changed a row."""
-    names = [*met, *(n for n in cancelled if n not in met)]
-    if not (met_at or names or reowned):
-        return False
-    params = {**common}
-    for i, (name, done) in enumerate(met_at.items()):
-        params[f"b_at_{i}"], params[f"b_done_{i}"] = name, done
-    for i, name in enumerate(names):
-        params[f"b_name_{i}"], params[f"b_status_{i}"] = name, MET if name in met else CANCELLED
-    for i, (role, organisation) in enumerate(reowned.items()):
-        params[f"b_role_{i}"], params[f"b_org_{i}"] = role, organisation
-    return _ran(conn, _settle_statement(len(met_at), len(names), len(reowned)), params)
 
 
 #: Moves the clock of an open deadline whose anchor was corrected.
@@ -177,19 +160,69 @@ def opening_time(
     return None
 
 
-def record_event(
-    conn: Connection, workflow: CompiledWorkflow, *, case_id: str, seq: int, event: str, from_state: str | None,
-    to_state: str, data: Mapping[str, Any], values: Mapping[str, Any], parties: Mapping[str, str],
+@dataclass(frozen=True)
+class Work:
+    """What one event does to the case's deadlines, worked out from the definition before anything is written
+    (`plan`); `run` writes it. The usual event only meets, cancels and re-owns open deadlines and opens new ones
+    (`settles`, `rows`), which PostgreSQL can write in the statement that moves the case (`simple`)."""
+
+    common: Mapping[str, Any]
+    met_at: Mapping[str, datetime]
+    met: list[str]
+    cancelled: list[str]
+    reowned: Mapping[str, str]
+    #: New deadline rows.
+    rows: list[dict[str, Any]]
+    #: Deadlines met only if they opened early enough: (name, earliest opening).
+    met_late: list[tuple[str, datetime]] = field(default_factory=list)
+    #: The case closes: nothing stays open.
+    close_all: bool = False
+    #: Corrected anchors: (deadline, its new opened, target and due times).
+    reanchored: list[tuple[str, dict[str, datetime]]] = field(default_factory=list)
+    #: Deadlines that open again and replace the one still open.
+    reopened: list[str] = field(default_factory=list)
+
+    @property
+    def settles(self) -> bool:
+        """Whether the settle statement (`settle_statement`) has anything to do."""
+        return bool(self.met_at or self.met or self.cancelled or self.reowned)
+
+    @property
+    def simple(self) -> bool:
+        """Only the settle statement and new rows: nothing that must read, or run in order, first."""
+        return not (self.met_late or self.close_all or self.reanchored or self.reopened)
+
+    def settle_shape(self) -> tuple[int, int, int]:
+        """The settle statement's shape, for `settle_statement`."""
+        return len(self.met_at), len(self.closing()), len(self.reowned)
+
+    def closing(self) -> list[str]:
+        return [*self.met, *(n for n in self.cancelled if n not in self.met)]
+
+    def settle_params(self) -> dict[str, Any]:
+        """The settle statement's parameters (with `common`)."""
+        params = {**self.common}
+        for i, (name, done) in enumerate(self.met_at.items()):
+            params[f"b_at_{i}"], params[f"b_done_{i}"] = name, done
+        for i, name in enumerate(self.closing()):
+            params[f"b_name_{i}"], params[f"b_status_{i}"] = name, MET if name in self.met else CANCELLED
+        for i, (role, organisation) in enumerate(self.reowned.items()):
+            params[f"b_role_{i}"], params[f"b_org_{i}"] = role, organisation
+        return params
+
+
+def plan(
+    workflow: CompiledWorkflow, *, case_id: str, seq: int, event: str, from_state: str | None, to_state: str,
+    data: Mapping[str, Any], values: Mapping[str, Any], parties: Mapping[str, str],
     previous_parties: Mapping[str, str], now: datetime, previous_values: Mapping[str, Any] | None = None,
-) -> bool:
-    """Meets, cancels, opens, re-anchors and re-owns the case's deadlines for one event. True when the open ones, their
-    due times or their owners changed (what the case list's `overdue_from` is made of)."""
+) -> Work:
+    """What the event does to the case's deadlines: which it meets, cancels, opens, re-anchors and re-owns."""
     common = {"b_case": case_id, "b_now": now, "b_seq": seq}
-    changed = False
     # Only deadlines that apply in the state the case is leaving can be open now.
     possibly_open = [d for d in workflow.deadlines.values() if from_state in d.applies_in]
     met: list[str] = []
     met_at: dict[str, datetime] = {}  # met at the time the work was done
+    met_late: list[tuple[str, datetime]] = []
     for deadline in possibly_open:
         for rule in deadline.met_by:
             if rule.action != event or not matches(rule.when, data):
@@ -200,8 +233,7 @@ def record_event(
             elif rule.not_before is None:
                 met.append(deadline.name)
             else:
-                earliest = rule.not_before.negated().after(now, workflow.timezone)
-                changed |= _ran(conn, _MEET_LATE, {**common, "b_name": deadline.name, "b_earliest": earliest})
+                met_late.append((deadline.name, rule.not_before.negated().after(now, workflow.timezone)))
             break
     cancelled = [
         d.name for d in possibly_open if to_state not in d.applies_in and d.name not in met and d.name not in met_at
@@ -211,13 +243,9 @@ def record_event(
             if any(r.action == event and matches(r.when, data) for r in d.met_by)]
     # Every open item a party owned moves with it (a new lead CPS office takes over its escalations too).
     reowned = {r: parties[r] for r in parties if previous_parties and parties.get(r) != previous_parties.get(r)}
-    # Met, cancelled and re-owned in one statement.
-    changed |= _settle(conn, common, met_at, met, cancelled, reowned)
-    if from_state is not None and workflow.is_terminal(to_state):
-        changed |= _ran(conn, _CLOSE_ALL, common)  # a closed case leaves nothing open, escalations included
-    if previous_values is not None:
-        changed |= _reanchor(conn, workflow, possibly_open, [*met, *met_at, *cancelled], values, previous_values,
-                             common)
+    reanchored = [] if previous_values is None else _reanchors(
+        workflow, possibly_open, [*met, *met_at, *cancelled], values, previous_values
+    )
     rows = []
     for deadline in workflow.deadlines.values():
         opened = opening_time(workflow, deadline, event, to_state, data, values, now)
@@ -229,12 +257,33 @@ def record_event(
             "due_at": deadline.due.after(opened, workflow.timezone), "owner_role": deadline.owner,
             "owner_org": owner_of(workflow, deadline, parties), "opened_seq": seq,
         })
-    if rows:
-        reopened = [str(r["name"]) for r in rows if any(d.name == r["name"] for d in possibly_open)]
-        if reopened:  # a deadline that opens again (a second referral) replaces the one still open
-            _close(conn, common, [], reopened)
-        conn.execute(_INSERT, rows)
-    return changed or bool(rows)
+    # A deadline that opens again (a second referral) replaces the one still open.
+    reopened = [str(r["name"]) for r in rows if any(d.name == r["name"] for d in possibly_open)]
+    return Work(
+        common=common, met_at=met_at, met=met, cancelled=cancelled, reowned=reowned, rows=rows, met_late=met_late,
+        close_all=from_state is not None and workflow.is_terminal(to_state), reanchored=reanchored,
+        reopened=reopened,
+    )
+
+
+def run(conn: Connection, work: Work) -> bool:
+    """Writes `work`, in order. True when the open deadlines, their due times or their owners changed (what the
+    case list's `overdue_from` is made of)."""
+    common = work.common
+    changed = False
+    for name, earliest in work.met_late:
+        changed |= _ran(conn, _MEET_LATE, {**common, "b_name": name, "b_earliest": earliest})
+    if work.settles:  # met, cancelled and re-owned in one statement
+        changed |= _ran(conn, settle_statement(*work.settle_shape()), work.settle_params())
+    if work.close_all:
+        changed |= _ran(conn, _CLOSE_ALL, common)  # a closed case leaves nothing open, escalations included
+    for name, clock in work.reanchored:
+        changed |= _reanchor(conn, name, clock, common)
+    if work.rows:
+        if work.reopened:
+            _close(conn, common, [], work.reopened)
+        conn.execute(_INSERT, work.rows)
+    return changed or bool(work.rows)
 
 
 def _ran(conn: Connection, statement: Any, params: Mapping[str, Any]) -> bool:
@@ -242,14 +291,13 @@ def _ran(conn: Connection, statement: Any, params: Mapping[str, Any]) -> bool:
     return bool(conn.execute(statement, params).rowcount)
 
 
-def _reanchor(
-    conn: Connection, workflow: CompiledWorkflow, possibly_open: list[CompiledDeadline], closed: list[str],
-    values: Mapping[str, Any], previous: Mapping[str, Any], common: Mapping[str, Any],
-) -> bool:
-    """A corrected date (identification date, due date) moves the clocks of the deadlines anchored on it: open ones,
-    and one missed only because of the mistake. A deadline whose corrected due time is still ahead is open again,
-    and its escalation is withdrawn; the `deadline_missed` event stays in the history, with the correction after it."""
-    moved = False
+def _reanchors(
+    workflow: CompiledWorkflow, possibly_open: list[CompiledDeadline], closed: list[str],
+    values: Mapping[str, Any], previous: Mapping[str, Any],
+) -> list[tuple[str, dict[str, datetime]]]:
+    """A corrected date (identification date, due date) moves the clocks of the deadlines anchored on it: each such
+    deadline with its new opened, target and due times."""
+    found = []
     for deadline in possibly_open:
         key = deadline.opens_at or deadline.opens_date
         if key is None or deadline.name in closed or values.get(key) == previous.get(key):
@@ -258,17 +306,23 @@ def _reanchor(
         if anchor is None:
             continue
         opened = deadline.offset.after(anchor, workflow.timezone) if deadline.opens_date else anchor
-        clock = {
+        found.append((deadline.name, {
             "b_opened": opened, "b_target": deadline.target.after(opened, workflow.timezone),
             "b_due": deadline.due.after(opened, workflow.timezone),
-        }
-        moved |= _ran(conn, _REANCHOR, {**common, "b_name": deadline.name, **clock})
-        missed = conn.execute(_LAST_MISSED, {**common, "b_name": deadline.name}).scalar()
-        if missed is None:
-            continue
-        moved = True
-        again = clock["b_due"] > common["b_now"]
-        conn.execute(_REOPEN, {**clock, "b_id": missed, "b_status": OPEN if again else MISSED, "b_again": again})
-        if again:
-            _close(conn, common, [], [f"{ESCALATION_PREFIX}{deadline.name}"])
-    return moved
+        }))
+    return found
+
+
+def _reanchor(conn: Connection, name: str, clock: Mapping[str, datetime], common: Mapping[str, Any]) -> bool:
+    """Moves the clock of the open deadline `name`, and of one missed only because of the mistaken date: one whose
+    corrected due time is still ahead is open again, and its escalation is withdrawn; the `deadline_missed` event
+    stays in the history, with the correction after it."""
+    moved = _ran(conn, _REANCHOR, {**common, "b_name": name, **clock})
+    missed = conn.execute(_LAST_MISSED, {**common, "b_name": name}).scalar()
+    if missed is None:
+        return moved
+    again = clock["b_due"] > common["b_now"]
+    conn.execute(_REOPEN, {**clock, "b_id": missed, "b_status": OPEN if again else MISSED, "b_again": again})
+    if again:
+        _close(conn, common, [], [f"{ESCALATION_PREFIX}{name}"])
+    return True

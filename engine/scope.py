@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, Update, bindparam, func, or_, select, update
+from sqlalchemy import Boolean, Connection, Update, bindparam, func, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.deadlines import DEADLINES, OPEN
@@ -22,24 +22,29 @@ from engine.store.tables import CaseParty
 PARTIES = CaseParty.__table__  # type: ignore[attr-defined]
 
 
-def _overdue_from(organisation: Any, sees_all: Any) -> Any:
-    """The earliest due time of the case's open work `organisation` may see (`sees_all`: it leads the case)."""
-    return (
-        select(func.min(DEADLINES.c.due_at))
-        .where(DEADLINES.c.case_id == bindparam("b_case"), DEADLINES.c.status == OPEN,
-               or_(DEADLINES.c.owner_org == organisation, sees_all))
-        .scalar_subquery()
-    )
+def _overdue_from(organisation: Any, sees_all: Any, source: Any = None) -> Any:
+    """The earliest due time of the case's open work `organisation` may see (`sees_all`: it leads the case). The
+    open work is the case's open deadlines (`b_case`), or `source` (due_at and owner_org of each open item) where a
+    statement computes them as they will be."""
+    if source is None:
+        return (
+            select(func.min(DEADLINES.c.due_at))
+            .where(DEADLINES.c.case_id == bindparam("b_case"), DEADLINES.c.status == OPEN,
+                   or_(DEADLINES.c.owner_org == organisation, sees_all))
+            .scalar_subquery()
+        )
+    return select(func.min(source.c.due_at)).where(or_(source.c.owner_org == organisation, sees_all)).scalar_subquery()
 
 
 @cache
-def _refresh(state: bool, phase: bool, overdue: bool) -> Update:
+def refresh_statement(state: bool, phase: bool, overdue: bool, source: Any = None, kept: int = 0) -> Update:
     """Brings the case's party rows up to date in what may have changed: the `state`, the `phase`, the `overdue`
-    time. Only those columns are set, and only on rows where one differs: every column set rewrites its indexes,
-    and a case has a row per party and per organisation its consent covers (about ten), so writing what did not
-    change was most of a state change's cost on SQLite. Each combination is built once (building costs more than
-    running on SQLite)."""
-    due = _overdue_from(PARTIES.c.organisation, PARTIES.c.organisation == bindparam("b_lead"))
+    time (from `source`, as `_overdue_from`). Only those columns are set, and only on rows where one differs: every
+    column set rewrites its indexes, and a case has a row per party and per organisation its consent covers (about
+    ten), so writing what did not change was most of a state change's cost on SQLite. `kept` parties
+    (`b_kept_<i>`) are left alone (written whole in the same statement). Each combination is built once (building
+    costs more than running on SQLite)."""
+    due = _overdue_from(PARTIES.c.organisation, PARTIES.c.organisation == bindparam("b_lead"), source)
     values: dict[str, Any] = {}
     differs = []
     if state:
@@ -51,7 +56,10 @@ def _refresh(state: bool, phase: bool, overdue: bool) -> Update:
     if overdue:
         values["overdue_from"] = due
         differs.append(PARTIES.c.overdue_from.is_distinct_from(due))
-    return update(PARTIES).where(PARTIES.c.case_id == bindparam("b_case"), or_(*differs)).values(**values)
+    rows = [PARTIES.c.case_id == bindparam("b_case"), or_(*differs)]
+    if kept:
+        rows.append(PARTIES.c.party.not_in([bindparam(f"b_kept_{i}") for i in range(kept)]))
+    return update(PARTIES).where(*rows).values(**values)
 
 
 def _upsert(dialect: Any) -> Any:
@@ -60,6 +68,10 @@ def _upsert(dialect: Any) -> Any:
         state=bindparam("b_state"), phase=bindparam("b_phase"),
         overdue_from=_overdue_from(bindparam("b_org"), bindparam("b_all", type_=Boolean)),
     )
+    return _on_conflict_update(upsert)
+
+
+def _on_conflict_update(upsert: Any) -> Any:
     return upsert.on_conflict_do_update(index_elements=["case_id", "party"], set_={
         column: upsert.excluded[column] for column in ("organisation", "state", "phase", "overdue_from")
     })
@@ -69,20 +81,42 @@ def _upsert(dialect: Any) -> Any:
 _UPSERT = (_upsert(sqlite), _upsert(postgresql))
 
 
-def write_parties(
-    conn: Connection, case_id: str, before: Mapping[str, str], after: Mapping[str, str], *, state: str, phase: str,
-    lead: str | None,
-) -> None:
-    """Upserts the parties that changed from `before` to `after` (parties are added or reassigned, never removed
-    here), each row whole: the case's `state` and `phase`, and its overdue time as the deadlines are now (`lead`: the
-    organisation leading the case). Write them after the deadlines of the same event."""
-    changed = [
-        {"b_case": case_id, "b_party": p, "b_org": after[p], "b_state": state, "b_phase": phase,
-         "b_all": after[p] == lead}
-        for p in after if before.get(p) != after[p]
+@cache
+def upsert_statement(count: int, source: Any) -> Any:
+    """PostgreSQL: upserts `count` party rows in one statement (`b_party_<i>`, `b_org_<i>`, `b_all_<i>`; the case's
+    `b_case`, `b_state`, `b_phase`), their overdue times from `source` (as `_overdue_from`)."""
+    columns = ("case_id", "party", "organisation", "state", "phase", "overdue_from")
+    def typed(name: str, column: str) -> Any:  # a parameter used twice must have one type
+        return bindparam(name, type_=PARTIES.c[column].type)
+
+    rows = [
+        select(typed("b_case", "case_id"), typed(f"b_party_{i}", "party"), typed(f"b_org_{i}", "organisation"),
+               typed("b_state", "state"), typed("b_phase", "phase"),
+               _overdue_from(typed(f"b_org_{i}", "organisation"), bindparam(f"b_all_{i}", type_=Boolean), source))
+        for i in range(count)
     ]
-    if changed:
-        conn.execute(_UPSERT[conn.dialect.name == "postgresql"], changed)
+    # From a SELECT of parameters: a multi-row VALUES would be compiled afresh at every execution.
+    source_rows = union_all(*rows) if count > 1 else rows[0]
+    return _on_conflict_update(postgresql.insert(PARTIES).from_select(columns, source_rows))
+
+
+def changed_parties(before: Mapping[str, str], after: Mapping[str, str]) -> dict[str, str]:
+    """The parties added or reassigned from `before` to `after` (parties are never removed here): party → org."""
+    return {p: org for p, org in after.items() if before.get(p) != org}
+
+
+def write_parties(
+    conn: Connection, case_id: str, parties: Mapping[str, str], *, state: str, phase: str, lead: str | None,
+) -> None:
+    """Upserts the `parties` (party → organisation: added or reassigned), each row whole: the case's `state` and
+    `phase`, and its overdue time as the deadlines are now (`lead`: the organisation leading the case). Write them
+    after the deadlines of the same event."""
+    rows = [
+        {"b_case": case_id, "b_party": p, "b_org": org, "b_state": state, "b_phase": phase, "b_all": org == lead}
+        for p, org in parties.items()
+    ]
+    if rows:
+        conn.execute(_UPSERT[conn.dialect.name == "postgresql"], rows)
 
 
 def refresh(
@@ -93,5 +127,5 @@ def refresh(
     (`phase_moved`), or of the open deadlines, their due times or owners, or of the lead (`deadlines_moved`): rows
     already right are not written."""
     if state_moved or phase_moved or deadlines_moved:
-        conn.execute(_refresh(state_moved, phase_moved, deadlines_moved),
+        conn.execute(refresh_statement(state_moved, phase_moved, deadlines_moved),
                      {"b_case": case_id, "b_state": state, "b_phase": phase, "b_lead": lead})

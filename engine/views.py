@@ -8,9 +8,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, func, select
+from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select
 
 from engine.access import PLAN, Access
+from engine.access_log import ACCESS_LOG, record_in
 from engine.caselog import EVENTS, LEAD_CONTACT, LEAD_NAME, LEAD_ORG
 from engine.deadlines import ESCALATION_PREFIX
 from engine.definitions.compiled import CompiledWorkflow
@@ -40,6 +41,22 @@ _OPEN_DEADLINES = (
     .where(DEADLINES.c.case_id == bindparam("b_case"), DEADLINES.c.status == "open")
     .order_by(DEADLINES.c.due_at)
 )
+#: PostgreSQL: an access-log row recorded and the case's open deadlines read in one statement (one round trip).
+_LOGGED_OPEN_DEADLINES = _OPEN_DEADLINES.add_cte(
+    insert(ACCESS_LOG).values({c.name: bindparam(f"l_{c.name}", type_=c.type) for c in ACCESS_LOG.c if c.name != "id"})
+    .cte("logged")
+)
+
+
+def logged_open_deadlines(conn: Connection, case_id: str, log: Mapping[str, Any]) -> Sequence[RowMapping]:
+    """Records the access-log row `log` (`access_row`) in the open transaction and reads the case's open
+    deadlines, most urgent first, for `case_view(..., open_rows=...)`: one statement on PostgreSQL (the insert is a
+    data-modifying CTE of the read), two on SQLite."""
+    if conn.dialect.name == "postgresql":
+        params = {"b_case": case_id, **{f"l_{k}": v for k, v in log.items()}}
+        return conn.execute(_LOGGED_OPEN_DEADLINES, params).mappings().all()
+    record_in(conn, [dict(log)])
+    return conn.execute(_OPEN_DEADLINES, {"b_case": case_id}).mappings().all()
 
 
 def packed_open_deadlines(case_id: Any, dialect: str) -> Any:
@@ -122,12 +139,13 @@ def deadline_history(access: Access, rows: Sequence[Mapping[Any, Any]], now: dat
 
 def case_view(
     conn: Connection, access: Access, case: Mapping[Any, Any], now: datetime,
-    history: Sequence[Mapping[Any, Any]] | None = None,
+    history: Sequence[Mapping[Any, Any]] | None = None, open_rows: Iterable[Mapping[Any, Any]] | None = None,
 ) -> CaseView:
     """The case as the reader may see it: the coordination view (reference, phase, due date, plan in place, lead
-    contact, the reader's own deadlines), the state where the reader may see it, opening data field by field. With
-    no access at all (a caller whose own action just ended it, such as revoking consent) only the reference and
-    version."""
+    contact, the reader's own deadlines), the state where the reader may see it, opening data field by field. The
+    open deadlines are read here unless given: every deadline the case has had (`history`, a page's) or its open
+    ones (`open_rows`, as `logged_open_deadlines` reads them). With no access at all (a caller whose own action
+    just ended it, such as revoking consent) only the reference and version."""
     workflow = access.workflow
     if not access:
         return CaseView(
@@ -136,10 +154,10 @@ def case_view(
             data={}, withheld=[], deadlines=[], windows=[], entered_late=[], opened_at=case["opened_at"],
             updated_at=case["updated_at"],
         )
-    if history is None:
-        open_rows: Iterable[Mapping[Any, Any]] = conn.execute(_OPEN_DEADLINES, {"b_case": case["id"]}).mappings()
-    else:  # every deadline the case has had, already read (a page): its open ones, most urgent first
+    if history is not None:  # every deadline the case has had, already read (a page): its open ones, most urgent first
         open_rows = sorted((r for r in history if r["status"] == "open"), key=lambda r: r["due_at"])
+    elif open_rows is None:
+        open_rows = conn.execute(_OPEN_DEADLINES, {"b_case": case["id"]}).mappings()
     deadlines = [deadline_view(workflow, r, now) for r in open_rows if access.sees_deadline(r["owner_org"])]
     lead = case["parties"].get(workflow.spec.escalate_to)
     identification = current_identification(workflow, case["data"], case["facts"])

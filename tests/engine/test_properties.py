@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from engine import Cases, FixedClock, PoscError
-from engine.cases import CASES, CONSENTS, DEADLINES, EVENTS
+from engine.cases import CASES, CONSENT_PARTY, CONSENTS, DEADLINES, EVENTS
+from engine.scope import PARTIES
 from tests.conftest import START
 from tests.factories import ACTORS, action_data, taken
 from tests.pathway import due_date, open_case
@@ -47,6 +48,32 @@ def case_rows(cases: Cases, case_id: str) -> dict[str, Any]:
             "consents": [dict(r) for r in conn.execute(
                 select(CONSENTS).where(CONSENTS.c.case_id == case_id).order_by(CONSENTS.c.id)).mappings()],
         }
+
+
+def party_rows_problems(cases: Cases, case_id: str) -> list[str]:
+    """How the case's party rows (what the case list filters on) differ from the case as it is: a row for each
+    party (and one for each organisation its consents cover), each with the case's state and phase and the
+    earliest due time of the open work its organisation may see (all of it for the organisation leading the case).
+    On PostgreSQL the usual action writes them in the statement that writes the deadlines (`engine.onewrite`)."""
+    with cases.db.read() as conn:
+        case = conn.execute(select(CASES).where(CASES.c.id == case_id)).mappings().one()
+        rows = conn.execute(select(PARTIES).where(PARTIES.c.case_id == case_id)).mappings().all()
+        open_work = conn.execute(select(DEADLINES.c.due_at, DEADLINES.c.owner_org).where(
+            DEADLINES.c.case_id == case_id, DEADLINES.c.status == "open")).all()
+    lead = case["parties"].get(cases.catalogue.workflow(case["workflow_id"]).spec.escalate_to)
+    problems = []
+    named = {(r["party"], r["organisation"]) for r in rows if not r["party"].startswith(CONSENT_PARTY)}
+    if named != set(case["parties"].items()):
+        problems.append(f"party rows {sorted(named)} != {case['parties']}")
+    problems += [f"consent row {r['party']} for {r['organisation']}" for r in rows
+                 if r["party"].startswith(CONSENT_PARTY) and r["party"] != f"{CONSENT_PARTY}{r['organisation']}"]
+    for row in rows:
+        seen = [due for due, owner in open_work if owner == row["organisation"] or row["organisation"] == lead]
+        expected = (case["state"], case["phase"], min(seen) if seen else None)
+        if (row["state"], row["phase"], row["overdue_from"]) != expected:
+            problems.append(f"party row {row['party']}: {(row['state'], row['phase'], row['overdue_from'])} != "
+                            f"{expected}")
+    return problems
 
 
 def broken(data: dict[str, Any], how: str) -> Any:
@@ -91,6 +118,7 @@ def test_random_action_sequences_keep_every_invariant(cases: Cases, clock: Fixed
         assert after_case.state in compiled.targets_from(state)
         assert case_rows(cases, case.id)["events"] == before["events"] + 1
         assert cases.verify(case.id) == []
+        assert party_rows_problems(cases, case.id) == []
         event(f"reached {after_case.state}")
     assert cases.get(case.id).state in workflow.states
     assert cases.verify(case.id) == []

@@ -16,20 +16,20 @@ from tests.factories import ACTORS, action_data
 from tests.pathway import due_date, open_case, take
 from tests.sqlcount import statements
 
-#: PostgreSQL runs an action's case update and event insert as one statement (a data-modifying CTE).
-ONE_STATEMENT_APPEND = {"a state change (admission to treatment)", "a same-state action (a consent renewed)"}
-#: work → the most statements it may run on SQLite (PostgreSQL: one fewer for `ONE_STATEMENT_APPEND`).
+#: work → the most statements it may run on (SQLite, PostgreSQL). PostgreSQL writes an action in one statement (the
+#: case, the event, a consent, the deadlines and the party rows: `engine.onewrite`), and records the answer's
+#: access-log row in the statement that reads its open deadlines.
 BUDGET = {
-    "open a case": 10,
+    "open a case": (10, 9),
     # A state change copies the new state to the case's party rows, where the case list's filters find it.
-    "a state change (admission to treatment)": 9,
-    "a same-state action (a consent renewed)": 8,
-    "the case view": 5,
+    "a state change (admission to treatment)": (9, 4),
+    "a same-state action (a consent renewed)": (8, 4),
+    "the case view": (5, 5),
     # One statement (the key's holder, the case, its lead's contact and its open deadlines), then the access log's.
-    "the case view for an API key": 3,
-    "the case page": 6,
-    "the case list": 4,
-    "the worklist": 4,
+    "the case view for an API key": (3, 3),
+    "the case page": (6, 6),
+    "the case list": (4, 4),
+    "the worklist": (4, 4),
 }
 
 
@@ -65,5 +65,5 @@ def test_the_hot_paths_stay_within_their_statement_budget(cases: Cases, clock: F
     clock.advance(timedelta(minutes=1))
     with statements(cases.db) as seen:
         run()
-    budget = BUDGET[what] - (what in ONE_STATEMENT_APPEND and cases.db.engine.dialect.name == "postgresql")
+    budget = BUDGET[what][cases.db.engine.dialect.name == "postgresql"]
     assert len(seen) <= budget, "\n".join(s.split("\n")[0][:100] for s in seen)
