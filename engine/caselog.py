@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, RowMapping, and_, bindparam, func, insert, select, true, update
 
 from engine.actor import Actor
 from engine.chain import GENESIS, event_hash
@@ -92,11 +92,13 @@ class EventRecord:
 
 @dataclass(frozen=True)
 class Appended:
-    """What one append did: the event's number, the case before and after it."""
+    """What one append did: the event's number, the case before and after it, and the rows the statement that wrote
+    it answered (`Also.answer`; None when it asked for none)."""
 
     seq: int
     before: Folded
     after: Folded
+    answer: Sequence[RowMapping] | None = None
 
 
 def load(conn: Connection, case_id: str, *, for_update: bool = False, lead: str | None = None) -> RowMapping:
@@ -157,6 +159,9 @@ class Also:
 
     ctes: tuple[Any, ...]
     params: Mapping[str, Any]
+    #: A CTE among `ctes` whose rows the statement answers with (ordered by its `order_by` column).
+    answer: Any = None
+    order_by: str = ""
 
 
 def prepare(
@@ -191,6 +196,13 @@ def write(conn: Connection, appending: Appending, also: Also | None = None) -> A
         # Parameters never named after a column: SQLAlchemy would add such a key to every UPDATE's SET clause.
         params = {**{k if k.startswith("b_") else f"m_{k}": v for k, v in changes.items()},
                   **{f"e_{k}": v for k, v in event.items()}, **(also.params if also else {})}
+        if also is not None and also.answer is not None:
+            statement = _move_and_insert(rekeyed, also.ctes, also.answer, also.order_by)
+            rows = conn.execute(statement, params).mappings().all()
+            if not rows or rows[0]["written"] != 1:
+                raise StaleVersion(f"case {changes['b_id']} changed while this action was being taken")
+            answer = [row for row in rows if row[also.order_by] is not None]
+            return Appended(appending.seq, appending.before, appending.after, answer)
         moved = conn.execute(_move_and_insert(rekeyed, also.ctes if also else ()), params)
     else:
         if also is not None:
@@ -220,10 +232,12 @@ _EVENT_COLUMNS = [c.name for c in EVENTS.c if c.name != "id"]
 
 
 @cache
-def _move_and_insert(rekeyed: bool, also: tuple[Any, ...] = ()) -> Any:
+def _move_and_insert(rekeyed: bool, also: tuple[Any, ...] = (), answer: Any = None, order_by: str = "") -> Any:
     """PostgreSQL: compare-and-set the case row and insert the event in one statement (a data-modifying CTE), with
     the data-modifying CTEs `also`. The insert selects from the updated row, so it inserts nothing, and reports no
-    row, when the version moved on."""
+    row, when the version moved on. With `answer` (a CTE), the statement answers with its rows, ordered by
+    `order_by`, each with `written` (1 if the event was inserted; one row with no answer columns if there is
+    none)."""
     columns = [*_CASE_CHANGES, "lookup_key"] if rekeyed else list(_CASE_CHANGES)
     moved = (
         update(CASES)
@@ -234,6 +248,13 @@ def _move_and_insert(rekeyed: bool, also: tuple[Any, ...] = ()) -> Any:
     )
     values = select(*(bindparam(f"e_{c}", type_=EVENTS.c[c].type) for c in _EVENT_COLUMNS)).select_from(moved)
     # An INSERT's row count is kept only on request (SQLAlchemy reports it reliably for UPDATE and DELETE).
+    if answer is not None:
+        inserted = insert(EVENTS).from_select(_EVENT_COLUMNS, values).returning(EVENTS.c.seq).cte("inserted")
+        written = select(func.count().label("written")).select_from(inserted).subquery("written")
+        return (
+            select(written.c.written, *answer.c).select_from(written.outerjoin(answer, true()))
+            .order_by(answer.c[order_by]).add_cte(*also)
+        )
     statement = insert(EVENTS).from_select(_EVENT_COLUMNS, values).execution_options(preserve_rowcount=True)
     return statement.add_cte(*also) if also else statement
 

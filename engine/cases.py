@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, RowMapping, bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -97,6 +97,24 @@ _KIND = select(ORGANISATIONS.c.kind).where(ORGANISATIONS.c.id == bindparam("b_id
 NOT_AT_THIS_STAGE = "not available at this stage of the case"
 
 
+class Shown(NamedTuple):
+    """An answer's disclosure, recorded by the write that the answer reports: the access it was decided at, the
+    case's open deadlines the write left, and when."""
+
+    access: Access
+    open_rows: Sequence[RowMapping]
+    at: datetime
+
+
+class Written(NamedTuple):
+    """What a write left: the case, the lead contact read with it, and the answer's disclosure if the write made
+    it (`Shown`)."""
+
+    record: CaseRecord
+    lead: Mapping[str, Any]
+    shown: Shown | None = None
+
+
 class UnknownAction(NotFound):
     """The workflow has no action of that name."""
 
@@ -149,15 +167,15 @@ class Cases:
         how = f"open:{workflow_id}{':new' if new_pregnancy else ''}"
         fingerprint = _fingerprint("", how, data if variant is None else [data, *variant], None)
 
-        def write(conn: Connection) -> tuple[CaseRecord, Mapping[str, Any]]:
-            return self._open_case(conn, actor, workflow_id, data, new_pregnancy, variant), {}
+        def write(conn: Connection) -> Written:
+            return Written(self._open_case(conn, actor, workflow_id, data, new_pregnancy, variant), {})
 
         # The same submission racing this one may be committed first (PostgreSQL): a duplicate key, then a replay.
         return self._once(actor, idempotency_key, fingerprint, "open", write, IntegrityError)
 
     def _once(
         self, actor: Actor, key: str | None, fingerprint: str, what: str,
-        write: Callable[[Connection], tuple[CaseRecord, Mapping[str, Any]]], lost: type[Exception],
+        write: Callable[[Connection], Written], lost: type[Exception],
         page_of: str | None = None,
     ) -> Outcome:
         """Runs `write` (which returns the case as it left it, and the lead contact it read with it) in one
@@ -177,9 +195,9 @@ class Cases:
                             prior = self._prior(conn, actor, key, fingerprint)
                             if prior is not None:
                                 return Outcome(case=self._answer(conn, actor, prior, "replay"), replayed=True)
-                        written, lead = write(conn)
+                        written = write(conn)
                         if key is not None:
-                            self._remember(conn, actor, key, fingerprint, written.id, written.updated_at)
+                            self._remember(conn, actor, key, fingerprint, written.record.id, written.record.updated_at)
                 except (InvalidForm, NotAvailable, StaleVersion, IdempotencyConflict) as refused:
                     if page_of is None:
                         raise
@@ -190,7 +208,8 @@ class Cases:
                     refused.page = self._page(conn, actor, page_of)
                     refusal = refused
                 else:
-                    return Outcome(case=self._answer(conn, actor, written, what, lead), replayed=False)
+                    answer = self._answer(conn, actor, written.record, what, written.lead, written.shown)
+                    return Outcome(case=answer, replayed=False)
         except lost:
             if key is None:
                 raise
@@ -232,15 +251,19 @@ class Cases:
 
     def _answer(
         self, conn: Connection, actor: Actor, case: str | CaseRecord, what: str, lead: Mapping[str, Any] | None = None,
+        shown: Shown | None = None,
     ) -> CaseView:
         """The case (its id, or the record a write just left, with the lead contact read before it) as the caller
-        may see it now, recorded as a disclosure in this transaction. A replay to a caller who may no longer know
-        the case is refused as if it did not exist."""
+        may see it now, recorded as a disclosure in this transaction (`shown`: recorded by the write already, which
+        read the open deadlines with it). A replay to a caller who may no longer know the case is refused as if it
+        did not exist."""
         if isinstance(case, str):
             row: Mapping[Any, Any] = caselog.load(conn, case, lead=self.lead_party)
         else:
             row = {**vars(case), **(lead or {})}
         case_id = row["id"]
+        if shown is not None:
+            return case_view(conn, shown.access, row, shown.at, open_rows=shown.open_rows)
         access = self.access(conn, actor, row)
         if not access and what == "replay":
             raise NotFound(f"no case {case_id!r}")
@@ -286,7 +309,7 @@ class Cases:
         )  # after the deadlines: the rows carry them
         if way is not None and then_data is not None:  # checked above, on the case as the opening left it
             row = caselog.load(conn, case_id, for_update=True)
-            return self._record(conn, workflow, row, actor, workflow.actions[way.then], then_data, settles_in, now)
+            return self._record(conn, workflow, row, actor, workflow.actions[way.then], then_data, settles_in, now)[0]
         return record_from(case_id, workflow, clean, folded, now, now)
 
     def check_may_open(self, actor: Actor, workflow_id: str, variant: str | None = None) -> None:
@@ -451,7 +474,7 @@ class Cases:
         in the same transaction."""
         fingerprint = _fingerprint(case_id, action, data, expected_version)
 
-        def write(conn: Connection) -> tuple[CaseRecord, Mapping[str, Any]]:
+        def write(conn: Connection) -> Written:
             return self._take(conn, actor, case_id, action, data, expected_version)
 
         # A double click can lose the race to its own first click, committed while this one waited for the case
@@ -462,7 +485,7 @@ class Cases:
 
     def _take(
         self, conn: Connection, actor: Actor, case_id: str, action: str, data: Any, expected_version: int | None,
-    ) -> tuple[CaseRecord, Mapping[str, Any]]:
+    ) -> Written:
         """Takes the action on the case, locked; returns the case as it left it, and the lead contact read with it
         (for the answer)."""
         row = caselog.load(conn, case_id, for_update=True, lead=self.lead_party)
@@ -494,17 +517,22 @@ class Cases:
         ctx = self._guard_context(conn, workflow, compiled, state, clean, row["data"], row, now, consents, actor)
         _refuse_on_guards(compiled, ctx, state)
         to_state = workflow.fire(action, state, clean, ctx.case)
-        record = self._record(conn, workflow, row, actor, compiled, clean, to_state, now)
-        return record, {k: row[k] for k in (LEAD_ORG, LEAD_NAME, LEAD_CONTACT)}
+        lead = {k: row[k] for k in (LEAD_ORG, LEAD_NAME, LEAD_CONTACT)}
+        record, shown = self._record(conn, workflow, row, actor, compiled, clean, to_state, now, answer=lead)
+        return Written(record, lead, shown)
 
-    @staticmethod
     def _record(
-        conn: Connection, workflow: CompiledWorkflow, row: Mapping[Any, Any], actor: Actor, compiled: CompiledAction,
-        clean: Mapping[str, Any], to_state: str, now: datetime,
-    ) -> CaseRecord:
+        self, conn: Connection, workflow: CompiledWorkflow, row: Mapping[Any, Any], actor: Actor,
+        compiled: CompiledAction, clean: Mapping[str, Any], to_state: str, now: datetime,
+        answer: Mapping[str, Any] | None = None,
+    ) -> tuple[CaseRecord, Shown | None]:
         """Writes an action already checked (role, state, form, guards, target) on the case `row`, read for update:
         the event, its effects, the parties and the deadlines. On PostgreSQL the usual action is one statement
-        (`engine.onewrite`); the rare ones, and every action on SQLite, write one thing after another."""
+        (`engine.onewrite`); the rare ones, and every action on SQLite, write one thing after another.
+
+        With `answer` (the lead contact read with the case), the PostgreSQL statement also records the answer's
+        disclosure to `actor` and reads the open deadlines it shows (`Shown`), where the caller may still see the
+        case."""
         case_id, state = row["id"], row["state"]
         renames = bool(set(compiled.record) & set(workflow.spec.lookup))  # a corrected name: the lookup follows
         appending = caselog.prepare(
@@ -529,11 +557,15 @@ class Cases:
             # or the parties may have changed (only rows that differ are written).
             may_move = work.settles or bool(work.rows) or folded.parties != before.parties
             refresh = (state_moved, phase_moved, may_move) if state_moved or phase_moved or may_move else None
-            caselog.write(conn, appending, onewrite.also(
+            record = record_from(case_id, workflow, row["data"], folded, row["opened_at"], now)
+            access = self.access(conn, actor, {**vars(record), **answer}) if answer is not None else None
+            log = access_row(actor, case_id, "action", access.tiers, now) if access else None
+            written = caselog.write(conn, appending, onewrite.also(
                 work, consent=consent, parties=whole, lead=lead, state=folded.state, phase=folded.phase,
-                refresh=refresh,
+                refresh=refresh, log=log,
             ))
-            return record_from(case_id, workflow, row["data"], folded, row["opened_at"], now)
+            shown = Shown(access, written.answer, now) if access and written.answer is not None else None
+            return record, shown
         caselog.write(conn, appending)
         if consent is not None:
             conn.execute(_INSERT_CONSENT, consent)
@@ -550,7 +582,7 @@ class Cases:
             conn, case_id, state=folded.state, phase=folded.phase, lead=lead, state_moved=state_moved,
             phase_moved=phase_moved, deadlines_moved=moved or folded.parties != before.parties,
         )
-        return record_from(case_id, workflow, row["data"], folded, row["opened_at"], now)
+        return record_from(case_id, workflow, row["data"], folded, row["opened_at"], now), None
 
     def access(
         self, conn: Connection, actor: Actor, row: Mapping[Any, Any],

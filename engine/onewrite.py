@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, union_all
 
 from engine import scope
+from engine.access_log import ACCESS_LOG
 from engine.caselog import Also
 from engine.deadlines import DEADLINES, OPEN, Work, settle_statement
 from engine.store.tables import Consent
@@ -34,15 +35,20 @@ _CONSENT_COLUMNS = [c.name for c in CONSENTS.c if c.name not in ("id", "revoked_
 _DEADLINE_COLUMNS = [c.name for c in DEADLINES.c if c.name not in ("id", "closed_at", "closed_seq")]
 
 
+#: What an answer shows of each open deadline (as `views.case_view` reads them).
+_OPEN = ("name", "opened_at", "target_at", "due_at", "owner_org")
+
+
 @cache
 def _ctes(
     consent: bool, settle: tuple[int, int, int] | None, new_deadlines: int, parties: int,
-    refresh: tuple[bool, bool, bool] | None,
-) -> tuple[Any, ...]:
+    refresh: tuple[bool, bool, bool] | None, answer: bool,
+) -> tuple[tuple[Any, ...], Any]:
     """The CTEs for one shape of write, built once: a consent row (`c_<column>`), the settle statement
     (`deadlines.settle_statement`), `new_deadlines` rows (`d<i>_<column>`), `parties` party rows upserted
-    (`scope.upsert_statement`) and the refresh of the others (`scope.refresh_statement` with its state, phase and
-    overdue flags)."""
+    (`scope.upsert_statement`), the refresh of the others (`scope.refresh_statement` with its state, phase and
+    overdue flags) and, with `answer`, the answer's access-log row (`l_<column>`). Also `open_now`, the case's open
+    deadlines as the statement leaves them (None when nothing reads them)."""
     # Rows are inserted from a SELECT of parameters, not a multi-row VALUES, which SQLAlchemy compiles afresh at
     # every execution.
     ctes: list[Any] = []
@@ -50,41 +56,47 @@ def _ctes(
         ctes.append(insert(CONSENTS).values(
             {c: bindparam(f"c_{c}", type_=CONSENTS.c[c].type) for c in _CONSENT_COLUMNS}
         ).cte("consented"))
+    columns = [DEADLINES.c[c] for c in _OPEN]
     kept = [DEADLINES.c.case_id == bindparam("b_case"), DEADLINES.c.status == OPEN]
     now_open: list[Any] = []
     if settle is not None:
-        settled = settle_statement(*settle).returning(
-            DEADLINES.c.id, DEADLINES.c.status, DEADLINES.c.due_at, DEADLINES.c.owner_org
-        ).cte("settled")
+        settled = settle_statement(*settle).returning(DEADLINES.c.id, DEADLINES.c.status, *columns).cte("settled")
         ctes.append(settled)
         kept.append(DEADLINES.c.id.not_in(select(settled.c.id)))
-        now_open.append(select(settled.c.due_at, settled.c.owner_org).where(settled.c.status == OPEN))
+        now_open.append(select(*(settled.c[c] for c in _OPEN)).where(settled.c.status == OPEN))
     if new_deadlines:
         rows = [select(*(bindparam(f"d{i}_{c}", type_=DEADLINES.c[c].type) for c in _DEADLINE_COLUMNS))
                 for i in range(new_deadlines)]
         added = (
             insert(DEADLINES).from_select(_DEADLINE_COLUMNS, union_all(*rows) if len(rows) > 1 else rows[0])
-            .returning(DEADLINES.c.due_at, DEADLINES.c.owner_org).cte("added")
+            .returning(*columns).cte("added")
         )
         ctes.append(added)
-        now_open.append(select(added.c.due_at, added.c.owner_org))
-    if parties or refresh is not None:
-        open_now = union_all(select(DEADLINES.c.due_at, DEADLINES.c.owner_org).where(*kept), *now_open).cte("open_now")
+        now_open.append(select(*(added.c[c] for c in _OPEN)))
+    open_now = None
+    if parties or refresh is not None or answer:
+        open_now = union_all(select(*columns).where(*kept), *now_open).cte("open_now")
         if parties:
             ctes.append(scope.upsert_statement(parties, open_now).cte("upserted"))
         if refresh is not None:
             ctes.append(scope.refresh_statement(*refresh, source=open_now, kept=parties).cte("refreshed"))
-    return tuple(ctes)
+    if answer:
+        ctes.append(insert(ACCESS_LOG).values(
+            {c.name: bindparam(f"l_{c.name}", type_=c.type) for c in ACCESS_LOG.c if c.name != "id"}
+        ).cte("logged"))
+    return tuple(ctes), open_now
 
 
 def also(
     work: Work, *, consent: Mapping[str, Any] | None, parties: Mapping[str, str], lead: str | None, state: str,
-    phase: str, refresh: tuple[bool, bool, bool] | None,
+    phase: str, refresh: tuple[bool, bool, bool] | None, log: Mapping[str, Any] | None = None,
 ) -> Also:
     """What the statement that moves the case writes besides: `consent` (a consent row's values, or None), the
     deadlines' `work` (`work.simple`), the `parties` (party → organisation) written whole, and the refresh of the
     other party rows (`refresh`: whether the state, the phase and the overdue time may have changed; None: no
-    refresh). `lead` is the organisation leading the case, `state` and `phase` the case's after the event."""
+    refresh). `lead` is the organisation leading the case, `state` and `phase` the case's after the event. With
+    `log` (an access-log row: the answer's disclosure), it is recorded too and the statement answers with the
+    case's open deadlines as it leaves them, most urgent first (for `views.case_view(..., open_rows=...)`)."""
     params: dict[str, Any] = {"b_case": work.common["b_case"], "b_lead": lead, "b_state": state, "b_phase": phase}
     if consent is not None:
         params.update({f"c_{c}": consent[c] for c in _CONSENT_COLUMNS})
@@ -95,8 +107,8 @@ def also(
     for i, (party, organisation) in enumerate(parties.items()):
         params.update({f"b_party_{i}": party, f"b_org_{i}": organisation, f"b_all_{i}": organisation == lead})
         params[f"b_kept_{i}"] = party
-    ctes = _ctes(consent is not None, work.settle_shape() if work.settles else None, len(work.rows), len(parties),
-                 refresh)
-    return Also(ctes, params)
-
-
+    if log is not None:
+        params.update({f"l_{k}": v for k, v in log.items()})
+    ctes, open_now = _ctes(consent is not None, work.settle_shape() if work.settles else None, len(work.rows),
+                           len(parties), refresh, log is not None)
+    return Also(ctes, params, open_now if log is not None else None, "due_at")
