@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, bindparam, insert
 
 from engine.access import ordered
 from engine.actor import Actor
@@ -43,6 +43,19 @@ def record_in(conn: Connection, rows: list[dict[str, Any]]) -> None:
     roll back, with it."""
     if rows:
         conn.execute(_INSERT, rows)
+
+
+def logged_cte() -> Any:
+    """PostgreSQL: the insert of one access-log row (`logged_params`) as a data-modifying CTE, so a statement that
+    reads what is disclosed records the disclosure too."""
+    return insert(ACCESS_LOG).values(
+        {c.name: bindparam(f"l_{c.name}", type_=c.type) for c in ACCESS_LOG.c if c.name != "id"}
+    ).cte("logged")
+
+
+def logged_params(row: Mapping[str, Any]) -> dict[str, Any]:
+    """`logged_cte`'s parameters for the access-log row `row` (`access_row`)."""
+    return {f"l_{k}": v for k, v in row.items()}
 
 
 class AccessLogWriter:

@@ -159,7 +159,7 @@ class Also:
 
     ctes: tuple[Any, ...]
     params: Mapping[str, Any]
-    #: A CTE among `ctes` whose rows the statement answers with (ordered by its `order_by` column).
+    #: A CTE among `ctes` whose rows the statement answers with, ordered by its `order_by` column (never null).
     answer: Any = None
     order_by: str = ""
 
@@ -201,6 +201,7 @@ def write(conn: Connection, appending: Appending, also: Also | None = None) -> A
             rows = conn.execute(statement, params).mappings().all()
             if not rows or rows[0]["written"] != 1:
                 raise StaleVersion(f"case {changes['b_id']} changed while this action was being taken")
+            # With nothing to answer, the outer join leaves one row of nulls: `order_by` names a column never null.
             answer = [row for row in rows if row[also.order_by] is not None]
             return Appended(appending.seq, appending.before, appending.after, answer)
         moved = conn.execute(_move_and_insert(rekeyed, also.ctes if also else ()), params)

@@ -97,6 +97,10 @@ _KIND = select(ORGANISATIONS.c.kind).where(ORGANISATIONS.c.id == bindparam("b_id
 NOT_AT_THIS_STAGE = "not available at this stage of the case"
 
 
+#: What the answer to an action is in the access log.
+ANSWERED_ACTION = "action"
+
+
 class Shown(NamedTuple):
     """An answer's disclosure, recorded by the write that the answer reports: the access it was decided at, the
     case's open deadlines the write left, and when."""
@@ -475,19 +479,21 @@ class Cases:
         fingerprint = _fingerprint(case_id, action, data, expected_version)
 
         def write(conn: Connection) -> Written:
-            return self._take(conn, actor, case_id, action, data, expected_version)
+            return self._take(conn, actor, case_id, action, data, expected_version, ANSWERED_ACTION)
 
         # A double click can lose the race to its own first click, committed while this one waited for the case
         # (PostgreSQL): a stale version, then the first click's result.
         return self._once(
-            actor, idempotency_key, fingerprint, "action", write, StaleVersion, case_id if page_if_refused else None
+            actor, idempotency_key, fingerprint, ANSWERED_ACTION, write, StaleVersion,
+            case_id if page_if_refused else None,
         )
 
     def _take(
         self, conn: Connection, actor: Actor, case_id: str, action: str, data: Any, expected_version: int | None,
+        what: str,
     ) -> Written:
         """Takes the action on the case, locked; returns the case as it left it, and the lead contact read with it
-        (for the answer)."""
+        (for the answer, a disclosure of kind `what`)."""
         row = caselog.load(conn, case_id, for_update=True, lead=self.lead_party)
         workflow = self._workflow(row)
         now = self.clock.now()
@@ -518,21 +524,21 @@ class Cases:
         _refuse_on_guards(compiled, ctx, state)
         to_state = workflow.fire(action, state, clean, ctx.case)
         lead = {k: row[k] for k in (LEAD_ORG, LEAD_NAME, LEAD_CONTACT)}
-        record, shown = self._record(conn, workflow, row, actor, compiled, clean, to_state, now, answer=lead)
+        record, shown = self._record(conn, workflow, row, actor, compiled, clean, to_state, now, answer=(lead, what))
         return Written(record, lead, shown)
 
     def _record(
         self, conn: Connection, workflow: CompiledWorkflow, row: Mapping[Any, Any], actor: Actor,
         compiled: CompiledAction, clean: Mapping[str, Any], to_state: str, now: datetime,
-        answer: Mapping[str, Any] | None = None,
+        answer: tuple[Mapping[str, Any], str] | None = None,
     ) -> tuple[CaseRecord, Shown | None]:
         """Writes an action already checked (role, state, form, guards, target) on the case `row`, read for update:
         the event, its effects, the parties and the deadlines. On PostgreSQL the usual action is one statement
         (`engine.onewrite`); the rare ones, and every action on SQLite, write one thing after another.
 
-        With `answer` (the lead contact read with the case), the PostgreSQL statement also records the answer's
-        disclosure to `actor` and reads the open deadlines it shows (`Shown`), where the caller may still see the
-        case."""
+        With `answer` (the lead contact read with the case, and the kind of disclosure the answer is), the
+        PostgreSQL statement also records the answer's disclosure to `actor` and reads the open deadlines it shows
+        (`Shown`), where the caller may still see the case."""
         case_id, state = row["id"], row["state"]
         renames = bool(set(compiled.record) & set(workflow.spec.lookup))  # a corrected name: the lookup follows
         appending = caselog.prepare(
@@ -558,8 +564,8 @@ class Cases:
             may_move = work.settles or bool(work.rows) or folded.parties != before.parties
             refresh = (state_moved, phase_moved, may_move) if state_moved or phase_moved or may_move else None
             record = record_from(case_id, workflow, row["data"], folded, row["opened_at"], now)
-            access = self.access(conn, actor, {**vars(record), **answer}) if answer is not None else None
-            log = access_row(actor, case_id, "action", access.tiers, now) if access else None
+            access = self.access(conn, actor, {**vars(record), **answer[0]}) if answer is not None else None
+            log = access_row(actor, case_id, answer[1], access.tiers, now) if answer is not None and access else None
             written = caselog.write(conn, appending, onewrite.also(
                 work, consent=consent, parties=whole, lead=lead, state=folded.state, phase=folded.phase,
                 refresh=refresh, log=log,

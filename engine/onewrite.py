@@ -25,18 +25,15 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, union_all
 
 from engine import scope
-from engine.access_log import ACCESS_LOG
+from engine.access_log import logged_cte, logged_params
 from engine.caselog import Also
 from engine.deadlines import DEADLINES, OPEN, Work, settle_statement
 from engine.store.tables import Consent
+from engine.views import OPEN_COLUMNS
 
 CONSENTS = Consent.__table__  # type: ignore[attr-defined]
 _CONSENT_COLUMNS = [c.name for c in CONSENTS.c if c.name not in ("id", "revoked_on", "revoked_seq")]
 _DEADLINE_COLUMNS = [c.name for c in DEADLINES.c if c.name not in ("id", "closed_at", "closed_seq")]
-
-
-#: What an answer shows of each open deadline (as `views.case_view` reads them).
-_OPEN = ("name", "opened_at", "target_at", "due_at", "owner_org")
 
 
 @cache
@@ -56,14 +53,14 @@ def _ctes(
         ctes.append(insert(CONSENTS).values(
             {c: bindparam(f"c_{c}", type_=CONSENTS.c[c].type) for c in _CONSENT_COLUMNS}
         ).cte("consented"))
-    columns = [DEADLINES.c[c] for c in _OPEN]
+    columns = [DEADLINES.c[c] for c in OPEN_COLUMNS]
     kept = [DEADLINES.c.case_id == bindparam("b_case"), DEADLINES.c.status == OPEN]
     now_open: list[Any] = []
     if settle is not None:
         settled = settle_statement(*settle).returning(DEADLINES.c.id, DEADLINES.c.status, *columns).cte("settled")
         ctes.append(settled)
         kept.append(DEADLINES.c.id.not_in(select(settled.c.id)))
-        now_open.append(select(*(settled.c[c] for c in _OPEN)).where(settled.c.status == OPEN))
+        now_open.append(select(*(settled.c[c] for c in OPEN_COLUMNS)).where(settled.c.status == OPEN))
     if new_deadlines:
         rows = [select(*(bindparam(f"d{i}_{c}", type_=DEADLINES.c[c].type) for c in _DEADLINE_COLUMNS))
                 for i in range(new_deadlines)]
@@ -72,7 +69,7 @@ def _ctes(
             .returning(*columns).cte("added")
         )
         ctes.append(added)
-        now_open.append(select(*(added.c[c] for c in _OPEN)))
+        now_open.append(select(*(added.c[c] for c in OPEN_COLUMNS)))
     open_now = None
     if parties or refresh is not None or answer:
         open_now = union_all(select(*columns).where(*kept), *now_open).cte("open_now")
@@ -81,9 +78,7 @@ def _ctes(
         if refresh is not None:
             ctes.append(scope.refresh_statement(*refresh, source=open_now, kept=parties).cte("refreshed"))
     if answer:
-        ctes.append(insert(ACCESS_LOG).values(
-            {c.name: bindparam(f"l_{c.name}", type_=c.type) for c in ACCESS_LOG.c if c.name != "id"}
-        ).cte("logged"))
+        ctes.append(logged_cte())
     return tuple(ctes), open_now
 
 
@@ -97,6 +92,8 @@ def also(
     refresh). `lead` is the organisation leading the case, `state` and `phase` the case's after the event. With
     `log` (an access-log row: the answer's disclosure), it is recorded too and the statement answers with the
     case's open deadlines as it leaves them, most urgent first (for `views.case_view(..., open_rows=...)`)."""
+    if not work.simple:  # what runs in order or reads first is not in this statement
+        raise ValueError("only an event's simple deadline work is written in the statement that moves the case")
     params: dict[str, Any] = {"b_case": work.common["b_case"], "b_lead": lead, "b_state": state, "b_phase": phase}
     if consent is not None:
         params.update({f"c_{c}": consent[c] for c in _CONSENT_COLUMNS})
@@ -105,10 +102,9 @@ def also(
     for i, row in enumerate(work.rows):
         params.update({f"d{i}_{c}": row[c] for c in _DEADLINE_COLUMNS})
     for i, (party, organisation) in enumerate(parties.items()):
-        params.update({f"b_party_{i}": party, f"b_org_{i}": organisation, f"b_all_{i}": organisation == lead})
-        params[f"b_kept_{i}"] = party
+        params.update({f"p_party_{i}": party, f"p_org_{i}": organisation, f"p_all_{i}": organisation == lead})
     if log is not None:
-        params.update({f"l_{k}": v for k, v in log.items()})
+        params.update(logged_params(log))
     ctes, open_now = _ctes(consent is not None, work.settle_shape() if work.settles else None, len(work.rows),
                            len(parties), refresh, log is not None)
     return Also(ctes, params, open_now if log is not None else None, "due_at")

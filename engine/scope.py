@@ -42,7 +42,7 @@ def refresh_statement(state: bool, phase: bool, overdue: bool, source: Any = Non
     time (from `source`, as `_overdue_from`). Only those columns are set, and only on rows where one differs: every
     column set rewrites its indexes, and a case has a row per party and per organisation its consent covers (about
     ten), so writing what did not change was most of a state change's cost on SQLite. `kept` parties
-    (`b_kept_<i>`) are left alone (written whole in the same statement). Each combination is built once (building
+    (`p_party_<i>`) are left alone (written whole in the same statement). Each combination is built once (building
     costs more than running on SQLite)."""
     due = _overdue_from(PARTIES.c.organisation, PARTIES.c.organisation == bindparam("b_lead"), source)
     values: dict[str, Any] = {}
@@ -58,7 +58,7 @@ def refresh_statement(state: bool, phase: bool, overdue: bool, source: Any = Non
         differs.append(PARTIES.c.overdue_from.is_distinct_from(due))
     rows = [PARTIES.c.case_id == bindparam("b_case"), or_(*differs)]
     if kept:
-        rows.append(PARTIES.c.party.not_in([bindparam(f"b_kept_{i}") for i in range(kept)]))
+        rows.append(PARTIES.c.party.not_in([bindparam(f"p_party_{i}") for i in range(kept)]))
     return update(PARTIES).where(*rows).values(**values)
 
 
@@ -83,16 +83,16 @@ _UPSERT = (_upsert(sqlite), _upsert(postgresql))
 
 @cache
 def upsert_statement(count: int, source: Any) -> Any:
-    """PostgreSQL: upserts `count` party rows in one statement (`b_party_<i>`, `b_org_<i>`, `b_all_<i>`; the case's
+    """PostgreSQL: upserts `count` party rows in one statement (`p_party_<i>`, `p_org_<i>`, `p_all_<i>`; the case's
     `b_case`, `b_state`, `b_phase`), their overdue times from `source` (as `_overdue_from`)."""
     columns = ("case_id", "party", "organisation", "state", "phase", "overdue_from")
     def typed(name: str, column: str) -> Any:  # a parameter used twice must have one type
         return bindparam(name, type_=PARTIES.c[column].type)
 
     rows = [
-        select(typed("b_case", "case_id"), typed(f"b_party_{i}", "party"), typed(f"b_org_{i}", "organisation"),
+        select(typed("b_case", "case_id"), typed(f"p_party_{i}", "party"), typed(f"p_org_{i}", "organisation"),
                typed("b_state", "state"), typed("b_phase", "phase"),
-               _overdue_from(typed(f"b_org_{i}", "organisation"), bindparam(f"b_all_{i}", type_=Boolean), source))
+               _overdue_from(typed(f"p_org_{i}", "organisation"), bindparam(f"p_all_{i}", type_=Boolean), source))
         for i in range(count)
     ]
     # From a SELECT of parameters: a multi-row VALUES would be compiled afresh at every execution.
@@ -109,8 +109,8 @@ def write_parties(
     conn: Connection, case_id: str, parties: Mapping[str, str], *, state: str, phase: str, lead: str | None,
 ) -> None:
     """Upserts the `parties` (party → organisation: added or reassigned), each row whole: the case's `state` and
-    `phase`, and its overdue time as the deadlines are now (`lead`: the organisation leading the case). Write them
-    after the deadlines of the same event."""
+    `phase`, and its overdue time as the deadlines are when it runs (`lead`: the organisation leading the case).
+    Written before the deadlines of the same event, a row is brought up to date by the `refresh` that follows."""
     rows = [
         {"b_case": case_id, "b_party": p, "b_org": org, "b_state": state, "b_phase": phase, "b_all": org == lead}
         for p, org in parties.items()

@@ -8,10 +8,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select
+from sqlalchemy import Connection, RowMapping, bindparam, func, select
 
 from engine.access import PLAN, Access
-from engine.access_log import ACCESS_LOG, record_in
+from engine.access_log import logged_cte, logged_params, record_in
 from engine.caselog import EVENTS, LEAD_CONTACT, LEAD_NAME, LEAD_ORG
 from engine.deadlines import ESCALATION_PREFIX
 from engine.definitions.compiled import CompiledWorkflow
@@ -35,17 +35,14 @@ from engine.store.tables import Deadline, Organisation
 DEADLINES = Deadline.__table__  # type: ignore[attr-defined]
 ORGANISATIONS = Organisation.__table__  # type: ignore[attr-defined]
 #: What a view shows of each open deadline.
-_OPEN_COLUMNS = ("name", "opened_at", "target_at", "due_at", "owner_org")
+OPEN_COLUMNS = ("name", "opened_at", "target_at", "due_at", "owner_org")
 _OPEN_DEADLINES = (
-    select(*(DEADLINES.c[c] for c in _OPEN_COLUMNS))
+    select(*(DEADLINES.c[c] for c in OPEN_COLUMNS))
     .where(DEADLINES.c.case_id == bindparam("b_case"), DEADLINES.c.status == "open")
     .order_by(DEADLINES.c.due_at)
 )
 #: PostgreSQL: an access-log row recorded and the case's open deadlines read in one statement (one round trip).
-_LOGGED_OPEN_DEADLINES = _OPEN_DEADLINES.add_cte(
-    insert(ACCESS_LOG).values({c.name: bindparam(f"l_{c.name}", type_=c.type) for c in ACCESS_LOG.c if c.name != "id"})
-    .cte("logged")
-)
+_LOGGED_OPEN_DEADLINES = _OPEN_DEADLINES.add_cte(logged_cte())
 
 
 def logged_open_deadlines(conn: Connection, case_id: str, log: Mapping[str, Any]) -> Sequence[RowMapping]:
@@ -53,7 +50,7 @@ def logged_open_deadlines(conn: Connection, case_id: str, log: Mapping[str, Any]
     deadlines, most urgent first, for `case_view(..., open_rows=...)`: one statement on PostgreSQL (the insert is a
     data-modifying CTE of the read), two on SQLite."""
     if conn.dialect.name == "postgresql":
-        params = {"b_case": case_id, **{f"l_{k}": v for k, v in log.items()}}
+        params = {"b_case": case_id, **logged_params(log)}
         return conn.execute(_LOGGED_OPEN_DEADLINES, params).mappings().all()
     record_in(conn, [dict(log)])
     return conn.execute(_OPEN_DEADLINES, {"b_case": case_id}).mappings().all()
@@ -62,7 +59,7 @@ def logged_open_deadlines(conn: Connection, case_id: str, log: Mapping[str, Any]
 def packed_open_deadlines(case_id: Any, dialect: str) -> Any:
     """The open deadlines of the case `case_id` (a column of the enclosing query) as one JSON array of arrays, so a
     read of the case can carry them in the same statement; `open_deadline_rows` unpacks it."""
-    columns = [DEADLINES.c[c] for c in _OPEN_COLUMNS]
+    columns = [DEADLINES.c[c] for c in OPEN_COLUMNS]
     pack = (func.json_agg(func.json_build_array(*columns)) if dialect == "postgresql"
             else func.json_group_array(func.json_array(*columns)))
     return select(pack).where(DEADLINES.c.case_id == case_id, DEADLINES.c.status == "open").scalar_subquery()
@@ -75,7 +72,7 @@ def open_deadline_rows(packed: Any) -> list[dict[str, Any]]:
     found = json.loads(packed) if isinstance(packed, str) else packed or []
     rows = []
     for values in found:
-        row: dict[str, Any] = dict(zip(_OPEN_COLUMNS, values, strict=True))
+        row: dict[str, Any] = dict(zip(OPEN_COLUMNS, values, strict=True))
         for time in ("opened_at", "target_at", "due_at"):
             moment = datetime.fromisoformat(row[time])
             row[time] = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
