@@ -95,6 +95,13 @@ def plan(day: date) -> dict[str, Any]:
     }
 
 
+def born_at(now: datetime) -> datetime:
+    """A birth an hour before `now`, but on the same local day: a case identified today cannot record a birth
+    before its identification date (a run in the first hour after midnight in the jurisdiction)."""
+    midnight = datetime.combine(local_date(now), datetime.min.time(), JURISDICTION)
+    return max(now - timedelta(hours=1), midnight.astimezone(now.tzinfo))
+
+
 def action_data(action: str, now: datetime, due_date: date) -> dict[str, Any]:
     """Valid data for `action` taken at `now` on a case due on `due_date`."""
     today = local_date(now)
@@ -130,7 +137,7 @@ def action_data(action: str, now: datetime, due_date: date) -> dict[str, Any]:
         "update_plan": plan(today),
         "record_plan_at_birth": plan(today),
         "record_birth": {
-            "born_at": (now - timedelta(hours=1)).isoformat(), "gestational_weeks": 39,
+            "born_at": born_at(now).isoformat(), "gestational_weeks": 39,
             "birth_weight_grams": 3200, "withdrawal_signs": "monitoring", "infant_toxicology": "not_done",
             "parent_toxicology": "not_done", "fasd_concern": "no", "substance_affected": "yes",
             "safety_concern": "no",

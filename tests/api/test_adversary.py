@@ -109,6 +109,7 @@ from tests.api.adversary_oracle import (
     next_state,
     tier_of,
 )
+from tests.factories import born_at
 
 START = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 EXAMPLES = int(os.environ.get("POSC_ADVERSARY_EXAMPLES", "5"))
@@ -647,7 +648,7 @@ class Adversary(RuleBasedStateMachine):
                                           if s.required}]
             return planned
         elif action == "record_birth":
-            overrides = {"born_at": (now - timedelta(hours=1)).isoformat(), "safety_concern": "no",
+            overrides = {"born_at": born_at(now).isoformat(), "safety_concern": "no",
                          "gestational_weeks": 39}
         elif action == "discharge":
             overrides = {"pediatric_appointment_on": (today + timedelta(days=2)).isoformat()}

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.browser.conftest import DESKTOP, TABLET
-from tests.factories import action_data
+from tests.factories import action_data, born_at
 
 pytestmark = pytest.mark.browser
 JURISDICTION = ZoneInfo("America/New_York")
@@ -132,7 +132,7 @@ def test_a_nurse_records_the_birth_by_keyboard_alone(person: Any, live_server: A
     page.get_by_role("link", name="Record the birth", exact=True).focus()
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/actions/record_birth$"))
-    born = datetime.now(JURISDICTION) - timedelta(hours=1)
+    born = born_at(datetime.now(JURISDICTION))
     typed = {
         "Time of birth": born.strftime("%m%d%Y\t%I%M%p"), "Gestational age at birth (weeks)": "39",
         "Birth weight (grams)": "3200",
@@ -174,7 +174,7 @@ def test_a_nurse_opens_a_case_at_delivery_when_the_lookup_finds_no_plan(person: 
         "gestational_weeks": "39", "substances": ["opioids"], "on_moud": "unknown", "lead_cps_org": "county-cps",
     })
     birth = action_data("record_birth", datetime.now(JURISDICTION), day)
-    fill(page, {**birth, "born_at": (datetime.now(JURISDICTION) - timedelta(hours=3)).isoformat()}, "birth.")
+    fill(page, {**birth, "born_at": born_at(datetime.now(JURISDICTION)).isoformat()}, "birth.")
     page.locator("form.stacked button.primary[type=submit]").click()
     page.wait_for_url(re.compile(r"/ui/cases/[A-Z0-9-]+\?done=open_case$"))
     assert "born without plan" in page.locator(".status-panel").inner_text()
