@@ -1,10 +1,11 @@
 """The case log: a case row (the fold of its events, a cache) and its append-only, hash-chained events.
 
-Every write to a case goes through here. `start` writes a new case and its first event; `append` adds one event
-to a case read with `load(..., for_update=True)`: it hashes the event onto the chain, folds it into the case row,
-compares-and-sets the row on its version (a writer that raced this one makes it fail with `StaleVersion`) and
-inserts the event. Opening a case, taking an action and the deadline ticker all write this way, so the chain, the
-fold and the version check are written once.
+Every write to a case goes through here. `start` writes a new case and its first event (`starting`); `append`
+adds one event to a case read with `load(..., for_update=True)`: it hashes the event onto the chain, folds it into
+the case row, compares-and-sets the row on its version (a writer that raced this one makes it fail with
+`StaleVersion`) and inserts the event. Opening a case, taking an action and the deadline ticker all write this way,
+so the chain, the fold and the version check are written once. On PostgreSQL, the statement that writes the case
+can make other writes too (`Also`, built by `engine.onewrite`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ _SELECT_CASE = select(CASES).where(CASES.c.id == bindparam("b_id"))
 _LOCK_CASE = _SELECT_CASE.with_for_update()
 #: Columns a read with `lead` adds to the row: the lead organisation's id, name and contact line.
 LEAD_ORG, LEAD_NAME, LEAD_CONTACT = "lead_org", "lead_name", "lead_contact"
+LEAD_ANSWER_COLUMNS = (LEAD_ORG, LEAD_NAME, LEAD_CONTACT)
 _LEAD = PARTIES.alias("lead")
 #: The lead organisation's id, name and contact line, from `with_lead`'s joins.
 LEAD_COLUMNS = (_LEAD.c.organisation.label(LEAD_ORG), ORGANISATIONS.c.name.label(LEAD_NAME),
@@ -119,22 +121,53 @@ def events(conn: Connection, case_id: str) -> Sequence[RowMapping]:
     return conn.execute(_EVENTS, {"b_id": case_id}).mappings().all()
 
 
-def start(
-    conn: Connection, workflow: CompiledWorkflow, case_id: str, *, action: str, form: str, actor: Actor,
-    now: datetime, data: Mapping[str, Any], lookup_key: str | None,
-) -> Folded:
-    """Writes a new case in the workflow's initial state with its first event (`data` is the opening form's)."""
+@dataclass(frozen=True)
+class Starting:
+    """A new case about to be written (`starting`): its row, its first event and the fold of it."""
+
+    row: dict[str, Any]
+    event: dict[str, Any]
+    folded: Folded
+
+
+def starting(
+    workflow: CompiledWorkflow, case_id: str, *, action: str, form: str, actor: Actor, now: datetime,
+    data: Mapping[str, Any], lookup_key: str | None,
+) -> Starting:
+    """A new case in the workflow's initial state with its first event (`data` is the opening form's), folded;
+    nothing is written."""
     content = _content(case_id, 1, action, form, None, workflow.initial, actor, now, data)
     event = {**content, "prev_hash": GENESIS, "hash": event_hash(GENESIS, content)}
     folded = apply(workflow, Folded(), data, event)
-    conn.execute(_INSERT_CASE, {
+    row = {
         "id": case_id, "workflow_id": workflow.id, "workflow_version": workflow.version,
         "state": folded.state, "phase": folded.phase, "version": folded.version, "data": dict(data),
         "facts": folded.facts, "parties": folded.parties, "last_hash": folded.last_hash,
         "lookup_key": lookup_key, "opened_at": now, "updated_at": now,
-    })
-    conn.execute(_INSERT_EVENT, event)
-    return folded
+    }
+    return Starting(row, event, folded)
+
+
+def start(
+    conn: Connection, new: Starting, also: Also | None = None,
+) -> tuple[Sequence[RowMapping], dict[str, Any]] | None:
+    """Writes a new case and its first event (`starting`). On PostgreSQL with `also`, one statement makes the
+    writes `also` too; where `also` has an answer, it returns that answer's rows (as `write`) and the lead
+    organisation's id, name and contact (`LEAD_*`: the organisation `b_lead`), read in the same statement."""
+    if also is None:
+        conn.execute(_INSERT_CASE, new.row)
+        conn.execute(_INSERT_EVENT, new.event)
+        return None
+    if conn.dialect.name != "postgresql":
+        raise ValueError("only PostgreSQL makes other writes in the statement that starts a case")
+    params = {**{f"n_{k}": v for k, v in new.row.items()}, **{f"e_{k}": v for k, v in new.event.items()},
+              **also.params}
+    if also.answer is None:
+        conn.execute(_start_and_insert(also.ctes), params)
+        return None
+    rows = conn.execute(_start_and_insert(also.ctes, also.answer, also.order_by), params).mappings().all()
+    # With nothing to answer, the outer join leaves one row of nulls but for the lead's columns.
+    return [row for row in rows if row[also.order_by] is not None], {k: rows[0][k] for k in LEAD_ANSWER_COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -232,6 +265,16 @@ _CASE_CHANGES = ("state", "phase", "version", "facts", "parties", "last_hash", "
 _EVENT_COLUMNS = [c.name for c in EVENTS.c if c.name != "id"]
 
 
+_CASE_COLUMNS = [c.name for c in CASES.c]
+#: PostgreSQL: the lead organisation's id, name and contact, for a statement's answer (`b_lead`).
+_LEAD_ANSWER = (
+    bindparam("b_lead", type_=ORGANISATIONS.c.id.type).label(LEAD_ORG),
+    select(ORGANISATIONS.c.name).where(ORGANISATIONS.c.id == bindparam("b_lead")).scalar_subquery().label(LEAD_NAME),
+    select(ORGANISATIONS.c.contact).where(ORGANISATIONS.c.id == bindparam("b_lead"))
+    .scalar_subquery().label(LEAD_CONTACT),
+)
+
+
 @cache
 def _move_and_insert(rekeyed: bool, also: tuple[Any, ...] = (), answer: Any = None, order_by: str = "") -> Any:
     """PostgreSQL: compare-and-set the case row and insert the event in one statement (a data-modifying CTE), with
@@ -247,13 +290,32 @@ def _move_and_insert(rekeyed: bool, also: tuple[Any, ...] = (), answer: Any = No
         .returning(CASES.c.id)
         .cte("moved")
     )
-    values = select(*(bindparam(f"e_{c}", type_=EVENTS.c[c].type) for c in _EVENT_COLUMNS)).select_from(moved)
+    return _event_after(moved, also, answer, order_by)
+
+
+@cache
+def _start_and_insert(also: tuple[Any, ...], answer: Any = None, order_by: str = "") -> Any:
+    """PostgreSQL: insert a new case row (`n_<column>`) and its first event in one statement, with the
+    data-modifying CTEs `also`; with `answer`, as `_move_and_insert`, each row with the lead's contact too."""
+    started = (
+        insert(CASES).values({c: bindparam(f"n_{c}", type_=CASES.c[c].type) for c in _CASE_COLUMNS})
+        .returning(CASES.c.id).cte("started")
+    )
+    return _event_after(started, also, answer, order_by, _LEAD_ANSWER)
+
+
+def _event_after(
+    made: Any, also: tuple[Any, ...], answer: Any, order_by: str, extra: tuple[Any, ...] = (),
+) -> Any:
+    """The event insert (`e_<column>`) selecting from `made` (the case row written, a CTE), with `also`; with
+    `answer`, the statement that answers (see `_move_and_insert`), with the `extra` columns on each row."""
+    values = select(*(bindparam(f"e_{c}", type_=EVENTS.c[c].type) for c in _EVENT_COLUMNS)).select_from(made)
     # An INSERT's row count is kept only on request (SQLAlchemy reports it reliably for UPDATE and DELETE).
     if answer is not None:
         inserted = insert(EVENTS).from_select(_EVENT_COLUMNS, values).returning(EVENTS.c.seq).cte("inserted")
         written = select(func.count().label("written")).select_from(inserted).subquery("written")
         return (
-            select(written.c.written, *answer.c).select_from(written.outerjoin(answer, true()))
+            select(written.c.written, *answer.c, *extra).select_from(written.outerjoin(answer, true()))
             .order_by(answer.c[order_by]).add_cte(*also)
         )
     statement = insert(EVENTS).from_select(_EVENT_COLUMNS, values).execution_options(preserve_rowcount=True)

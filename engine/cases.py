@@ -24,9 +24,7 @@ from engine.access_log import access_row, record_in
 from engine.actor import Actor
 from engine.caselog import (
     CASES,
-    LEAD_CONTACT,
-    LEAD_NAME,
-    LEAD_ORG,
+    LEAD_ANSWER_COLUMNS,
     CaseRecord,
     EventRecord,
     case_record,
@@ -99,6 +97,8 @@ NOT_AT_THIS_STAGE = "not available at this stage of the case"
 
 #: What the answer to an action is in the access log.
 ANSWERED_ACTION = "action"
+#: The kind of disclosure an opening's answer is.
+OPENED = "open"
 
 
 class Shown(NamedTuple):
@@ -172,10 +172,10 @@ class Cases:
         fingerprint = _fingerprint("", how, data if variant is None else [data, *variant], None)
 
         def write(conn: Connection) -> Written:
-            return Written(self._open_case(conn, actor, workflow_id, data, new_pregnancy, variant), {})
+            return self._open_case(conn, actor, workflow_id, data, new_pregnancy, variant, OPENED)
 
         # The same submission racing this one may be committed first (PostgreSQL): a duplicate key, then a replay.
-        return self._once(actor, idempotency_key, fingerprint, "open", write, IntegrityError)
+        return self._once(actor, idempotency_key, fingerprint, OPENED, write, IntegrityError)
 
     def _once(
         self, actor: Actor, key: str | None, fingerprint: str, what: str,
@@ -280,8 +280,10 @@ class Cases:
 
     def _open_case(
         self, conn: Connection, actor: Actor, workflow_id: str, data: Any, new_pregnancy: bool = False,
-        variant: tuple[str, Any] | None = None,
-    ) -> CaseRecord:
+        variant: tuple[str, Any] | None = None, what: str = "open",
+    ) -> Written:
+        """Opens the case (and, with `variant`, takes its action); returns the case as it left it, the lead's
+        contact where it was read, and the answer's disclosure (of kind `what`) where the write made it."""
         workflow = self.catalogue.workflow(workflow_id)
         way = self._way_in(workflow, variant)
         opening = way.opening if way is not None else workflow.open
@@ -298,23 +300,47 @@ class Cases:
         if not new_pregnancy:
             self._refuse_a_second_open_case(conn, workflow, actor, lookup_key(workflow, clean), now)
         case_id = new_reference()
-        folded = caselog.start(
-            conn, workflow, case_id, action=OPEN_EVENT, form=opening.form.id, actor=actor, now=now, data=clean,
+        new = caselog.starting(
+            workflow, case_id, action=OPEN_EVENT, form=opening.form.id, actor=actor, now=now, data=clean,
             lookup_key=lookup_key(workflow, clean),
         )
-        deadlines.run(conn, deadlines.plan(
+        folded = new.folded
+        work = deadlines.plan(
             workflow, case_id=case_id, seq=1, event=OPEN_EVENT, from_state=None,
             to_state=settles_in, data=clean, values=case_values(clean, folded.facts),
             parties=folded.parties, previous_parties={}, now=now,
-        ))
+        )
         lead = folded.parties.get(workflow.spec.escalate_to)
-        scope.write_parties(
-            conn, case_id, folded.parties, state=folded.state, phase=folded.phase, lead=lead
-        )  # after the deadlines: the rows carry them
+        then = way is not None and then_data is not None
+        record = record_from(case_id, workflow, clean, folded, now, now)
+        shown: Shown | None = None
+        answered: Mapping[str, Any] = {}
+        if conn.dialect.name == "postgresql" and work.simple:
+            # One statement (`engine.onewrite`): the case, its first event, its deadlines, its party rows and,
+            # unless an action follows, the answer's access-log row, answering with the open deadlines and the
+            # lead's contact.
+            access = None if then else self.access(conn, actor, vars(record))
+            log = access_row(actor, case_id, what, access.tiers, now) if access else None
+            started = caselog.start(conn, new, onewrite.also(
+                work, consent=None, parties=folded.parties, lead=lead, state=folded.state, phase=folded.phase,
+                refresh=None, log=log,
+            ))
+            if access and started is not None:
+                shown, answered = Shown(access, started[0], now), started[1]
+        else:
+            caselog.start(conn, new)
+            deadlines.run(conn, work)
+            scope.write_parties(
+                conn, case_id, folded.parties, state=folded.state, phase=folded.phase, lead=lead
+            )  # after the deadlines: the rows carry them
         if way is not None and then_data is not None:  # checked above, on the case as the opening left it
-            row = caselog.load(conn, case_id, for_update=True)
-            return self._record(conn, workflow, row, actor, workflow.actions[way.then], then_data, settles_in, now)[0]
-        return record_from(case_id, workflow, clean, folded, now, now)
+            row = caselog.load(conn, case_id, for_update=True, lead=self.lead_party)
+            answered = {k: row[k] for k in LEAD_ANSWER_COLUMNS}
+            record, shown = self._record(
+                conn, workflow, row, actor, workflow.actions[way.then], then_data, settles_in, now,
+                answer=(answered, what),
+            )
+        return Written(record, answered, shown)
 
     def check_may_open(self, actor: Actor, workflow_id: str, variant: str | None = None) -> None:
         """`Forbidden` unless the actor's role may open a case of the workflow this way (a page asks before it
@@ -523,7 +549,7 @@ class Cases:
         ctx = self._guard_context(conn, workflow, compiled, state, clean, row["data"], row, now, consents, actor)
         _refuse_on_guards(compiled, ctx, state)
         to_state = workflow.fire(action, state, clean, ctx.case)
-        lead = {k: row[k] for k in (LEAD_ORG, LEAD_NAME, LEAD_CONTACT)}
+        lead = {k: row[k] for k in LEAD_ANSWER_COLUMNS}
         record, shown = self._record(conn, workflow, row, actor, compiled, clean, to_state, now, answer=(lead, what))
         return Written(record, lead, shown)
 

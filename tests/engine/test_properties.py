@@ -18,8 +18,8 @@ from engine.cases import CASES, CONSENT_PARTY, CONSENTS, DEADLINES, EVENTS
 from engine.readmodels import CaseView
 from engine.scope import PARTIES
 from tests.conftest import START
-from tests.factories import ACTORS, action_data
-from tests.pathway import due_date, open_case
+from tests.factories import ACTORS, action_data, identification, local_date
+from tests.pathway import at_delivery, due_date
 
 ACTIONS = sorted(
     ["record_consent", "revoke_consent", "refer_to_treatment", "record_interim_services", "admit_to_treatment",
@@ -114,7 +114,19 @@ def broken(data: dict[str, Any], how: str) -> Any:
 def test_random_action_sequences_keep_every_invariant(cases: Cases, clock: FixedClock, draw: st.DataObject) -> None:
     workflow = cases.catalogue.workflow("charm-posc")
     clock.set(START)  # every example starts on the same day (the fixture's clock outlives examples)
-    case = open_case(cases, clock)
+    # Opened before birth by any role that may, or at delivery by the hospital (the case opens and the birth is
+    # recorded in one step): either way the answer is the case as the opener then reads it.
+    opener = ACTORS[draw.draw(st.sampled_from(["prenatal", "cps", "treatment", "peer", "hospital"]), label="opener")]
+    if opener.role == "hospital":
+        data, birth = at_delivery(clock)
+        answered = cases.open(opener, "charm-posc", data, variant=("birth", birth), new_pregnancy=True).case
+    else:
+        answered = cases.open(opener, "charm-posc", identification(
+            local_date(clock.now()), due_date=(local_date(clock.now()) + timedelta(days=25)).isoformat()),
+            new_pregnancy=True).case
+    assert comparable(answered) == comparable(read_back(cases, opener, answered.id)), "the answer is not the case"
+    assert party_rows_problems(cases, answered.id) == []
+    case = cases.get(answered.id)
     for _ in range(draw.draw(st.integers(min_value=1, max_value=30), label="steps")):
         state = cases.get(case.id).state
         available = sorted(a for a, c in workflow.actions.items() if state in c.sources)

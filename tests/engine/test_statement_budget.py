@@ -12,16 +12,19 @@ from typing import Any
 import pytest
 
 from engine import CaseQueries, Cases, FixedClock, add_user
-from tests.factories import ACTORS, action_data
-from tests.pathway import due_date, open_case, take
+from tests.factories import ACTORS, action_data, identification, local_date
+from tests.pathway import at_delivery, due_date, open_case, take
 from tests.sqlcount import statements
 
 #: work → the most statements it may run on (SQLite, PostgreSQL). PostgreSQL writes an action in one statement (the
 #: case, the event, a consent, the deadlines, the party rows, and the answer's access-log row and open deadlines:
-#: `engine.onewrite`), after `BEGIN` and the read that locks the case: as many as the bare write. Elsewhere it records
-#: the answer's access-log row in the statement that reads its open deadlines.
+#: `engine.onewrite`), after `BEGIN` and the read that locks the case: as many as the bare write. It opens a case the
+#: same way, after `BEGIN` and the read that looks for the parent's open case; at delivery, the birth is one more
+#: statement, after the read that locks the new case with its lead's contact. Elsewhere it records the answer's
+#: access-log row in the statement that reads its open deadlines.
 BUDGET = {
-    "open a case": (10, 9),
+    "open a case": (10, 3),
+    "open a case at delivery": (13, 5),
     # A state change copies the new state to the case's party rows, where the case list's filters find it.
     "a state change (admission to treatment)": (9, 3),
     "a same-state action (a consent renewed)": (8, 3),
@@ -45,9 +48,13 @@ def work(cases: Cases, clock: FixedClock) -> dict[str, Callable[[], Any]]:
     consent = action_data("record_consent", clock.now(), due_date(case))
     admission = action_data("admit_to_treatment", clock.now(), due_date(case))
     other = take(cases, clock, open_case(cases, clock, last_name="Other"), "record_consent")
+    delivery = at_delivery(clock, last_name="Born")
     _, key = add_user(cases.db, clock, name="Sam Lee", role="cps", organisation="county-cps")
     return {
-        "open a case": lambda: open_case(cases, clock, last_name="New"),
+        "open a case": lambda: cases.open(
+            ACTORS["prenatal"], "charm-posc", identification(local_date(clock.now()), last_name="New")),
+        "open a case at delivery": lambda: cases.open(
+            ACTORS["hospital"], "charm-posc", delivery[0], variant=("birth", delivery[1])),
         "a state change (admission to treatment)": lambda: cases.act(
             ACTORS["treatment"], other.id, "admit_to_treatment", admission),
         "a same-state action (a consent renewed)": lambda: cases.act(
