@@ -300,8 +300,8 @@ def main() -> None:
         print(f"{backend:<11}{same:>20.0f}{trans:>21.0f}{core:>13.0f}{raw:>12.0f}"
               f"{same / core:>11.2f}{trans / core:>12.2f}{same / raw:>10.2f}")
         opened, at_delivery = figures["open"], figures["open_at_delivery"]
-        print(f"{'':<11}opening {opened:.0f}/s; at delivery (open + birth) {at_delivery:.0f}/s; "
-              f"ratio {at_delivery / opened:.2f}")
+        print(f"{'':<11}opening {opened:.0f}/s ({opened / core:.2f} of Core); at delivery (open + birth) "
+              f"{at_delivery:.0f}/s ({at_delivery / core:.2f} of Core)")
         busy = figures["engine_same_state_busy"]
         print(f"{'':<11}flat cost: same-state on a case with {BUSY_HISTORY}+ earlier events and consents {busy:.0f}/s, "
               f"{busy / same:.2f} of a case with 2")
