@@ -4,8 +4,9 @@
 
 Measured, each on the same tables and database, medians over `--repeat` rounds of `--n` operations:
 - engine, same-state action: `record_consent` on n cases with a short history (validate 7 fields, 2 guards, the
-  shared machine, one event, a consent row, the consent deadline met, case row updated, the answer, commit), and n
-  times on one case with 200 earlier events and consents (flat cost: the two rates should be equal);
+  shared machine, one event, a consent row, the consent deadline met, case row updated, the answer, commit);
+- flat cost: the same action n times on 10 cases in turn, cases with 200 earlier events and consents against cases
+  with a short history, the same rows in the same order (the two rates should be equal);
 - engine, state change: `admit_to_treatment` on fresh cases (validate, guards, transition, event, two deadlines
   met or cancelled, parties and deadline owners re-assigned, commit);
 - bare write, SQLAlchemy Core: update the case row (state, version) + insert one event + commit, no engine;
@@ -27,7 +28,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -40,8 +41,10 @@ from tests.sqlcount import pages_written, without_checkpoints
 
 PG_URL = os.environ.get("POSC_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SCHEMA = "posc_bench"
-#: Earlier events (each a consent) of the case the flat-cost measurement acts on.
+#: Earlier events (each a consent) of the cases with a long history in the flat-cost measurement.
 BUSY_HISTORY = 200
+#: The cases the flat-cost measurement acts on in turn, for each history.
+FLAT_CASES = 10
 
 
 def rate(n: int, run: Callable[[], None]) -> float:
@@ -69,6 +72,14 @@ def analyse(cases: Cases) -> None:
             conn.execute(text("ANALYZE"))
 
 
+def opened_with_consents(cases: Cases, today: date, consent: dict[str, object], count: int) -> str:
+    """A case opened by the prenatal provider with `count` consents recorded: its id."""
+    case_id = cases.open(ACTORS["prenatal"], "charm-posc", identification(today), new_pregnancy=True).case.id
+    for _ in range(count):
+        cases.act(ACTORS["prenatal"], case_id, "record_consent", consent)
+    return case_id
+
+
 def warm_up(cases: Cases, clock: FixedClock, count: int = 100) -> None:
     """Cases opened and consented before any measurement, then the statistics: a database already in use."""
     today = local_date(clock.now())
@@ -87,8 +98,8 @@ def measure(url: str, raw_connect: Callable[[], object], n: int, repeat: int) ->
     due = today + timedelta(days=120)
     prenatal, treatment = ACTORS["prenatal"], ACTORS["treatment"]
     results: dict[str, list[float]] = {
-        "engine_same_state": [], "engine_same_state_busy": [], "engine_transition": [], "core": [], "raw": [],
-        "open": [], "open_at_delivery": [],
+        "engine_same_state": [], "engine_transition": [], "core": [], "raw": [], "open": [], "open_at_delivery": [],
+        "flat_short": [], "flat_busy": [], "flat_ratio": [],
     }
     hospital = ACTORS["hospital"]
     for round_ in range(repeat):
@@ -124,16 +135,23 @@ def measure(url: str, raw_connect: Callable[[], object], n: int, repeat: int) ->
 
         results["engine_same_state"].append(rate(n, same_state))
 
-        # ... and n times on one case with a long one (200 earlier events, each a consent): flat cost means equal.
-        busy = cases.open(prenatal, "charm-posc", identification(today), new_pregnancy=True).case.id
-        for _ in range(BUSY_HISTORY):
-            cases.act(prenatal, busy, "record_consent", consent)
+        # Flat cost: n actions taken in turn on FLAT_CASES cases, once on cases with a short history and once on
+        # cases with BUSY_HISTORY earlier events and consents each. The same number of rows, written in the same
+        # order, so only the history differs; which goes first alternates between rounds.
+        few_short = [opened_with_consents(cases, today, consent, 1) for _ in range(FLAT_CASES)]
+        few_busy = [opened_with_consents(cases, today, consent, BUSY_HISTORY) for _ in range(FLAT_CASES)]
 
-        def same_state_busy(case_id: str = busy, data: dict[str, object] = consent) -> None:
-            for _ in range(n):
-                cases.act(prenatal, case_id, "record_consent", data)
+        def in_turn(ids: list[str], data: dict[str, object] = consent) -> Callable[[], None]:
+            def run() -> None:
+                for i in range(n):
+                    cases.act(prenatal, ids[i % len(ids)], "record_consent", data)
+            return run
 
-        results["engine_same_state_busy"].append(rate(n, same_state_busy))
+        pair = [("flat_short", few_short), ("flat_busy", few_busy)]
+        measured = {key: rate(n, in_turn(ids)) for key, ids in (pair if round_ % 2 == 0 else pair[::-1])}
+        results["flat_ratio"].append(measured["flat_busy"] / measured["flat_short"])
+        for key, value in measured.items():
+            results[key].append(value)
 
         # Engine: a state change, on n fresh cases.
         fresh = [
@@ -302,9 +320,10 @@ def main() -> None:
         opened, at_delivery = figures["open"], figures["open_at_delivery"]
         print(f"{'':<11}opening {opened:.0f}/s ({opened / core:.2f} of Core); at delivery (open + birth) "
               f"{at_delivery:.0f}/s ({at_delivery / core:.2f} of Core)")
-        busy = figures["engine_same_state_busy"]
-        print(f"{'':<11}flat cost: same-state on a case with {BUSY_HISTORY}+ earlier events and consents {busy:.0f}/s, "
-              f"{busy / same:.2f} of a case with 2")
+        short, busy = figures["flat_short"], figures["flat_busy"]
+        print(f"{'':<11}flat cost, {args.n} same-state actions on {FLAT_CASES} cases in turn: with {BUSY_HISTORY}+ "
+              f"earlier events and consents {busy:.0f}/s, with 2 to {2 + args.n // FLAT_CASES} {short:.0f}/s; "
+              f"ratio {figures['flat_ratio']:.2f} (median of the rounds' ratios)")
         if backend == "sqlite":
             pages = sqlite_pages(args.n)
             print(f"{'':<11}pages written per operation: " + ", ".join(f"{k} {v:.1f}" for k, v in pages.items()))
