@@ -1,19 +1,30 @@
 """Scale: the case view, the hospital lookup, the first worklist page, an idle tick and the case list with each of its
 filters, at 10,000 and at 1,000,000 cases, each answered from an index (EXPLAIN printed) and timed in-process.
 
-    python -m bench.scale [--backend sqlite|postgresql] [--sizes 10000 1000000] [--runs 50]
+    python -m bench.scale [--backend sqlite|postgresql] [--sizes 10000 1000000] [--runs 50] [--serve-seconds 20]
 
 The generator writes cases as the engine would after opening them (the case row, its parties, its opening event,
 its deadlines: treatment admission, consent, planning meeting), spread over 100 lead CPS organisations, with due
 dates over two years, straight through SQLAlchemy Core in batches. PostgreSQL uses POSC_BENCH_DATABASE_URL
 (default: the local test database), in its own schema.
+
+At each size it then starts the server (`posc`'s app under uvicorn, one process, deadline processing off) on the
+generated database and drives it over HTTP for `--serve-seconds` from 8 threads: case views spread over the whole
+caseload of one organisation, its case list page after page, its worklist and hospital lookups. It prints the
+server's resident memory (VmRSS) and its peak (VmHWM) from /proc at the end: the same at both sizes means nothing
+in the server grows with the number of cases.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
+import socket
 import statistics
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -21,6 +32,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
+import httpx
 from sqlalchemy import create_engine, insert, text
 
 from engine import Actor, Cases, Database, FixedClock, load_catalogue
@@ -30,6 +42,7 @@ from engine.deadlines import DEADLINES
 from engine.queries import CaseQueries
 from engine.store.tables import Organisation
 from engine.ticker import tick
+from engine.users import add_user
 
 PG_URL = os.environ.get("POSC_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SCHEMA = "posc_scale"
@@ -160,7 +173,83 @@ PLANS = {
 }
 
 
-def run(url: str, sizes: list[int], runs: int) -> None:
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _memory(pid: int) -> dict[str, float]:
+    """The process's resident memory now and at its peak, in MiB (Linux /proc)."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return {name: int(fields[name].split()[0]) / 1024 for name in ("VmRSS", "VmHWM")}
+
+
+def server_memory(db: Database, url: str, count: int, seconds: float, threads: int = 8) -> dict[str, float]:
+    """The server's memory after `seconds` of reads from `threads` clients over the generated caseload (MiB), with
+    the requests made and how many were not answered 200."""
+    clock = FixedClock(NOW)
+    _, cps_key = add_user(db, clock, name="Bench CPS", role="cps", organisation="cps-0")
+    _, nurse_key = add_user(db, clock, name="Bench nurse", role="hospital", organisation="hospital-1")
+    port = _free_port()
+    env = {**os.environ, "POSC_DATABASE_URL": url, "POSC_TICK_SECONDS": "0", "POSC_LOG_LEVEL": "WARNING"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--port", str(port),
+         "--log-level", "warning", "--no-access-log"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("the server did not start")
+            time.sleep(0.2)
+        started_at = _memory(server.pid)["VmRSS"]
+        own = list(range(0, count, ORGS))  # cps-0 leads every ORGS-th case
+        counts = {"requests": 0, "failed": 0}
+        lock = threading.Lock()
+        stop = time.monotonic() + seconds
+
+        def client(seed: int) -> None:
+            rng = random.Random(seed)
+            cursor: str | None = None
+            with httpx.Client(base_url=base, timeout=30) as http:
+                cps = {"Authorization": f"Bearer {cps_key}"}
+                while time.monotonic() < stop:
+                    pick = rng.random()
+                    if pick < 0.7:
+                        answer = http.get(f"/cases/PC-{rng.choice(own):09d}", headers=cps)
+                    elif pick < 0.85:
+                        answer = http.get("/cases", params={"limit": 50, **({"cursor": cursor} if cursor else {})},
+                                          headers=cps)
+                        cursor = answer.json().get("next_cursor") if answer.status_code == 200 else None
+                    elif pick < 0.97:
+                        answer = http.get("/worklist", params={"limit": 50}, headers=cps)
+                    else:
+                        answer = http.post("/lookup", json={"last_name": f"Last{rng.randrange(count)}",
+                                                            "date_of_birth": "1995-01-01"},
+                                           headers={"Authorization": f"Bearer {nurse_key}"})
+                    with lock:
+                        counts["requests"] += 1
+                        counts["failed"] += answer.status_code not in (200, 429)  # 429: the lookups' rate limit
+
+        workers = [threading.Thread(target=client, args=(i,)) for i in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        return {"at start": started_at, **_memory(server.pid), **counts}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def run(url: str, sizes: list[int], runs: int, serve_seconds: float) -> None:
+    memory: dict[int, dict[str, float]] = {}
     for count in sizes:
         db = Database(url)
         db.ensure_schema()
@@ -173,8 +262,17 @@ def run(url: str, sizes: list[int], runs: int) -> None:
         stamp = NOW.isoformat() if db.dialect == "postgresql" else NOW.strftime("%Y-%m-%d %H:%M:%S.%f")
         for name, (sql, params) in PLANS.items():
             print(f"  EXPLAIN {name}: {explain(db, sql, {**params, 'now': stamp})}")
+        if serve_seconds > 0:
+            memory[count] = found = server_memory(db, url, count, serve_seconds)
+            print(f"  server after {found['requests']:.0f} requests in {serve_seconds:.0f} s ({found['failed']:.0f} "
+                  f"not answered): resident {found['VmRSS']:.1f} MiB, peak {found['VmHWM']:.1f} MiB "
+                  f"({found['at start']:.1f} MiB when it started)")
         db.dispose()
         reset(url)
+    if len(memory) > 1:
+        small, large = memory[min(memory)], memory[max(memory)]
+        print(f"\nserver memory at {max(memory):,} cases / at {min(memory):,}: resident "
+              f"{large['VmRSS'] / small['VmRSS']:.2f}x, peak {large['VmHWM'] / small['VmHWM']:.2f}x")
 
 
 def reset(url: str) -> None:
@@ -193,6 +291,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000])
     parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--serve-seconds", type=float, default=20, help="0: no server memory measurement")
     args = parser.parse_args()
     with TemporaryDirectory() as folder:
         if args.backend == "sqlite":
@@ -201,7 +300,7 @@ def main() -> None:
             reset("postgresql")
             separator = "&" if "?" in PG_URL else "?"
             url = f"{PG_URL}{separator}options=-csearch_path%3D{SCHEMA}"
-        run(url, args.sizes, args.runs)
+        run(url, args.sizes, args.runs, args.serve_seconds)
         if args.backend == "postgresql":
             with create_engine(PG_URL).begin() as conn:
                 conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
