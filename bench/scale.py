@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -35,6 +33,8 @@ from typing import Any
 import httpx
 from sqlalchemy import create_engine, insert, text
 
+from bench.http import free_port
+from bench.http import start as start_server
 from engine import Actor, Cases, Database, FixedClock, load_catalogue
 from engine.cases import CASES, EVENTS, PARTIES, lookup_key
 from engine.chain import GENESIS, event_hash
@@ -173,12 +173,6 @@ PLANS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _memory(pid: int) -> dict[str, float]:
     """The process's resident memory now and at its peak, in MiB (Linux /proc)."""
     fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
@@ -191,61 +185,57 @@ def server_memory(db: Database, url: str, count: int, seconds: float, threads: i
     clock = FixedClock(NOW)
     _, cps_key = add_user(db, clock, name="Bench CPS", role="cps", organisation="cps-0")
     _, nurse_key = add_user(db, clock, name="Bench nurse", role="hospital", organisation="hospital-1")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "POSC_DATABASE_URL": url, "POSC_TICK_SECONDS": "0", "POSC_LOG_LEVEL": "WARNING"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--port", str(port),
-         "--log-level", "warning", "--no-access-log"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("the server did not start")
-            time.sleep(0.2)
-        started_at = _memory(server.pid)["VmRSS"]
-        own = list(range(0, count, ORGS))  # cps-0 leads every ORGS-th case
-        counts = {"requests": 0, "failed": 0}
-        lock = threading.Lock()
-        stop = time.monotonic() + seconds
+    with TemporaryDirectory() as folder:
+        server = start_server([sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--port", str(port),
+                        "--log-level", "warning", "--no-access-log"], env, port, Path(folder) / "server.log")
+        try:
+            return _drive(base, server.pid, count, seconds, threads, cps_key, nurse_key)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
-        def client(seed: int) -> None:
-            rng = random.Random(seed)
-            cursor: str | None = None
-            with httpx.Client(base_url=base, timeout=30) as http:
-                cps = {"Authorization": f"Bearer {cps_key}"}
-                while time.monotonic() < stop:
-                    pick = rng.random()
-                    if pick < 0.7:
-                        answer = http.get(f"/cases/PC-{rng.choice(own):09d}", headers=cps)
-                    elif pick < 0.85:
-                        answer = http.get("/cases", params={"limit": 50, **({"cursor": cursor} if cursor else {})},
-                                          headers=cps)
-                        cursor = answer.json().get("next_cursor") if answer.status_code == 200 else None
-                    elif pick < 0.97:
-                        answer = http.get("/worklist", params={"limit": 50}, headers=cps)
-                    else:
-                        answer = http.post("/lookup", json={"last_name": f"Last{rng.randrange(count)}",
-                                                            "date_of_birth": "1995-01-01"},
-                                           headers={"Authorization": f"Bearer {nurse_key}"})
-                    with lock:
-                        counts["requests"] += 1
-                        counts["failed"] += answer.status_code not in (200, 429)  # 429: the lookups' rate limit
 
-        workers = [threading.Thread(target=client, args=(i,)) for i in range(threads)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-        return {"at start": started_at, **_memory(server.pid), **counts}
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+def _drive(base: str, pid: int, count: int, seconds: float, threads: int, cps_key: str,
+           nurse_key: str) -> dict[str, float]:
+    """Reads from `threads` clients for `seconds`; the server's memory then, and the requests made."""
+    started_at = _memory(pid)["VmRSS"]
+    own = list(range(0, count, ORGS))  # cps-0 leads every ORGS-th case
+    counts = {"requests": 0, "failed": 0}
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def client(seed: int) -> None:
+        rng = random.Random(seed)
+        cursor: str | None = None
+        with httpx.Client(base_url=base, timeout=30) as http:
+            cps = {"Authorization": f"Bearer {cps_key}"}
+            while time.monotonic() < stop:
+                pick = rng.random()
+                if pick < 0.7:
+                    answer = http.get(f"/cases/PC-{rng.choice(own):09d}", headers=cps)
+                elif pick < 0.85:
+                    answer = http.get("/cases", params={"limit": 50, **({"cursor": cursor} if cursor else {})},
+                                      headers=cps)
+                    cursor = answer.json().get("next_cursor") if answer.status_code == 200 else None
+                elif pick < 0.97:
+                    answer = http.get("/worklist", params={"limit": 50}, headers=cps)
+                else:
+                    answer = http.post("/lookup", json={"last_name": f"Last{rng.randrange(count)}",
+                                                        "date_of_birth": "1995-01-01"},
+                                       headers={"Authorization": f"Bearer {nurse_key}"})
+                with lock:
+                    counts["requests"] += 1
+                    counts["failed"] += answer.status_code not in (200, 429)  # 429: the lookups' rate limit
+
+    workers = [threading.Thread(target=client, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return {"at start": started_at, **_memory(pid), **counts}
 
 
 def run(url: str, sizes: list[int], runs: int, serve_seconds: float) -> None:
