@@ -35,6 +35,7 @@ from sqlalchemy import create_engine, insert, text
 
 from bench.http import free_port
 from bench.http import start as start_server
+from bench.soak import rss_kib
 from engine import Actor, Cases, Database, FixedClock, load_catalogue
 from engine.cases import CASES, EVENTS, PARTIES, lookup_key
 from engine.chain import GENESIS, event_hash
@@ -174,9 +175,8 @@ PLANS = {
 
 
 def _memory(pid: int) -> dict[str, float]:
-    """The process's resident memory now and at its peak, in MiB (Linux /proc)."""
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-    return {name: int(fields[name].split()[0]) / 1024 for name in ("VmRSS", "VmHWM")}
+    """The server's resident memory now and at its peak, in MiB."""
+    return {field: rss_kib(pid, field) / 1024 for field in ("VmRSS", "VmHWM")}
 
 
 def server_memory(db: Database, url: str, count: int, seconds: float, threads: int = 8) -> dict[str, float]:

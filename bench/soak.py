@@ -35,13 +35,13 @@ from tests.factories import KINDS, ORGANISATIONS, ROLE_ORGANISATION, action_data
 REPO = Path(__file__).resolve().parents[1]
 
 
-def rss_kib(pid: int) -> int:
-    """Resident memory of a process and its children, from /proc (Linux)."""
+def rss_kib(pid: int, field: str = "VmRSS") -> int:
+    """Resident memory of a process and its children, from /proc (Linux); `field="VmHWM"`: their peaks."""
     total = 0
     for one in [pid, *children(pid)]:
         try:
             for line in Path(f"/proc/{one}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{field}:"):
                     total += int(line.split()[1])
         except OSError:
             continue
